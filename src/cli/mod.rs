@@ -1,0 +1,139 @@
+//! The `tierjit` command: argument parsing and the exit-status policy.
+//!
+//! Exit statuses: the program's own (`main`'s int result & 255, else 0);
+//! 1 for compile errors and unreadable files; 2 for runtime errors; 64 for
+//! a command line tierjit does not understand.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+
+use tierjit::lang::{self, diag::MAX_DIAGNOSTICS};
+use tierjit::runtime::{Vm, VmOptions};
+use tierjit::tiers::bytecode::{text, Module};
+
+/// Exit status for compile errors and unreadable input.
+const EXIT_COMPILE_ERROR: i32 = 1;
+/// Exit status for runtime errors.
+const EXIT_RUNTIME_ERROR: i32 = 2;
+/// Exit status for a bad command line (BSD `EX_USAGE`).
+const EXIT_USAGE: i32 = 64;
+
+/// tierjit runs programs written in tj, a small statically typed language,
+/// on a tiered JIT: every function starts in the interpreter (tier 0).
+#[derive(Parser, Debug)]
+#[command(name = "tierjit", version, about, long_about = None)]
+#[command(after_help = "Examples:\n  tierjit run examples/fib.tj 30\n  tierjit check prog.tj\n  tierjit dump prog.tj\n\nExit status: the program's (main's int result & 255), 1 for compile errors, 2 for runtime errors, 64 for a bad command line.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Compile and run a tj program; arguments after FILE go to the program.
+    Run {
+        /// Which tier runs the code.
+        #[arg(long, value_enum, default_value_t = Tier::Interp)]
+        tier: Tier,
+        /// The program, a .tj file.
+        file: String,
+        /// Arguments for the program (read with `arg(i)` and `argc()`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Compile a program and report errors, without running it.
+    Check {
+        /// The program, a .tj file.
+        file: String,
+    },
+    /// Print a program's bytecode in text form.
+    Dump {
+        /// The program, a .tj file.
+        file: String,
+    },
+}
+
+/// An execution tier.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Tier {
+    /// Tier 0: interpret every function.
+    Interp,
+}
+
+/// Runs the command; gives the process exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => EXIT_USAGE,
+            };
+        }
+    };
+    match cli.command {
+        Command::Run { tier, file, args } => run(&file, tier, args),
+        Command::Check { file } => match load(&file) {
+            Ok(_) => 0,
+            Err(status) => status,
+        },
+        Command::Dump { file } => match load(&file) {
+            Ok(module) => {
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(text::module_to_string(&module).as_bytes());
+                0
+            }
+            Err(status) => status,
+        },
+    }
+}
+
+/// Reads and compiles `path`, printing any errors; gives the exit status
+/// on failure.
+fn load(path: &str) -> Result<Module, i32> {
+    let source = std::fs::read(path).map_err(|e| {
+        eprintln!("error: cannot read {path}: {e}");
+        EXIT_COMPILE_ERROR
+    })?;
+    lang::compile(&source).map_err(|errors| {
+        let mut stderr = std::io::stderr().lock();
+        for e in errors.iter().take(MAX_DIAGNOSTICS) {
+            let _ = writeln!(stderr, "{}", e.render(path));
+        }
+        if errors.len() > MAX_DIAGNOSTICS {
+            let _ = writeln!(stderr, "{path}: error: too many errors; stopping");
+        }
+        EXIT_COMPILE_ERROR
+    })
+}
+
+fn run(path: &str, tier: Tier, args: Vec<String>) -> i32 {
+    let module = match load(path) {
+        Ok(m) => m,
+        Err(status) => return status,
+    };
+    let Tier::Interp = tier;
+    let options = VmOptions {
+        args,
+        ..VmOptions::default()
+    };
+    let vm = match Vm::new(module, options) {
+        Ok(vm) => vm,
+        Err(e) => {
+            eprintln!("internal error: the compiler produced {e}");
+            return EXIT_COMPILE_ERROR;
+        }
+    };
+    let result = vm.run_main();
+    vm.flush_output();
+    match result {
+        Ok(value) => value.map_or(0, |v| (v & 255) as i32),
+        Err(error) => {
+            let text = tierjit::backtrace::render(&error, vm.module(), path);
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            EXIT_RUNTIME_ERROR
+        }
+    }
+}
+

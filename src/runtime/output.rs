@@ -1,0 +1,75 @@
+//! Program output: per-thread line buffers written to stdout whole.
+//!
+//! Each thread appends complete lines to its own buffer (its lock is
+//! uncontended but lets the exit path reach every buffer). Buffers are
+//! written to stdout in one `write_all` under the stdout lock, so lines of
+//! different threads never interleave within a line. When stdout is a
+//! terminal every line is written at once; otherwise buffers are written
+//! when they fill, when their thread ends, and when the program exits or
+//! fails ([`Output::flush_all`]).
+//!
+//! A stdout that went away (a closed pipe) is not an error of the program:
+//! output stops quietly and the program runs on.
+
+use parking_lot::Mutex;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A thread's buffer of printed lines.
+pub type LineBuffer = Arc<Mutex<Vec<u8>>>;
+
+/// All output of one program run.
+pub struct Output {
+    buffers: Mutex<Vec<LineBuffer>>,
+    line_buffered: bool,
+    broken: AtomicBool,
+}
+
+impl Default for Output {
+    fn default() -> Output {
+        Output::new(std::io::stdout().is_terminal())
+    }
+}
+
+impl Output {
+    /// Output that writes every line at once if `line_buffered`.
+    pub fn new(line_buffered: bool) -> Output {
+        Output {
+            buffers: Mutex::new(Vec::new()),
+            line_buffered,
+            broken: AtomicBool::new(false),
+        }
+    }
+
+    /// A new buffer for a thread; the exit path will flush it.
+    pub fn register(&self) -> LineBuffer {
+        let buffer = LineBuffer::default();
+        self.buffers.lock().push(buffer.clone());
+        buffer
+    }
+
+    /// True if lines should be written as soon as they are complete.
+    pub fn line_buffered(&self) -> bool {
+        self.line_buffered
+    }
+
+    /// Writes `lines` to stdout as one piece and clears it.
+    pub fn write(&self, lines: &mut Vec<u8>) {
+        if !lines.is_empty() && !self.broken.load(Ordering::Relaxed) {
+            let mut stdout = std::io::stdout().lock();
+            if stdout.write_all(lines).and_then(|_| stdout.flush()).is_err() {
+                self.broken.store(true, Ordering::Relaxed);
+            }
+        }
+        lines.clear();
+    }
+
+    /// Writes every thread's pending lines, in the order threads started.
+    pub fn flush_all(&self) {
+        let buffers: Vec<LineBuffer> = self.buffers.lock().clone();
+        for buffer in buffers {
+            self.write(&mut buffer.lock());
+        }
+    }
+}

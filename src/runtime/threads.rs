@@ -1,0 +1,115 @@
+//! Spawned tj threads: handles, results, joining, and failure.
+//!
+//! Handles count from 1 in spawn order (the main thread is 0). A thread's
+//! result is kept until it is joined once; a second join, a join of a
+//! handle that was never given out or of one's own handle is
+//! `bad thread handle`.
+//!
+//! A runtime error in any thread ends the program: the first error is
+//! recorded, the shared interrupt flag is raised (every running thread
+//! stops at its next safe point) and joiners wake up.
+
+use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tierjit_tiers::exec::{RuntimeError, Trap};
+
+enum ThreadStatus {
+    Running,
+    Finished(i64),
+    Stopped,
+    Joined,
+}
+
+struct ThreadEntry {
+    status: ThreadStatus,
+    os_thread: Option<JoinHandle<()>>,
+}
+
+/// The table of spawned threads.
+#[derive(Default)]
+pub struct Threads {
+    table: Mutex<Vec<ThreadEntry>>,
+    changed: Condvar,
+    failure: Mutex<Option<RuntimeError>>,
+    /// Raised when the program must stop; polled by running code.
+    pub interrupt: Arc<AtomicBool>,
+}
+
+impl Threads {
+    /// Reserves the next handle, before the OS thread exists.
+    pub fn reserve(&self) -> i64 {
+        let mut table = self.table.lock();
+        table.push(ThreadEntry {
+            status: ThreadStatus::Running,
+            os_thread: None,
+        });
+        table.len() as i64
+    }
+
+    /// Records the OS thread behind `handle`.
+    pub fn attach(&self, handle: i64, os_thread: JoinHandle<()>) {
+        self.table.lock()[handle as usize - 1].os_thread = Some(os_thread);
+    }
+
+    /// Records how the thread behind `handle` ended: its result, or `None`
+    /// if it stopped without one (a runtime error, or it could not start).
+    pub fn finish(&self, handle: i64, result: Option<i64>) {
+        let mut table = self.table.lock();
+        table[handle as usize - 1].status = match result {
+            Some(v) => ThreadStatus::Finished(v),
+            None => ThreadStatus::Stopped,
+        };
+        self.changed.notify_all();
+    }
+
+    /// Records a runtime error that ends the program (the first one wins)
+    /// and asks every thread to stop.
+    pub fn fail(&self, error: RuntimeError) {
+        let mut failure = self.failure.lock();
+        if failure.is_none() {
+            *failure = Some(error);
+        }
+        self.interrupt.store(true, Ordering::SeqCst);
+        drop(failure);
+        let _table = self.table.lock();
+        self.changed.notify_all();
+    }
+
+    /// The error that is ending the program, if any.
+    pub fn failure(&self) -> Option<RuntimeError> {
+        self.failure.lock().clone()
+    }
+
+    /// Waits for thread `handle` and takes its result.
+    pub fn join(&self, caller: i64, handle: i64) -> Result<i64, Trap> {
+        let mut table = self.table.lock();
+        if handle == caller || handle < 1 || handle as usize > table.len() {
+            return Err(Trap::BadThreadHandle);
+        }
+        let i = handle as usize - 1;
+        loop {
+            if self.interrupt.load(Ordering::SeqCst) {
+                return Err(Trap::Terminated);
+            }
+            match table[i].status {
+                ThreadStatus::Running => self.changed.wait(&mut table),
+                ThreadStatus::Finished(v) => {
+                    table[i].status = ThreadStatus::Joined;
+                    let os_thread = table[i].os_thread.take();
+                    drop(table);
+                    if let Some(t) = os_thread {
+                        // The thread has published its result; it is only
+                        // returning now. A panic there is a bug already
+                        // reported by the panic hook.
+                        let _ = t.join();
+                    }
+                    return Ok(v);
+                }
+                ThreadStatus::Stopped => return Err(Trap::Terminated),
+                ThreadStatus::Joined => return Err(Trap::BadThreadHandle),
+            }
+        }
+    }
+}

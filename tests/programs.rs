@@ -1,0 +1,147 @@
+//! Runs every `tests/programs/*.tj` under every tier and compares stdout,
+//! stderr and exit status with the file's expect block (format in
+//! `tests/programs/README.md`). `TIERJIT_BLESS=1` rewrites the blocks from
+//! the interpreter's behaviour.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The tiers every program runs under; each must match the expectations.
+const TIERS: &[&str] = &["interp"];
+
+const EXPECT_MARKER: &str = "// == expect";
+
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn parse_expectations(source: &str) -> Option<Outcome> {
+    let block = &source[source.find(EXPECT_MARKER)?..];
+    let mut outcome = Outcome {
+        status: -1,
+        stdout: String::new(),
+        stderr: String::new(),
+    };
+    let mut section = None;
+    for line in block.lines().skip(1) {
+        let line = line.trim_end();
+        if let Some(s) = line.strip_prefix("// status: ") {
+            outcome.status = s.trim().parse().ok()?;
+        } else if line == "// stdout:" {
+            section = Some(true);
+        } else if line == "// stderr:" {
+            section = Some(false);
+        } else if let Some(rest) = line.strip_prefix("// >") {
+            let text = rest.strip_prefix(' ').unwrap_or(rest);
+            let target = match section? {
+                true => &mut outcome.stdout,
+                false => &mut outcome.stderr,
+            };
+            target.push_str(text);
+            target.push('\n');
+        } else if !line.is_empty() {
+            panic!("unexpected line in expect block: {line:?}");
+        }
+    }
+    Some(outcome)
+}
+
+fn render_expectations(o: &Outcome) -> String {
+    let mut s = format!("{EXPECT_MARKER}\n// status: {}\n// stdout:\n", o.status);
+    let quote = |text: &str, s: &mut String| {
+        for line in text.lines() {
+            if line.is_empty() {
+                s.push_str("// >\n");
+            } else {
+                s.push_str(&format!("// > {line}\n"));
+            }
+        }
+    };
+    quote(&o.stdout, &mut s);
+    s.push_str("// stderr:\n");
+    quote(&o.stderr, &mut s);
+    s
+}
+
+fn program_args(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .take_while(|l| !l.starts_with(EXPECT_MARKER))
+        .find_map(|l| l.strip_prefix("// args:"))
+        .map(|a| a.split_whitespace().map(String::from).collect())
+        .unwrap_or_default()
+}
+
+fn run(path: &Path, tier: &str, args: &[String]) -> Outcome {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let relative = path.strip_prefix(root).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .current_dir(root)
+        .arg("run")
+        .arg("--tier")
+        .arg(tier)
+        .arg(relative)
+        .args(args)
+        .output()
+        .expect("tierjit runs");
+    Outcome {
+        status: out.status.code().unwrap_or(-1000),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn programs() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tj"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_program_behaves_as_expected_on_every_tier() {
+    let bless = std::env::var_os("TIERJIT_BLESS").is_some();
+    let mut failures = Vec::new();
+    let files = programs();
+    assert!(files.len() > 10, "the corpus is missing");
+    for path in &files {
+        let source = std::fs::read_to_string(path).unwrap();
+        let args = program_args(&source);
+        if bless {
+            let actual = run(path, TIERS[0], &args);
+            let head = source.find(EXPECT_MARKER).map_or(&source[..], |i| &source[..i]);
+            let head = head.trim_end_matches('\n');
+            std::fs::write(path, format!("{head}\n{}", render_expectations(&actual))).unwrap();
+            continue;
+        }
+        let Some(expected) = parse_expectations(&source) else {
+            failures.push(format!("{}: no expect block", path.display()));
+            continue;
+        };
+        for tier in TIERS {
+            let actual = run(path, tier, &args);
+            if actual != expected {
+                failures.push(format!(
+                    "{} [--tier {tier}]\n--- expected\n{}--- actual\n{}",
+                    path.display(),
+                    render_expectations(&expected),
+                    render_expectations(&actual)
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} programs failed:\n\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,120 @@
+//! tierjit's typed register bytecode.
+//!
+//! A [`Module`] is a list of [`Function`]s and a string table. A function's
+//! code is a vector of [`Instr`] over a frame of `num_regs` 64-bit registers;
+//! parameters arrive in registers `0..params.len()`. Each register holds one
+//! value of a [`Type`] at a time; the type at a pc is fixed by the code
+//! (like the JVM's verifier, the [`verify`](verify::verify_module) pass
+//! infers it by dataflow and rejects code that reads a register whose type
+//! is not the one the instruction needs, or that may be unassigned).
+//!
+//! Calls use a register window: the caller evaluates the arguments into
+//! consecutive registers `R[base]..`, and the callee's frame begins at
+//! `R[base]`, so no arguments are copied. Registers from `base` up are dead
+//! after the call.
+//!
+//! The opcodes are declared once, in [`opcodes`]. A host builds functions
+//! with [`builder::FunctionBuilder`], checks them with
+//! [`verify::verify_module`], and can print them with [`text`].
+
+pub mod builder;
+pub mod opcodes;
+pub mod text;
+pub mod verify;
+
+pub use opcodes::{Effects, Instr, Opcode, OperandKind};
+
+use crate::Type;
+
+/// A register of the current frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Reg(pub u16);
+
+/// A function of a module: its index in [`Module::funcs`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FuncId(pub u32);
+
+impl FuncId {
+    /// The index into [`Module::funcs`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The most registers a frame may have.
+pub const MAX_REGS: usize = u16::MAX as usize;
+
+/// One function's bytecode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Function {
+    /// The function's name (for backtraces and the text form).
+    pub name: String,
+    /// Parameter types; parameter `i` arrives in register `i`.
+    pub params: Vec<Type>,
+    /// The return type, `None` if it returns nothing.
+    pub ret: Option<Type>,
+    /// Frame size in registers.
+    pub num_regs: u16,
+    /// The instructions.
+    pub code: Vec<Instr>,
+    /// Constant pool: 64-bit values read by `ldk.i` (as int) and `ldk.f`
+    /// (as float bits).
+    pub consts: Vec<u64>,
+    /// Source line of every pc.
+    pub lines: LineTable,
+}
+
+/// A whole program: functions that call each other by [`FuncId`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Module {
+    /// The functions; a [`FuncId`] indexes this.
+    pub funcs: Vec<Function>,
+    /// String literals, for `print.s`.
+    pub strings: Vec<String>,
+}
+
+impl Module {
+    /// The function with id `id`.
+    pub fn func(&self, id: FuncId) -> &Function {
+        &self.funcs[id.index()]
+    }
+
+    /// The id of the function named `name`.
+    pub fn find(&self, name: &str) -> Option<FuncId> {
+        self.funcs
+            .iter()
+            .position(|f| f.name == name)
+            .map(|i| FuncId(i as u32))
+    }
+}
+
+/// Maps each pc of a function to its source line, stored as runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineTable {
+    /// `(first pc, line)` pairs, sorted by pc; a run lasts until the next.
+    runs: Vec<(u32, u32)>,
+}
+
+impl LineTable {
+    /// Records that instructions from `pc` on come from `line`.
+    pub fn push(&mut self, pc: u32, line: u32) {
+        match self.runs.last_mut() {
+            Some(&mut (_, l)) if l == line => {}
+            Some(last) if last.0 == pc => last.1 = line,
+            _ => self.runs.push((pc, line)),
+        }
+    }
+
+    /// The source line of `pc` (0 if unknown).
+    pub fn line(&self, pc: u32) -> u32 {
+        match self.runs.partition_point(|&(start, _)| start <= pc) {
+            0 => 0,
+            i => self.runs[i - 1].1,
+        }
+    }
+
+    /// The runs, for serialization.
+    pub fn runs(&self) -> &[(u32, u32)] {
+        &self.runs
+    }
+}

@@ -1,0 +1,513 @@
+//! Tier 0: the interpreter, the reference semantics for every tier.
+//!
+//! One dispatch loop over verified bytecode. Calls between interpreted
+//! functions do not recurse on the native stack: they push a
+//! [`FrameRecord`] and switch to the callee in the same loop, so the depth
+//! of tj recursion is bounded by [`Limits`], not by the native stack, and a
+//! too-deep recursion is the runtime error `stack overflow`.
+//!
+//! Every call reads the callee's [`MethodTable`] slot. While it holds
+//! [`interpreter_entry`] the call stays in the loop; any other entry (code a
+//! later tier installed, or a host's native function) is called through the
+//! slot with the [`EntryFn`] signature, on the callee's register window.
+//!
+//! Needs: a module that passed [`verify_module`](crate::bytecode::verify::verify_module)
+//! (registers, constants, targets in range; types as the instructions
+//! require), and the same module from [`Host::module`] for as long as the
+//! thread runs. Guarantees: exactly LANGUAGE.md's semantics; a runtime error
+//! comes back as [`RuntimeError`] with the backtrace, and leaves the thread's
+//! frame stack as it was before the call.
+//!
+//! Safe points: the interrupt flag is polled on every backward branch and
+//! every call, so a thread stops promptly when another thread's runtime
+//! error ends the program.
+
+use crate::bytecode::{FuncId, Instr, Module};
+use crate::exec::{EntryFn, FrameRecord, Host, RuntimeError, ThreadState, Trap, NO_RESULT};
+use crate::heap::{AllocError, ArrayRef};
+use std::io::Write;
+use std::sync::atomic::Ordering;
+
+/// Calls `func` with `args` (raw register bits, one per parameter) on the
+/// thread `ts`; gives the result bits, if the function returns a value.
+pub fn call(
+    ts: &mut ThreadState,
+    func: FuncId,
+    args: &[u64],
+) -> Result<Option<u64>, RuntimeError> {
+    let host = ts.host.clone();
+    let module = host.module();
+    let callee = module.func(func);
+    let base = match ts.frames.last() {
+        Some(top) => top.base + module.func(top.func).num_regs as usize,
+        None => 0,
+    };
+    if ts.frames.len() >= ts.max_frames || base + callee.num_regs as usize > ts.regs.len() {
+        return Err(ts.error(Trap::StackOverflow));
+    }
+    ts.regs[base..base + args.len()].copy_from_slice(args);
+    let depth = ts.frames.len();
+    ts.frames.push(FrameRecord {
+        func,
+        pc: 0,
+        base,
+        ret_dst: NO_RESULT,
+    });
+    let result = run(ts, module, depth);
+    ts.frames.truncate(depth);
+    result.map(|bits| callee.ret.map(|_| bits))
+}
+
+/// The method-table entry that means "interpret this function": runs
+/// `func` on the frame at `frame` (which must lie in the thread's register
+/// stack, right above the caller's frame). A runtime error is left in
+/// `ThreadState::pending` and 0 is returned.
+pub extern "sysv64" fn interpreter_entry(ts: *mut ThreadState, frame: *mut u64, func: u32) -> u64 {
+    // SAFETY: method-table entries are only called by code running on the
+    // thread that owns `ts`, which passes its own live ThreadState and
+    // nothing else refers to it during the call.
+    let ts = unsafe { &mut *ts };
+    let host = ts.host.clone();
+    let module = host.module();
+    let base = (frame as usize).wrapping_sub(ts.regs.as_ptr() as usize) / 8;
+    let func = FuncId(func);
+    let callee = module.func(func);
+    if ts.frames.len() >= ts.max_frames || base + callee.num_regs as usize > ts.regs.len() {
+        ts.pending = Some(ts.error(Trap::StackOverflow));
+        return 0;
+    }
+    let depth = ts.frames.len();
+    ts.frames.push(FrameRecord {
+        func,
+        pc: 0,
+        base,
+        ret_dst: NO_RESULT,
+    });
+    let result = run(ts, module, depth);
+    ts.frames.truncate(depth);
+    result.unwrap_or_else(|e| {
+        ts.pending = Some(e);
+        0
+    })
+}
+
+/// Where a thread's output goes once its buffer holds this much.
+const OUTPUT_CHUNK: usize = 8192;
+
+/// Appends one printed line to the thread's buffer and writes it out when
+/// the host wants lines at once or the buffer is full.
+fn print_line(ts: &ThreadState, host: &dyn Host, write: impl FnOnce(&mut Vec<u8>)) {
+    let mut out = ts.out.lock();
+    write(&mut out);
+    out.push(b'\n');
+    if out.len() >= OUTPUT_CHUNK || host.line_buffered() {
+        host.write_output(&mut out);
+    }
+}
+
+fn alloc_trap(e: AllocError) -> Trap {
+    match e {
+        AllocError::NegativeLength => Trap::NegativeArrayLength,
+        AllocError::OutOfMemory => Trap::OutOfMemory,
+    }
+}
+
+/// IEEE 754-2019 minimum: NaN if either operand is NaN; -0.0 < 0.0.
+pub fn float_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == b {
+        if a.is_sign_negative() {
+            a
+        } else {
+            b
+        }
+    } else if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// IEEE 754-2019 maximum: NaN if either operand is NaN; -0.0 < 0.0.
+pub fn float_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == b {
+        if a.is_sign_negative() {
+            b
+        } else {
+            a
+        }
+    } else if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `arg(i)`: the i-th program argument parsed as an int.
+pub fn program_arg(args: &[String], i: i64) -> Result<i64, Trap> {
+    usize::try_from(i)
+        .ok()
+        .and_then(|i| args.get(i))
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or(Trap::BadArgument)
+}
+
+/// `now_ns()`: the monotonic clock in nanoseconds.
+pub fn now_ns() -> i64 {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .expect("CLOCK_MONOTONIC is always available on Linux");
+    t.tv_sec() * 1_000_000_000 + t.tv_nsec()
+}
+
+/// The dispatch loop: runs the top frame until the frame stack is back to
+/// `entry_depth` frames, and gives the returned bits (0 for no value).
+fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64, RuntimeError> {
+    let host_arc = ts.host.clone();
+    let host: &dyn Host = &*host_arc;
+    let methods = host.method_table();
+    let interp_entry = interpreter_entry as EntryFn as usize;
+    let regs_start = ts.regs.as_mut_ptr();
+    let interrupt = ts.interrupt.clone();
+
+    let top = *ts.frames.last().expect("run starts with a pushed frame");
+    let mut func = module.func(top.func);
+    let mut code: &[Instr] = &func.code;
+    let mut consts: &[u64] = &func.consts;
+    let mut base = top.base;
+    // SAFETY: `base` is inside the register stack (checked when the frame
+    // was pushed, with room for the whole frame).
+    let mut fp: *mut u64 = unsafe { regs_start.add(base) };
+    let mut pc = top.pc as usize;
+
+    // Register access. SAFETY (for every use): the verifier proved each
+    // register operand is below the function's `num_regs`, and every frame
+    // is pushed only after checking `base + num_regs <= regs.len()`, so
+    // `fp + r` is inside the register stack, which nothing else aliases
+    // while this loop runs.
+    macro_rules! get {
+        ($r:expr) => {
+            unsafe { *fp.add($r.0 as usize) }
+        };
+    }
+    macro_rules! set {
+        ($r:expr, $v:expr) => {{
+            let v: u64 = $v;
+            unsafe { *fp.add($r.0 as usize) = v }
+        }};
+    }
+    macro_rules! int {
+        ($r:expr) => {
+            get!($r) as i64
+        };
+    }
+    macro_rules! float {
+        ($r:expr) => {
+            f64::from_bits(get!($r))
+        };
+    }
+    macro_rules! array {
+        // SAFETY: the verifier proved the register holds an array, and
+        // arrays live as long as the host's heap.
+        ($r:expr) => {{
+            let bits = get!($r);
+            unsafe { ArrayRef::from_bits(bits) }
+        }};
+    }
+    macro_rules! trap {
+        ($t:expr) => {{
+            ts.frames.last_mut().expect("a frame is running").pc = (pc - 1) as u32;
+            let error = ts.error($t);
+            ts.frames.truncate(entry_depth);
+            return Err(error);
+        }};
+    }
+    macro_rules! jump {
+        ($target:expr) => {{
+            let target = $target as usize;
+            if target < pc && interrupt.load(Ordering::Relaxed) {
+                trap!(Trap::Terminated);
+            }
+            pc = target;
+        }};
+    }
+    macro_rules! enter {
+        // Switches the loop's cached state to the frame record `$f`.
+        ($f:expr) => {{
+            let f: FrameRecord = $f;
+            func = module.func(f.func);
+            code = &func.code;
+            consts = &func.consts;
+            base = f.base;
+            // SAFETY: as for the first frame.
+            fp = unsafe { regs_start.add(base) };
+        }};
+    }
+
+    loop {
+        let instr = code[pc];
+        pc += 1;
+        match instr {
+            Instr::Mov { dst, src } => set!(dst, get!(src)),
+            Instr::LoadInt { dst, imm } => set!(dst, imm as i64 as u64),
+            Instr::LoadConstInt { dst, k } | Instr::LoadConstFloat { dst, k } => {
+                set!(dst, consts[k as usize])
+            }
+            Instr::LoadBool { dst, imm } => set!(dst, (imm != 0) as u64),
+
+            Instr::AddInt { dst, a, b } => set!(dst, int!(a).wrapping_add(int!(b)) as u64),
+            Instr::AddIntImm { dst, a, imm } => set!(dst, int!(a).wrapping_add(imm as i64) as u64),
+            Instr::SubInt { dst, a, b } => set!(dst, int!(a).wrapping_sub(int!(b)) as u64),
+            Instr::MulInt { dst, a, b } => set!(dst, int!(a).wrapping_mul(int!(b)) as u64),
+            Instr::DivInt { dst, a, b } => {
+                let d = int!(b);
+                if d == 0 {
+                    trap!(Trap::DivisionByZero);
+                }
+                set!(dst, int!(a).wrapping_div(d) as u64)
+            }
+            Instr::RemInt { dst, a, b } => {
+                let d = int!(b);
+                if d == 0 {
+                    trap!(Trap::DivisionByZero);
+                }
+                set!(dst, int!(a).wrapping_rem(d) as u64)
+            }
+            Instr::AndInt { dst, a, b } => set!(dst, get!(a) & get!(b)),
+            Instr::OrInt { dst, a, b } => set!(dst, get!(a) | get!(b)),
+            Instr::XorInt { dst, a, b } => set!(dst, get!(a) ^ get!(b)),
+            Instr::ShlInt { dst, a, b } => set!(dst, int!(a).wrapping_shl(get!(b) as u32) as u64),
+            Instr::ShrInt { dst, a, b } => set!(dst, int!(a).wrapping_shr(get!(b) as u32) as u64),
+            Instr::NegInt { dst, a } => set!(dst, int!(a).wrapping_neg() as u64),
+            Instr::NotInt { dst, a } => set!(dst, !get!(a)),
+            Instr::AbsInt { dst, a } => set!(dst, int!(a).wrapping_abs() as u64),
+            Instr::MinInt { dst, a, b } => set!(dst, int!(a).min(int!(b)) as u64),
+            Instr::MaxInt { dst, a, b } => set!(dst, int!(a).max(int!(b)) as u64),
+
+            Instr::AddFloat { dst, a, b } => set!(dst, (float!(a) + float!(b)).to_bits()),
+            Instr::SubFloat { dst, a, b } => set!(dst, (float!(a) - float!(b)).to_bits()),
+            Instr::MulFloat { dst, a, b } => set!(dst, (float!(a) * float!(b)).to_bits()),
+            Instr::DivFloat { dst, a, b } => set!(dst, (float!(a) / float!(b)).to_bits()),
+            Instr::NegFloat { dst, a } => set!(dst, get!(a) ^ (1 << 63)),
+            Instr::AbsFloat { dst, a } => set!(dst, get!(a) & !(1 << 63)),
+            Instr::SqrtFloat { dst, a } => set!(dst, float!(a).sqrt().to_bits()),
+            Instr::MinFloat { dst, a, b } => set!(dst, float_min(float!(a), float!(b)).to_bits()),
+            Instr::MaxFloat { dst, a, b } => set!(dst, float_max(float!(a), float!(b)).to_bits()),
+            Instr::IntToFloat { dst, a } => set!(dst, (int!(a) as f64).to_bits()),
+            Instr::FloatToInt { dst, a } => set!(dst, float!(a) as i64 as u64),
+
+            Instr::EqInt { dst, a, b } => set!(dst, (get!(a) == get!(b)) as u64),
+            Instr::NeInt { dst, a, b } => set!(dst, (get!(a) != get!(b)) as u64),
+            Instr::LtInt { dst, a, b } => set!(dst, (int!(a) < int!(b)) as u64),
+            Instr::LeInt { dst, a, b } => set!(dst, (int!(a) <= int!(b)) as u64),
+            Instr::EqFloat { dst, a, b } => set!(dst, (float!(a) == float!(b)) as u64),
+            Instr::NeFloat { dst, a, b } => set!(dst, (float!(a) != float!(b)) as u64),
+            Instr::LtFloat { dst, a, b } => set!(dst, (float!(a) < float!(b)) as u64),
+            Instr::LeFloat { dst, a, b } => set!(dst, (float!(a) <= float!(b)) as u64),
+            Instr::EqBool { dst, a, b } => set!(dst, (get!(a) == get!(b)) as u64),
+            Instr::NeBool { dst, a, b } => set!(dst, (get!(a) != get!(b)) as u64),
+            Instr::NotBool { dst, a } => set!(dst, get!(a) ^ 1),
+
+            Instr::Jump { target } => jump!(target),
+            Instr::JumpIfTrue { cond, target } => {
+                if get!(cond) != 0 {
+                    jump!(target)
+                }
+            }
+            Instr::JumpIfFalse { cond, target } => {
+                if get!(cond) == 0 {
+                    jump!(target)
+                }
+            }
+            Instr::JumpEqInt { a, b, target } => {
+                if get!(a) == get!(b) {
+                    jump!(target)
+                }
+            }
+            Instr::JumpNeInt { a, b, target } => {
+                if get!(a) != get!(b) {
+                    jump!(target)
+                }
+            }
+            Instr::JumpLtInt { a, b, target } => {
+                if int!(a) < int!(b) {
+                    jump!(target)
+                }
+            }
+            Instr::JumpLeInt { a, b, target } => {
+                if int!(a) <= int!(b) {
+                    jump!(target)
+                }
+            }
+            Instr::JumpEqFloat { a, b, target } => {
+                if float!(a) == float!(b) {
+                    jump!(target)
+                }
+            }
+            Instr::JumpNeFloat { a, b, target } => {
+                if float!(a) != float!(b) {
+                    jump!(target)
+                }
+            }
+            Instr::JumpLtFloat { a, b, target } => {
+                if float!(a) < float!(b) {
+                    jump!(target)
+                }
+            }
+            Instr::JumpLeFloat { a, b, target } => {
+                if float!(a) <= float!(b) {
+                    jump!(target)
+                }
+            }
+            Instr::JumpNotLtFloat { a, b, target } => {
+                if !(float!(a) < float!(b)) {
+                    jump!(target)
+                }
+            }
+            Instr::JumpNotLeFloat { a, b, target } => {
+                if !(float!(a) <= float!(b)) {
+                    jump!(target)
+                }
+            }
+
+            Instr::NewIntArray { dst, init, len } | Instr::NewFloatArray { dst, init, len } => {
+                match host.heap().alloc_array(int!(len), get!(init)) {
+                    Ok(array) => set!(dst, array),
+                    Err(e) => trap!(alloc_trap(e)),
+                }
+            }
+            Instr::ArrayLen { dst, arr } => set!(dst, array!(arr).len() as u64),
+            Instr::LoadIntElem { dst, arr, idx } | Instr::LoadFloatElem { dst, arr, idx } => {
+                match array!(arr).get(int!(idx)) {
+                    Some(v) => set!(dst, v),
+                    None => trap!(Trap::IndexOutOfBounds),
+                }
+            }
+            Instr::StoreIntElem { arr, idx, val } | Instr::StoreFloatElem { arr, idx, val } => {
+                if array!(arr).set(int!(idx), get!(val)).is_none() {
+                    trap!(Trap::IndexOutOfBounds);
+                }
+            }
+            Instr::AtomicAdd { dst, arr, idx, val } => {
+                match array!(arr).fetch_add(int!(idx), int!(val)) {
+                    Some(old) => set!(dst, old as u64),
+                    None => trap!(Trap::IndexOutOfBounds),
+                }
+            }
+
+            Instr::Call { func: callee, base: window, .. } | Instr::CallVoid { func: callee, base: window } => {
+                let ret_dst = match instr {
+                    Instr::Call { dst, .. } => dst.0 as u32,
+                    _ => NO_RESULT,
+                };
+                if interrupt.load(Ordering::Relaxed) {
+                    trap!(Trap::Terminated);
+                }
+                ts.frames.last_mut().expect("a frame is running").pc = (pc - 1) as u32;
+                let entry = methods.entry(callee);
+                let new_base = base + window.0 as usize;
+                if entry != interp_entry {
+                    // SAFETY: every method-table slot holds an EntryFn (the
+                    // table is only written through `MethodTable::install`),
+                    // and the window lies in this frame (verified).
+                    let result = unsafe {
+                        let entry: EntryFn = std::mem::transmute::<usize, EntryFn>(entry);
+                        entry(ts as *mut ThreadState, fp.add(window.0 as usize), callee.0)
+                    };
+                    if let Some(error) = ts.pending.take() {
+                        ts.frames.truncate(entry_depth);
+                        return Err(error);
+                    }
+                    if ret_dst != NO_RESULT {
+                        // SAFETY: as for `set!`.
+                        unsafe { *fp.add(ret_dst as usize) = result };
+                    }
+                    continue;
+                }
+                let callee_func = module.func(callee);
+                if ts.frames.len() >= ts.max_frames
+                    || new_base + callee_func.num_regs as usize > ts.regs.len()
+                {
+                    trap!(Trap::StackOverflow);
+                }
+                let record = FrameRecord {
+                    func: callee,
+                    pc: 0,
+                    base: new_base,
+                    ret_dst,
+                };
+                ts.frames.push(record);
+                enter!(record);
+                pc = 0;
+            }
+            Instr::Return { .. } | Instr::ReturnVoid {} => {
+                let result = match instr {
+                    Instr::Return { src } => get!(src),
+                    _ => 0,
+                };
+                let done = ts.frames.pop().expect("a frame is running");
+                if ts.frames.len() == entry_depth {
+                    return Ok(result);
+                }
+                let caller = *ts.frames.last().expect("checked above");
+                enter!(caller);
+                pc = caller.pc as usize + 1;
+                if done.ret_dst != NO_RESULT {
+                    // SAFETY: as for `set!`: ret_dst is a verified register
+                    // operand of the caller's call instruction.
+                    unsafe { *fp.add(done.ret_dst as usize) = result };
+                }
+            }
+            Instr::Spawn { dst, func: callee, base: window } => {
+                let n = module.func(callee).params.len();
+                let first = base + window.0 as usize;
+                let args = ts.regs[first..first + n].to_vec();
+                match host.spawn(callee, args) {
+                    Ok(handle) => set!(dst, handle as u64),
+                    Err(t) => trap!(t),
+                }
+            }
+            Instr::Join { dst, handle } => {
+                ts.frames.last_mut().expect("a frame is running").pc = (pc - 1) as u32;
+                match host.join(ts.handle, int!(handle)) {
+                    Ok(v) => set!(dst, v as u64),
+                    Err(t) => trap!(t),
+                }
+            }
+
+            Instr::PrintInt { src } => {
+                let v = int!(src);
+                print_line(ts, host, |out| {
+                    let _ = write!(out, "{v}");
+                })
+            }
+            Instr::PrintFloat { src } => {
+                let v = float!(src);
+                print_line(ts, host, |out| {
+                    let _ = write!(out, "{v:?}");
+                })
+            }
+            Instr::PrintBool { src } => {
+                let v = get!(src) != 0;
+                print_line(ts, host, |out| {
+                    let _ = write!(out, "{v}");
+                })
+            }
+            Instr::PrintStr { s } => {
+                let text = module.strings[s as usize].as_bytes();
+                print_line(ts, host, |out| out.extend_from_slice(text))
+            }
+            Instr::Arg { dst, idx } => match program_arg(host.args(), int!(idx)) {
+                Ok(v) => set!(dst, v as u64),
+                Err(t) => trap!(t),
+            },
+            Instr::Argc { dst } => set!(dst, host.args().len() as u64),
+            Instr::NowNs { dst } => set!(dst, now_ns() as u64),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,176 @@
+//! Interpreter tests on hand-built bytecode, with a minimal host.
+
+use super::*;
+use crate::bytecode::builder::FunctionBuilder;
+use crate::bytecode::verify::verify_module;
+use crate::bytecode::{Function, Reg};
+use crate::exec::{Limits, MethodTable};
+use crate::heap::Heap;
+use crate::Type;
+use parking_lot::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+struct TestHost {
+    module: Module,
+    methods: MethodTable,
+    heap: Heap,
+    printed: Mutex<Vec<u8>>,
+}
+
+impl Host for TestHost {
+    fn module(&self) -> &Module {
+        &self.module
+    }
+    fn method_table(&self) -> &MethodTable {
+        &self.methods
+    }
+    fn heap(&self) -> &Heap {
+        &self.heap
+    }
+    fn args(&self) -> &[String] {
+        &[]
+    }
+    fn line_buffered(&self) -> bool {
+        true
+    }
+    fn write_output(&self, lines: &mut Vec<u8>) {
+        self.printed.lock().append(lines);
+    }
+    fn spawn(&self, _: FuncId, _: Vec<u64>) -> Result<i64, Trap> {
+        Err(Trap::OutOfMemory)
+    }
+    fn join(&self, _: i64, _: i64) -> Result<i64, Trap> {
+        Err(Trap::BadThreadHandle)
+    }
+}
+
+fn host(funcs: Vec<Function>) -> Arc<TestHost> {
+    let module = Module {
+        funcs,
+        strings: vec![],
+    };
+    verify_module(&module).unwrap();
+    Arc::new(TestHost {
+        methods: MethodTable::new(module.funcs.len(), interpreter_entry),
+        module,
+        heap: Heap::new(1 << 20),
+        printed: Mutex::new(Vec::new()),
+    })
+}
+
+fn thread(host: &Arc<TestHost>, limits: Limits) -> ThreadState {
+    ThreadState::new(
+        host.clone(),
+        0,
+        limits,
+        Arc::new(AtomicBool::new(false)),
+        Default::default(),
+    )
+}
+
+/// fib(n) = n < 2 ? n : fib(n - 1) + fib(n - 2), as the front end lowers it.
+fn fib() -> Function {
+    let mut b = FunctionBuilder::new("fib", vec![Type::Int], Some(Type::Int));
+    b.reserve_regs(4);
+    let recurse = b.new_label();
+    b.emit(Instr::LoadInt { dst: Reg(1), imm: 2 });
+    b.emit_branch(Instr::JumpLeInt { a: Reg(1), b: Reg(0), target: 0 }, recurse);
+    b.emit(Instr::Return { src: Reg(0) });
+    b.bind(recurse);
+    b.emit(Instr::AddIntImm { dst: Reg(2), a: Reg(0), imm: -1 });
+    b.emit(Instr::Call { dst: Reg(1), func: FuncId(0), base: Reg(2) });
+    b.emit(Instr::AddIntImm { dst: Reg(2), a: Reg(0), imm: -2 });
+    b.emit(Instr::Call { dst: Reg(2), func: FuncId(0), base: Reg(2) });
+    b.emit(Instr::AddInt { dst: Reg(1), a: Reg(1), b: Reg(2) });
+    b.emit(Instr::Return { src: Reg(1) });
+    b.finish().unwrap()
+}
+
+#[test]
+fn recursive_calls_return_through_frames() {
+    let host = host(vec![fib()]);
+    let mut ts = thread(&host, Limits::default());
+    assert_eq!(call(&mut ts, FuncId(0), &[20]).unwrap(), Some(6765));
+    assert!(ts.frames.is_empty());
+}
+
+#[test]
+fn deep_recursion_is_a_stack_overflow_not_a_crash() {
+    let host = host(vec![fib()]);
+    let limits = Limits {
+        max_frames: 50,
+        register_slots: 1 << 16,
+    };
+    let mut ts = thread(&host, limits);
+    assert_eq!(call(&mut ts, FuncId(0), &[30]).unwrap(), Some(832040));
+    // fib(100) recurses 100 deep on its first path.
+    let e = call(&mut ts, FuncId(0), &[100]).unwrap_err();
+    assert_eq!(e.trap, Trap::StackOverflow);
+    assert_eq!(e.frames.len(), 50);
+    assert!(ts.frames.is_empty());
+}
+
+#[test]
+fn traps_carry_the_pc_of_every_frame() {
+    // f(a) = 10 / a, called from g at pc 1.
+    let mut f = FunctionBuilder::new("f", vec![Type::Int], Some(Type::Int));
+    f.reserve_regs(2);
+    f.emit(Instr::LoadInt { dst: Reg(1), imm: 10 });
+    f.emit(Instr::DivInt { dst: Reg(1), a: Reg(1), b: Reg(0) });
+    f.emit(Instr::Return { src: Reg(1) });
+    let mut g = FunctionBuilder::new("g", vec![], Some(Type::Int));
+    g.reserve_regs(1);
+    g.emit(Instr::LoadInt { dst: Reg(0), imm: 0 });
+    g.emit(Instr::Call { dst: Reg(0), func: FuncId(0), base: Reg(0) });
+    g.emit(Instr::Return { src: Reg(0) });
+    let host = host(vec![f.finish().unwrap(), g.finish().unwrap()]);
+    let mut ts = thread(&host, Limits::default());
+    let e = call(&mut ts, FuncId(1), &[]).unwrap_err();
+    assert_eq!(e.trap, Trap::DivisionByZero);
+    assert_eq!(e.frames, vec![(FuncId(0), 1), (FuncId(1), 1)]);
+}
+
+extern "sysv64" fn native_triple(_: *mut ThreadState, frame: *mut u64, _: u32) -> u64 {
+    // SAFETY: the interpreter passes the callee's window, which holds the
+    // one int argument.
+    unsafe { (*frame).wrapping_mul(3) }
+}
+
+#[test]
+fn calls_go_through_the_method_table_slot() {
+    let host = host(vec![fib()]);
+    let mut ts = thread(&host, Limits::default());
+    host.methods.install(FuncId(0), native_triple);
+    // `call` interprets its own function; inside fib, both recursive calls now go to the native code:
+    // fib(5) = triple(4) + triple(3) = 21.
+    assert_eq!(call(&mut ts, FuncId(0), &[5]).unwrap(), Some(21));
+    host.methods.install(FuncId(0), interpreter_entry);
+    assert_eq!(call(&mut ts, FuncId(0), &[5]).unwrap(), Some(5));
+}
+
+#[test]
+fn float_min_max_follow_ieee_minimum_maximum() {
+    assert!(float_min(f64::NAN, 1.0).is_nan());
+    assert!(float_max(1.0, f64::NAN).is_nan());
+    assert!(float_min(0.0, -0.0).is_sign_negative());
+    assert!(float_min(-0.0, 0.0).is_sign_negative());
+    assert!(float_max(-0.0, 0.0).is_sign_positive());
+    assert!(float_max(0.0, -0.0).is_sign_positive());
+    assert_eq!(float_min(1.0, 2.0), 1.0);
+    assert_eq!(float_max(1.0, 2.0), 2.0);
+}
+
+#[test]
+fn program_args_parse_like_rust() {
+    let args: Vec<String> = ["+5", "-0", "x", "9223372036854775808"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(program_arg(&args, 0), Ok(5));
+    assert_eq!(program_arg(&args, 1), Ok(0));
+    assert_eq!(program_arg(&args, 2), Err(Trap::BadArgument));
+    assert_eq!(program_arg(&args, 3), Err(Trap::BadArgument));
+    assert_eq!(program_arg(&args, 4), Err(Trap::BadArgument));
+    assert_eq!(program_arg(&args, -1), Err(Trap::BadArgument));
+}

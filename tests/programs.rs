@@ -116,7 +116,9 @@ fn every_program_behaves_as_expected_on_every_tier() {
         let args = program_args(&source);
         if bless {
             let actual = run(path, TIERS[0], &args);
-            let head = source.find(EXPECT_MARKER).map_or(&source[..], |i| &source[..i]);
+            let head = source
+                .find(EXPECT_MARKER)
+                .map_or(&source[..], |i| &source[..i]);
             let head = head.trim_end_matches('\n');
             std::fs::write(path, format!("{head}\n{}", render_expectations(&actual))).unwrap();
             continue;

@@ -22,7 +22,9 @@ const EXIT_USAGE: i32 = 64;
 /// on a tiered JIT: every function starts in the interpreter (tier 0).
 #[derive(Parser, Debug)]
 #[command(name = "tierjit", version, about, long_about = None)]
-#[command(after_help = "Examples:\n  tierjit run examples/fib.tj 30\n  tierjit check prog.tj\n  tierjit dump prog.tj\n\nExit status: the program's (main's int result & 255), 1 for compile errors, 2 for runtime errors, 64 for a bad command line.")]
+#[command(
+    after_help = "Examples:\n  tierjit run examples/fib.tj 30\n  tierjit check prog.tj\n  tierjit dump prog.tj\n\nExit status: the program's (main's int result & 255), 1 for compile errors, 2 for runtime errors, 64 for a bad command line."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -93,7 +95,7 @@ pub fn main() -> i32 {
 /// on failure.
 fn load(path: &str) -> Result<Module, i32> {
     let source = std::fs::read(path).map_err(|e| {
-        eprintln!("error: cannot read {path}: {e}");
+        let _ = writeln!(std::io::stderr(), "error: cannot read {path}: {e}");
         EXIT_COMPILE_ERROR
     })?;
     lang::compile(&source).map_err(|errors| {
@@ -121,7 +123,10 @@ fn run(path: &str, tier: Tier, args: Vec<String>) -> i32 {
     let vm = match Vm::new(module, options) {
         Ok(vm) => vm,
         Err(e) => {
-            eprintln!("internal error: the compiler produced {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "internal error: the compiler produced {e}"
+            );
             return EXIT_COMPILE_ERROR;
         }
     };
@@ -136,4 +141,3 @@ fn run(path: &str, tier: Tier, args: Vec<String>) -> i32 {
         }
     }
 }
-

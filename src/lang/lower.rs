@@ -24,7 +24,7 @@ pub fn lower(program: &Program) -> Result<Module, Diagnostic> {
     let mut strings = StringTable::default();
     let mut funcs = Vec::with_capacity(program.funcs.len());
     for decl in &program.funcs {
-        funcs.push(FnLowerer::lower(program, decl, &mut strings)?);
+        funcs.push(FnLowerer::lower(decl, &mut strings)?);
     }
     Ok(Module {
         funcs,
@@ -56,7 +56,6 @@ struct LoopLabels {
 }
 
 struct FnLowerer<'a> {
-    program: &'a Program,
     b: FunctionBuilder,
     strings: &'a mut StringTable,
     /// Register of each local, once its declaration has been lowered.
@@ -64,27 +63,42 @@ struct FnLowerer<'a> {
     /// Next free register.
     top: usize,
     loops: Vec<LoopLabels>,
+    /// How many loops enclose the code being lowered.
+    loop_depth: u32,
+    /// Constants kept in registers for the whole function (loaded once at
+    /// entry) because loops use them as operands.
+    hoisted: Vec<(ConstValue, Reg)>,
+    /// Constants that loops used as operands (the first pass collects them).
+    wanted: Vec<ConstValue>,
+}
+
+/// The most constants one function keeps in registers.
+const MAX_HOISTED: usize = 64;
+
+/// Same constant, same type: compares floats by bits (so -0.0 is not 0.0).
+fn same_constant(a: ConstValue, b: ConstValue) -> bool {
+    match (a, b) {
+        (ConstValue::Int(x), ConstValue::Int(y)) => x == y,
+        (ConstValue::Float(x), ConstValue::Float(y)) => x.to_bits() == y.to_bits(),
+        (ConstValue::Bool(x), ConstValue::Bool(y)) => x == y,
+        _ => false,
+    }
 }
 
 impl<'a> FnLowerer<'a> {
+    /// Lowers `decl` twice: the first pass finds the constants that loops
+    /// use as operands, the second keeps those in registers loaded once at
+    /// entry, so loops do not reload them every iteration.
     fn lower(
-        program: &'a Program,
         decl: &FnDecl,
         strings: &'a mut StringTable,
     ) -> Result<tierjit_tiers::bytecode::Function, Diagnostic> {
-        let params: Vec<_> = decl.params.iter().map(|p| p.ty).collect();
-        let mut this = FnLowerer {
-            program,
-            b: FunctionBuilder::new(&decl.name, params, decl.ret),
-            strings,
-            local_regs: vec![Reg(0); decl.locals.len()],
-            top: decl.params.len(),
-            loops: Vec::new(),
-        };
-        for i in 0..decl.params.len() {
-            this.local_regs[i] = Reg(i as u16);
-        }
-        this.b.set_line(decl.pos.line);
+        let mut first = FnLowerer::new(decl, strings, Vec::new());
+        first.block(&decl.body);
+        let mut wanted = std::mem::take(&mut first.wanted);
+        let strings = first.strings;
+        wanted.truncate(MAX_HOISTED);
+        let mut this = FnLowerer::new(decl, strings, wanted);
         this.block(&decl.body);
         if decl.ret.is_none() || this.b.can_fall_through() {
             // A function without a return type returns at its end; jumps to
@@ -97,6 +111,30 @@ impl<'a> FnLowerer<'a> {
                 format!("function '{}' needs too many {}", decl.name, too_large.0),
             )
         })
+    }
+
+    fn new(decl: &FnDecl, strings: &'a mut StringTable, hoist: Vec<ConstValue>) -> FnLowerer<'a> {
+        let params: Vec<_> = decl.params.iter().map(|p| p.ty).collect();
+        let mut this = FnLowerer {
+            b: FunctionBuilder::new(&decl.name, params, decl.ret),
+            strings,
+            local_regs: vec![Reg(0); decl.locals.len()],
+            top: decl.params.len(),
+            loops: Vec::new(),
+            loop_depth: 0,
+            hoisted: Vec::new(),
+            wanted: Vec::new(),
+        };
+        for i in 0..decl.params.len() {
+            this.local_regs[i] = Reg(i as u16);
+        }
+        this.b.set_line(decl.pos.line);
+        for c in hoist {
+            let r = this.alloc();
+            this.load_const(r, c);
+            this.hoisted.push((c, r));
+        }
+        this
     }
 
     fn alloc(&mut self) -> Reg {
@@ -212,10 +250,12 @@ impl<'a> FnLowerer<'a> {
         self.b.emit_branch(Instr::Jump { target: 0 }, continue_to);
         self.b.bind(body_label);
         self.loops.push(labels);
+        self.loop_depth += 1;
         self.block(body);
-        self.loops.pop();
         self.b.bind(continue_to);
         self.cond_jump(cond, body_label, true);
+        self.loop_depth -= 1;
+        self.loops.pop();
         self.b.bind(break_to);
     }
 
@@ -236,15 +276,27 @@ impl<'a> FnLowerer<'a> {
         self.b.emit_branch(Instr::Jump { target: 0 }, test);
         self.b.bind(body_label);
         self.loops.push(labels);
+        self.loop_depth += 1;
         self.block(body);
+        self.loop_depth -= 1;
         self.loops.pop();
         self.b.bind(continue_to);
         self.b.set_line(pos.line);
         // i < end held before the increment, so i + 1 cannot overflow.
-        self.b.emit(Instr::AddIntImm { dst: i, a: i, imm: 1 });
+        self.b.emit(Instr::AddIntImm {
+            dst: i,
+            a: i,
+            imm: 1,
+        });
         self.b.bind(test);
-        self.b
-            .emit_branch(Instr::JumpLtInt { a: i, b: end, target: 0 }, body_label);
+        self.b.emit_branch(
+            Instr::JumpLtInt {
+                a: i,
+                b: end,
+                target: 0,
+            },
+            body_label,
+        );
         self.b.bind(break_to);
     }
 
@@ -291,6 +343,16 @@ impl<'a> FnLowerer<'a> {
     /// A register holding the value of `e`: a local's own register, or a
     /// new temporary.
     fn expr(&mut self, e: &Expr) -> Reg {
+        if self.loop_depth > 0 {
+            if let Some(c) = Self::constant_of(e) {
+                if let Some(&(_, r)) = self.hoisted.iter().find(|(h, _)| same_constant(*h, c)) {
+                    return r;
+                }
+                if !self.wanted.iter().any(|&w| same_constant(w, c)) {
+                    self.wanted.push(c);
+                }
+            }
+        }
         if let ExprKind::Var {
             var: VarRef::Local(id),
             ..
@@ -405,10 +467,7 @@ impl<'a> FnLowerer<'a> {
             ConstValue::Int(v) => self.b.load_int(dst, v),
             ConstValue::Float(v) => self.b.load_float(dst, v),
             ConstValue::Bool(v) => {
-                self.b.emit(Instr::LoadBool {
-                    dst,
-                    imm: v as i32,
-                });
+                self.b.emit(Instr::LoadBool { dst, imm: v as i32 });
             }
         }
     }
@@ -423,15 +482,23 @@ impl<'a> FnLowerer<'a> {
                 var: VarRef::Const(c),
                 ..
             } => Some(*c),
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                operand,
+            } => match Self::constant_of(operand)? {
+                ConstValue::Int(v) => Some(ConstValue::Int(v.wrapping_neg())),
+                ConstValue::Float(v) => Some(ConstValue::Float(-v)),
+                ConstValue::Bool(_) => None,
+            },
             _ => None,
         }
     }
 
     fn unary(&mut self, e: &Expr, op: UnaryOp, operand: &Expr, dst: Reg) {
-        match (op, Self::constant_of(operand)) {
-            (UnaryOp::Neg, Some(ConstValue::Int(v))) => return self.b.load_int(dst, v.wrapping_neg()),
-            (UnaryOp::Neg, Some(ConstValue::Float(v))) => return self.b.load_float(dst, -v),
-            _ => {}
+        if op == UnaryOp::Neg {
+            if let Some(c) = Self::constant_of(e) {
+                return self.load_const(dst, c);
+            }
         }
         if op == UnaryOp::Not {
             return self.bool_value(e, dst);
@@ -567,6 +634,17 @@ impl<'a> FnLowerer<'a> {
                 }
             }
             ExprKind::Binary { op, lhs, rhs }
+                if op.is_comparison()
+                    && lhs.ty == Some(Type::Int)
+                    && Self::int_immediate(*op, lhs, rhs).is_some() =>
+            {
+                let (reg_side, imm, op) = Self::int_immediate(*op, lhs, rhs).expect("checked");
+                let a = self.expr(reg_side);
+                self.b.set_line(e.pos.line);
+                self.b
+                    .emit_branch(compare_imm_branch(op, a, imm, when), label);
+            }
+            ExprKind::Binary { op, lhs, rhs }
                 if op.is_comparison() && matches!(lhs.ty, Some(Type::Int | Type::Float)) =>
             {
                 let a = self.expr(lhs);
@@ -586,6 +664,32 @@ impl<'a> FnLowerer<'a> {
             }
         }
         self.top = saved;
+    }
+
+    /// For an int comparison with a constant side that fits in 32 bits:
+    /// the other side, the constant, and the operator as seen with the
+    /// constant on the right. Constants have no effects, so evaluating the
+    /// other side first keeps the order of everything observable.
+    fn int_immediate<'e>(
+        op: BinaryOp,
+        lhs: &'e Expr,
+        rhs: &'e Expr,
+    ) -> Option<(&'e Expr, i32, BinaryOp)> {
+        let imm = |e: &Expr| match Self::constant_of(e) {
+            Some(ConstValue::Int(v)) => i32::try_from(v).ok(),
+            _ => None,
+        };
+        if let Some(c) = imm(rhs) {
+            return Some((lhs, c, op));
+        }
+        let swapped = match op {
+            BinaryOp::Lt => BinaryOp::Gt,
+            BinaryOp::Le => BinaryOp::Ge,
+            BinaryOp::Gt => BinaryOp::Lt,
+            BinaryOp::Ge => BinaryOp::Le,
+            other => other,
+        };
+        imm(lhs).map(|c| (rhs, c, swapped))
     }
 
     fn print(&mut self, e: &Expr, arg: &Expr) {
@@ -616,10 +720,26 @@ impl<'a> FnLowerer<'a> {
             Builtin::Sqrt => Instr::SqrtFloat { dst, a: r(0) },
             Builtin::Abs if float => Instr::AbsFloat { dst, a: r(0) },
             Builtin::Abs => Instr::AbsInt { dst, a: r(0) },
-            Builtin::Min if float => Instr::MinFloat { dst, a: r(0), b: r(1) },
-            Builtin::Min => Instr::MinInt { dst, a: r(0), b: r(1) },
-            Builtin::Max if float => Instr::MaxFloat { dst, a: r(0), b: r(1) },
-            Builtin::Max => Instr::MaxInt { dst, a: r(0), b: r(1) },
+            Builtin::Min if float => Instr::MinFloat {
+                dst,
+                a: r(0),
+                b: r(1),
+            },
+            Builtin::Min => Instr::MinInt {
+                dst,
+                a: r(0),
+                b: r(1),
+            },
+            Builtin::Max if float => Instr::MaxFloat {
+                dst,
+                a: r(0),
+                b: r(1),
+            },
+            Builtin::Max => Instr::MaxInt {
+                dst,
+                a: r(0),
+                b: r(1),
+            },
             Builtin::Len => Instr::ArrayLen { dst, arr: r(0) },
             Builtin::Arg => Instr::Arg { dst, idx: r(0) },
             Builtin::Argc => Instr::Argc { dst },
@@ -646,12 +766,28 @@ fn compare_branch(op: BinaryOp, float: bool, a: Reg, b: Reg, when: bool) -> Inst
             (Eq, true) | (Ne, false) => Instr::JumpEqInt { a, b, target: t },
             (Ne, true) | (Eq, false) => Instr::JumpNeInt { a, b, target: t },
             (Lt, true) => Instr::JumpLtInt { a, b, target: t },
-            (Lt, false) => Instr::JumpLeInt { a: b, b: a, target: t },
+            (Lt, false) => Instr::JumpLeInt {
+                a: b,
+                b: a,
+                target: t,
+            },
             (Le, true) => Instr::JumpLeInt { a, b, target: t },
-            (Le, false) => Instr::JumpLtInt { a: b, b: a, target: t },
-            (Gt, true) => Instr::JumpLtInt { a: b, b: a, target: t },
+            (Le, false) => Instr::JumpLtInt {
+                a: b,
+                b: a,
+                target: t,
+            },
+            (Gt, true) => Instr::JumpLtInt {
+                a: b,
+                b: a,
+                target: t,
+            },
             (Gt, false) => Instr::JumpLeInt { a, b, target: t },
-            (Ge, true) => Instr::JumpLeInt { a: b, b: a, target: t },
+            (Ge, true) => Instr::JumpLeInt {
+                a: b,
+                b: a,
+                target: t,
+            },
             (Ge, false) => Instr::JumpLtInt { a, b, target: t },
             _ => unreachable!("not a comparison"),
         };
@@ -665,10 +801,41 @@ fn compare_branch(op: BinaryOp, float: bool, a: Reg, b: Reg, when: bool) -> Inst
         (Lt, false) => Instr::JumpNotLtFloat { a, b, target: t },
         (Le, true) => Instr::JumpLeFloat { a, b, target: t },
         (Le, false) => Instr::JumpNotLeFloat { a, b, target: t },
-        (Gt, true) => Instr::JumpLtFloat { a: b, b: a, target: t },
-        (Gt, false) => Instr::JumpNotLtFloat { a: b, b: a, target: t },
-        (Ge, true) => Instr::JumpLeFloat { a: b, b: a, target: t },
-        (Ge, false) => Instr::JumpNotLeFloat { a: b, b: a, target: t },
+        (Gt, true) => Instr::JumpLtFloat {
+            a: b,
+            b: a,
+            target: t,
+        },
+        (Gt, false) => Instr::JumpNotLtFloat {
+            a: b,
+            b: a,
+            target: t,
+        },
+        (Ge, true) => Instr::JumpLeFloat {
+            a: b,
+            b: a,
+            target: t,
+        },
+        (Ge, false) => Instr::JumpNotLeFloat {
+            a: b,
+            b: a,
+            target: t,
+        },
+        _ => unreachable!("not a comparison"),
+    }
+}
+
+/// The branch that jumps when `R[a] OP imm` equals `when`.
+fn compare_imm_branch(op: BinaryOp, a: Reg, imm: i32, when: bool) -> Instr {
+    use BinaryOp::*;
+    let t = 0;
+    match (op, when) {
+        (Eq, true) | (Ne, false) => Instr::JumpEqIntImm { a, imm, target: t },
+        (Ne, true) | (Eq, false) => Instr::JumpNeIntImm { a, imm, target: t },
+        (Lt, true) | (Ge, false) => Instr::JumpLtIntImm { a, imm, target: t },
+        (Le, true) | (Gt, false) => Instr::JumpLeIntImm { a, imm, target: t },
+        (Gt, true) | (Le, false) => Instr::JumpGtIntImm { a, imm, target: t },
+        (Ge, true) | (Lt, false) => Instr::JumpGeIntImm { a, imm, target: t },
         _ => unreachable!("not a comparison"),
     }
 }

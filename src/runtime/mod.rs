@@ -78,7 +78,9 @@ impl Vm {
     }
 
     fn arc(&self) -> Arc<Vm> {
-        self.this.upgrade().expect("a running Vm is owned by an Arc")
+        self.this
+            .upgrade()
+            .expect("a running Vm is owned by an Arc")
     }
 
     fn thread_state(&self, handle: i64) -> ThreadState {

@@ -58,7 +58,11 @@ impl Output {
     pub fn write(&self, lines: &mut Vec<u8>) {
         if !lines.is_empty() && !self.broken.load(Ordering::Relaxed) {
             let mut stdout = std::io::stdout().lock();
-            if stdout.write_all(lines).and_then(|_| stdout.flush()).is_err() {
+            if stdout
+                .write_all(lines)
+                .and_then(|_| stdout.flush())
+                .is_err()
+            {
                 self.broken.store(true, Ordering::Relaxed);
             }
         }

@@ -188,7 +188,12 @@ impl ThreadState {
 /// frame (arguments in its first registers) at `frame`, and give the result
 /// bits. A runtime error is left in the thread's pending state; see
 /// `interp::interpreter_entry`.
-pub type EntryFn = extern "sysv64" fn(ts: *mut ThreadState, frame: *mut u64, func: u32) -> u64;
+///
+/// # Safety
+/// Callers pass the calling thread's own live `ThreadState` and a frame
+/// inside its register stack whose first registers hold the arguments.
+pub type EntryFn =
+    unsafe extern "sysv64" fn(ts: *mut ThreadState, frame: *mut u64, func: u32) -> u64;
 
 /// One slot per function: the address of the code that runs it.
 pub struct MethodTable {

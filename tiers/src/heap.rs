@@ -54,8 +54,12 @@ impl Heap {
     /// for too much gets `out of memory` rather than the kernel's OOM killer.
     pub fn default_limit() -> usize {
         // SAFETY: sysconf only reads system configuration.
-        let (pages, page_size) =
-            unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+        let (pages, page_size) = unsafe {
+            (
+                libc::sysconf(libc::_SC_PHYS_PAGES),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
         if pages <= 0 || page_size <= 0 {
             return 1 << 32;
         }
@@ -173,7 +177,8 @@ impl ArrayRef {
 
     /// Atomically adds `v` to int element `i` (wrapping); gives the old value.
     pub fn fetch_add(self, i: i64, v: i64) -> Option<i64> {
-        self.slot(i).map(|s| s.fetch_add(v as u64, Ordering::SeqCst) as i64)
+        self.slot(i)
+            .map(|s| s.fetch_add(v as u64, Ordering::SeqCst) as i64)
     }
 }
 

@@ -179,7 +179,14 @@ mod tests {
         let top = b.new_label();
         let out = b.new_label();
         b.bind(top);
-        b.emit_branch(Instr::JumpEqInt { a: Reg(0), b: Reg(0), target: 0 }, out);
+        b.emit_branch(
+            Instr::JumpEqInt {
+                a: Reg(0),
+                b: Reg(0),
+                target: 0,
+            },
+            out,
+        );
         b.emit_branch(Instr::Jump { target: 0 }, top);
         b.bind(out);
         b.emit(Instr::Return { src: Reg(0) });
@@ -202,6 +209,12 @@ mod tests {
         assert_eq!(f.lines.line(0), 3);
         assert_eq!(f.lines.line(1), 4);
         assert_eq!(f.lines.line(2), 4);
-        assert_eq!(f.code[2], Instr::LoadInt { dst: Reg(0), imm: 7 });
+        assert_eq!(
+            f.code[2],
+            Instr::LoadInt {
+                dst: Reg(0),
+                imm: 7
+            }
+        );
     }
 }

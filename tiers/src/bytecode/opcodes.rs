@@ -182,13 +182,27 @@ impl OperandValue for i32 {
 }
 
 macro_rules! operand_type {
-    (Imm) => { i32 };
-    (ConstInt) => { u32 };
-    (ConstFloat) => { u32 };
-    (Target) => { u32 };
-    (Str) => { u32 };
-    (Func) => { FuncId };
-    ($register:ident) => { Reg };
+    (Imm) => {
+        i32
+    };
+    (ConstInt) => {
+        u32
+    };
+    (ConstFloat) => {
+        u32
+    };
+    (Target) => {
+        u32
+    };
+    (Str) => {
+        u32
+    };
+    (Func) => {
+        FuncId
+    };
+    ($register:ident) => {
+        Reg
+    };
 }
 
 macro_rules! define_opcodes {
@@ -405,6 +419,18 @@ define_opcodes! {
     JumpNotLtFloat = "jnlt.f" (a: RFloat, b: RFloat, target: Target) [BRANCH];
     /// if !(R[a] <= R[b]) then pc := target (taken if either is NaN)
     JumpNotLeFloat = "jnle.f" (a: RFloat, b: RFloat, target: Target) [BRANCH];
+    /// if R[a] == imm then pc := target
+    JumpEqIntImm = "jeqi.i" (a: RInt, imm: Imm, target: Target) [BRANCH];
+    /// if R[a] != imm then pc := target
+    JumpNeIntImm = "jnei.i" (a: RInt, imm: Imm, target: Target) [BRANCH];
+    /// if R[a] < imm then pc := target
+    JumpLtIntImm = "jlti.i" (a: RInt, imm: Imm, target: Target) [BRANCH];
+    /// if R[a] <= imm then pc := target
+    JumpLeIntImm = "jlei.i" (a: RInt, imm: Imm, target: Target) [BRANCH];
+    /// if R[a] > imm then pc := target
+    JumpGtIntImm = "jgti.i" (a: RInt, imm: Imm, target: Target) [BRANCH];
+    /// if R[a] >= imm then pc := target
+    JumpGeIntImm = "jgei.i" (a: RInt, imm: Imm, target: Target) [BRANCH];
 
     /// R[dst] := new [int] of R[len] elements, each R[init]; traps `negative array length`, `out of memory`
     NewIntArray = "new.ai" (dst: WIntArray, init: RInt, len: RInt) [TRAP | SIDE_EFFECT];
@@ -478,7 +504,13 @@ impl Instr {
 
     /// The instruction with its branch target replaced.
     pub fn with_target(&self, target: u32) -> Instr {
-        self.map_operands(|kind, v| if kind == OperandKind::Target { target } else { v })
+        self.map_operands(|kind, v| {
+            if kind == OperandKind::Target {
+                target
+            } else {
+                v
+            }
+        })
     }
 
     /// The instruction's effects.
@@ -501,7 +533,11 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for &op in Opcode::ALL {
             assert!(op.operand_kinds().len() <= 4, "{op:?}");
-            assert!(seen.insert(op.mnemonic()), "duplicate mnemonic {}", op.mnemonic());
+            assert!(
+                seen.insert(op.mnemonic()),
+                "duplicate mnemonic {}",
+                op.mnemonic()
+            );
             assert_eq!(Opcode::from_u8(op as u8), Some(op));
             assert!(!op.semantics().is_empty());
         }
@@ -509,14 +545,25 @@ mod tests {
 
     #[test]
     fn parts_round_trip() {
-        let i = Instr::Call { dst: Reg(3), func: FuncId(7), base: Reg(9) };
+        let i = Instr::Call {
+            dst: Reg(3),
+            func: FuncId(7),
+            base: Reg(9),
+        };
         let mut parts = vec![];
         i.for_each_operand(|_, v| parts.push(v));
         assert_eq!(Instr::from_parts(Opcode::Call, &parts), i);
-        let j = Instr::JumpLtInt { a: Reg(1), b: Reg(2), target: 5 };
+        let j = Instr::JumpLtInt {
+            a: Reg(1),
+            b: Reg(2),
+            target: 5,
+        };
         assert_eq!(j.target(), Some(5));
         assert_eq!(j.with_target(9).target(), Some(9));
-        let k = Instr::LoadInt { dst: Reg(0), imm: -5 };
+        let k = Instr::LoadInt {
+            dst: Reg(0),
+            imm: -5,
+        };
         assert_eq!(k.map_operands(|_, v| v), k);
     }
 }

@@ -144,7 +144,10 @@ fn check_structure(module: &Module, func: &Function, instr: &Instr) -> Result<()
             let callee = callee.expect("checked above");
             window_fits(base.0, callee)?;
             if callee.ret.is_none() {
-                return Err(format!("'call' of '{}', which returns nothing", callee.name));
+                return Err(format!(
+                    "'call' of '{}', which returns nothing",
+                    callee.name
+                ));
             }
         }
         Instr::CallVoid { base, .. } => window_fits(base.0, callee.expect("checked above"))?,
@@ -152,7 +155,10 @@ fn check_structure(module: &Module, func: &Function, instr: &Instr) -> Result<()
             let callee = callee.expect("checked above");
             window_fits(base.0, callee)?;
             if callee.ret != Some(Type::Int) {
-                return Err(format!("'spawn' of '{}', which does not return int", callee.name));
+                return Err(format!(
+                    "'spawn' of '{}', which does not return int",
+                    callee.name
+                ));
             }
         }
         Instr::ReturnVoid {} if func.ret.is_some() => {
@@ -188,7 +194,9 @@ fn check_types(module: &Module, func: &Function) -> Result<(), (u32, String)> {
     }
     let mut worklist = vec![0usize];
     while let Some(start) = worklist.pop() {
-        let mut state = entry_state[start].clone().expect("queued blocks have a state");
+        let mut state = entry_state[start]
+            .clone()
+            .expect("queued blocks have a state");
         let mut pc = start;
         loop {
             let instr = &code[pc];
@@ -257,7 +265,9 @@ fn transfer(
         let expect = |r: u32, want: Type| match held(r) {
             Some(t) if t == want => None,
             Some(t) => Some(format!("r{r} holds {t}, expected {want}")),
-            None => Some(format!("r{r} is read before it is written (expected {want})")),
+            None => Some(format!(
+                "r{r} is read before it is written (expected {want})"
+            )),
         };
         error = match kind {
             OperandKind::RInt => expect(v, Type::Int),
@@ -269,7 +279,9 @@ fn transfer(
             OperandKind::RArray => match held(v) {
                 Some(t) if t.is_array() => None,
                 Some(t) => Some(format!("r{v} holds {t}, expected an array")),
-                None => Some(format!("r{v} is read before it is written (expected an array)")),
+                None => Some(format!(
+                    "r{v} is read before it is written (expected an array)"
+                )),
             },
             OperandKind::RAny => {
                 any_type = held(v);
@@ -341,7 +353,11 @@ mod tests {
     fn accepts_well_typed_code() {
         one(
             |b| {
-                b.emit(Instr::AddIntImm { dst: Reg(1), a: Reg(0), imm: 1 });
+                b.emit(Instr::AddIntImm {
+                    dst: Reg(1),
+                    a: Reg(0),
+                    imm: 1,
+                });
                 b.emit(Instr::Return { src: Reg(1) });
             },
             Some(Type::Int),
@@ -354,7 +370,11 @@ mod tests {
         let e = one(
             |b| {
                 b.load_float(Reg(1), 1.0);
-                b.emit(Instr::AddInt { dst: Reg(2), a: Reg(0), b: Reg(1) });
+                b.emit(Instr::AddInt {
+                    dst: Reg(2),
+                    a: Reg(0),
+                    b: Reg(1),
+                });
                 b.emit(Instr::Return { src: Reg(2) });
             },
             Some(Type::Int),
@@ -370,8 +390,18 @@ mod tests {
         let e = one(
             |b| {
                 let join = b.new_label();
-                b.emit_branch(Instr::JumpEqInt { a: Reg(0), b: Reg(0), target: 0 }, join);
-                b.emit(Instr::LoadInt { dst: Reg(1), imm: 3 });
+                b.emit_branch(
+                    Instr::JumpEqInt {
+                        a: Reg(0),
+                        b: Reg(0),
+                        target: 0,
+                    },
+                    join,
+                );
+                b.emit(Instr::LoadInt {
+                    dst: Reg(1),
+                    imm: 3,
+                });
                 b.bind(join);
                 b.emit(Instr::Return { src: Reg(1) });
             },
@@ -387,8 +417,18 @@ mod tests {
             |b| {
                 let other = b.new_label();
                 let join = b.new_label();
-                b.emit_branch(Instr::JumpEqInt { a: Reg(0), b: Reg(0), target: 0 }, other);
-                b.emit(Instr::LoadInt { dst: Reg(1), imm: 3 });
+                b.emit_branch(
+                    Instr::JumpEqInt {
+                        a: Reg(0),
+                        b: Reg(0),
+                        target: 0,
+                    },
+                    other,
+                );
+                b.emit(Instr::LoadInt {
+                    dst: Reg(1),
+                    imm: 3,
+                });
                 b.emit_branch(Instr::Jump { target: 0 }, join);
                 b.bind(other);
                 b.load_float(Reg(1), 2.0);
@@ -404,17 +444,47 @@ mod tests {
 
     #[test]
     fn rejects_falling_off_the_end_and_bad_targets() {
-        let e = one(|b| { b.emit(Instr::PrintInt { src: Reg(0) }); }, None).unwrap_err();
+        let e = one(
+            |b| {
+                b.emit(Instr::PrintInt { src: Reg(0) });
+            },
+            None,
+        )
+        .unwrap_err();
         assert!(e.message.contains("falls off the end"), "{e}");
-        let e = one(|b| { b.emit(Instr::Jump { target: 9 }); }, None).unwrap_err();
+        let e = one(
+            |b| {
+                b.emit(Instr::Jump { target: 9 });
+            },
+            None,
+        )
+        .unwrap_err();
         assert!(e.message.contains("outside the code"), "{e}");
-        let e = one(|b| { b.emit(Instr::PrintInt { src: Reg(40) }); b.emit(Instr::ReturnVoid {}); }, None)
-            .unwrap_err();
+        let e = one(
+            |b| {
+                b.emit(Instr::PrintInt { src: Reg(40) });
+                b.emit(Instr::ReturnVoid {});
+            },
+            None,
+        )
+        .unwrap_err();
         assert!(e.message.contains("outside the frame"), "{e}");
-        let e = one(|b| { b.emit(Instr::ReturnVoid {}); }, Some(Type::Int)).unwrap_err();
+        let e = one(
+            |b| {
+                b.emit(Instr::ReturnVoid {});
+            },
+            Some(Type::Int),
+        )
+        .unwrap_err();
         assert!(e.message.contains("returns a value"), "{e}");
-        let e = one(|b| { b.emit(Instr::PrintStr { s: 3 }); b.emit(Instr::ReturnVoid {}); }, None)
-            .unwrap_err();
+        let e = one(
+            |b| {
+                b.emit(Instr::PrintStr { s: 3 });
+                b.emit(Instr::ReturnVoid {});
+            },
+            None,
+        )
+        .unwrap_err();
         assert!(e.message.contains("string s3"), "{e}");
     }
 
@@ -427,27 +497,48 @@ mod tests {
         let caller = |args_ok: bool, read_after: bool| {
             let mut b = FunctionBuilder::new("caller", vec![], None);
             b.reserve_regs(4);
-            b.emit(Instr::LoadInt { dst: Reg(1), imm: 1 });
+            b.emit(Instr::LoadInt {
+                dst: Reg(1),
+                imm: 1,
+            });
             if args_ok {
                 b.load_float(Reg(2), 1.0);
             } else {
-                b.emit(Instr::LoadInt { dst: Reg(2), imm: 1 });
+                b.emit(Instr::LoadInt {
+                    dst: Reg(2),
+                    imm: 1,
+                });
             }
-            b.emit(Instr::Call { dst: Reg(0), func: FuncId(1), base: Reg(1) });
-            b.emit(Instr::PrintInt { src: if read_after { Reg(1) } else { Reg(0) } });
+            b.emit(Instr::Call {
+                dst: Reg(0),
+                func: FuncId(1),
+                base: Reg(1),
+            });
+            b.emit(Instr::PrintInt {
+                src: if read_after { Reg(1) } else { Reg(0) },
+            });
             b.emit(Instr::ReturnVoid {});
             verify_module(&module_of(vec![b.finish().unwrap(), callee.clone()]))
         };
         caller(true, false).unwrap();
-        assert!(caller(false, false).unwrap_err().message.contains("argument"));
-        assert!(caller(true, true).unwrap_err().message.contains("read before"));
+        assert!(caller(false, false)
+            .unwrap_err()
+            .message
+            .contains("argument"));
+        assert!(caller(true, true)
+            .unwrap_err()
+            .message
+            .contains("read before"));
     }
 
     #[test]
     fn rejects_array_registers_holding_ints() {
         let e = one(
             |b| {
-                b.emit(Instr::ArrayLen { dst: Reg(1), arr: Reg(0) });
+                b.emit(Instr::ArrayLen {
+                    dst: Reg(1),
+                    arr: Reg(0),
+                });
                 b.emit(Instr::Return { src: Reg(1) });
             },
             Some(Type::Int),

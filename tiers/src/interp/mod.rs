@@ -30,11 +30,7 @@ use std::sync::atomic::Ordering;
 
 /// Calls `func` with `args` (raw register bits, one per parameter) on the
 /// thread `ts`; gives the result bits, if the function returns a value.
-pub fn call(
-    ts: &mut ThreadState,
-    func: FuncId,
-    args: &[u64],
-) -> Result<Option<u64>, RuntimeError> {
+pub fn call(ts: &mut ThreadState, func: FuncId, args: &[u64]) -> Result<Option<u64>, RuntimeError> {
     let host = ts.host.clone();
     let module = host.module();
     let callee = module.func(func);
@@ -62,7 +58,15 @@ pub fn call(
 /// `func` on the frame at `frame` (which must lie in the thread's register
 /// stack, right above the caller's frame). A runtime error is left in
 /// `ThreadState::pending` and 0 is returned.
-pub extern "sysv64" fn interpreter_entry(ts: *mut ThreadState, frame: *mut u64, func: u32) -> u64 {
+///
+/// # Safety
+/// As for every [`EntryFn`]: `ts` is the calling thread's own live
+/// `ThreadState`, and `frame` points into its register stack.
+pub unsafe extern "sysv64" fn interpreter_entry(
+    ts: *mut ThreadState,
+    frame: *mut u64,
+    func: u32,
+) -> u64 {
     // SAFETY: method-table entries are only called by code running on the
     // thread that owns `ts`, which passes its own live ThreadState and
     // nothing else refers to it during the call.
@@ -162,6 +166,8 @@ pub fn now_ns() -> i64 {
     t.tv_sec() * 1_000_000_000 + t.tv_nsec()
 }
 
+// `!(a < b)` on floats is deliberate: it is true when either is NaN.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 /// The dispatch loop: runs the top frame until the frame stack is back to
 /// `entry_depth` frames, and gives the returned bits (0 for no value).
 fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64, RuntimeError> {
@@ -174,13 +180,22 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
 
     let top = *ts.frames.last().expect("run starts with a pushed frame");
     let mut func = module.func(top.func);
-    let mut code: &[Instr] = &func.code;
+    let mut code: *const Instr = func.code.as_ptr();
     let mut consts: &[u64] = &func.consts;
     let mut base = top.base;
     // SAFETY: `base` is inside the register stack (checked when the frame
     // was pushed, with room for the whole frame).
     let mut fp: *mut u64 = unsafe { regs_start.add(base) };
-    let mut pc = top.pc as usize;
+    // The next instruction. SAFETY (for every read through it): the
+    // verifier proved every branch target is inside the code and the last
+    // instruction never falls through, so `ip` always points into `code`.
+    let mut ip: *const Instr = unsafe { code.add(top.pc as usize) };
+    // The pc of the instruction being executed (after `ip` moved past it).
+    macro_rules! current_pc {
+        () => {
+            (unsafe { ip.offset_from(code) } - 1) as u32
+        };
+    }
 
     // Register access. SAFETY (for every use): the verifier proved each
     // register operand is below the function's `num_regs`, and every frame
@@ -218,7 +233,7 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
     }
     macro_rules! trap {
         ($t:expr) => {{
-            ts.frames.last_mut().expect("a frame is running").pc = (pc - 1) as u32;
+            ts.frames.last_mut().expect("a frame is running").pc = current_pc!();
             let error = ts.error($t);
             ts.frames.truncate(entry_depth);
             return Err(error);
@@ -226,11 +241,11 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
     }
     macro_rules! jump {
         ($target:expr) => {{
-            let target = $target as usize;
-            if target < pc && interrupt.load(Ordering::Relaxed) {
+            let target = unsafe { code.add($target as usize) };
+            if target < ip && interrupt.load(Ordering::Relaxed) {
                 trap!(Trap::Terminated);
             }
-            pc = target;
+            ip = target;
         }};
     }
     macro_rules! enter {
@@ -238,7 +253,7 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
         ($f:expr) => {{
             let f: FrameRecord = $f;
             func = module.func(f.func);
-            code = &func.code;
+            code = func.code.as_ptr();
             consts = &func.consts;
             base = f.base;
             // SAFETY: as for the first frame.
@@ -247,8 +262,8 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
     }
 
     loop {
-        let instr = code[pc];
-        pc += 1;
+        let instr = unsafe { *ip };
+        ip = unsafe { ip.add(1) };
         match instr {
             Instr::Mov { dst, src } => set!(dst, get!(src)),
             Instr::LoadInt { dst, imm } => set!(dst, imm as i64 as u64),
@@ -371,6 +386,36 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                     jump!(target)
                 }
             }
+            Instr::JumpEqIntImm { a, imm, target } => {
+                if int!(a) == imm as i64 {
+                    jump!(target)
+                }
+            }
+            Instr::JumpNeIntImm { a, imm, target } => {
+                if int!(a) != imm as i64 {
+                    jump!(target)
+                }
+            }
+            Instr::JumpLtIntImm { a, imm, target } => {
+                if int!(a) < imm as i64 {
+                    jump!(target)
+                }
+            }
+            Instr::JumpLeIntImm { a, imm, target } => {
+                if int!(a) <= imm as i64 {
+                    jump!(target)
+                }
+            }
+            Instr::JumpGtIntImm { a, imm, target } => {
+                if int!(a) > imm as i64 {
+                    jump!(target)
+                }
+            }
+            Instr::JumpGeIntImm { a, imm, target } => {
+                if int!(a) >= imm as i64 {
+                    jump!(target)
+                }
+            }
 
             Instr::NewIntArray { dst, init, len } | Instr::NewFloatArray { dst, init, len } => {
                 match host.heap().alloc_array(int!(len), get!(init)) {
@@ -397,7 +442,15 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                 }
             }
 
-            Instr::Call { func: callee, base: window, .. } | Instr::CallVoid { func: callee, base: window } => {
+            Instr::Call {
+                func: callee,
+                base: window,
+                ..
+            }
+            | Instr::CallVoid {
+                func: callee,
+                base: window,
+            } => {
                 let ret_dst = match instr {
                     Instr::Call { dst, .. } => dst.0 as u32,
                     _ => NO_RESULT,
@@ -405,7 +458,7 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                 if interrupt.load(Ordering::Relaxed) {
                     trap!(Trap::Terminated);
                 }
-                ts.frames.last_mut().expect("a frame is running").pc = (pc - 1) as u32;
+                ts.frames.last_mut().expect("a frame is running").pc = current_pc!();
                 let entry = methods.entry(callee);
                 let new_base = base + window.0 as usize;
                 if entry != interp_entry {
@@ -440,7 +493,7 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                 };
                 ts.frames.push(record);
                 enter!(record);
-                pc = 0;
+                ip = code;
             }
             Instr::Return { .. } | Instr::ReturnVoid {} => {
                 let result = match instr {
@@ -453,24 +506,32 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                 }
                 let caller = *ts.frames.last().expect("checked above");
                 enter!(caller);
-                pc = caller.pc as usize + 1;
+                ip = unsafe { code.add(caller.pc as usize + 1) };
                 if done.ret_dst != NO_RESULT {
                     // SAFETY: as for `set!`: ret_dst is a verified register
                     // operand of the caller's call instruction.
                     unsafe { *fp.add(done.ret_dst as usize) = result };
                 }
             }
-            Instr::Spawn { dst, func: callee, base: window } => {
+            Instr::Spawn {
+                dst,
+                func: callee,
+                base: window,
+            } => {
                 let n = module.func(callee).params.len();
                 let first = base + window.0 as usize;
                 let args = ts.regs[first..first + n].to_vec();
+                // Lines printed before the spawn come out before the new
+                // thread's (output follows spawn and join order).
+                host.write_output(&mut ts.out.lock());
                 match host.spawn(callee, args) {
                     Ok(handle) => set!(dst, handle as u64),
                     Err(t) => trap!(t),
                 }
             }
             Instr::Join { dst, handle } => {
-                ts.frames.last_mut().expect("a frame is running").pc = (pc - 1) as u32;
+                ts.frames.last_mut().expect("a frame is running").pc = current_pc!();
+                host.write_output(&mut ts.out.lock());
                 match host.join(ts.handle, int!(handle)) {
                     Ok(v) => set!(dst, v as u64),
                     Err(t) => trap!(t),

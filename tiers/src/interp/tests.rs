@@ -74,15 +74,45 @@ fn fib() -> Function {
     let mut b = FunctionBuilder::new("fib", vec![Type::Int], Some(Type::Int));
     b.reserve_regs(4);
     let recurse = b.new_label();
-    b.emit(Instr::LoadInt { dst: Reg(1), imm: 2 });
-    b.emit_branch(Instr::JumpLeInt { a: Reg(1), b: Reg(0), target: 0 }, recurse);
+    b.emit(Instr::LoadInt {
+        dst: Reg(1),
+        imm: 2,
+    });
+    b.emit_branch(
+        Instr::JumpLeInt {
+            a: Reg(1),
+            b: Reg(0),
+            target: 0,
+        },
+        recurse,
+    );
     b.emit(Instr::Return { src: Reg(0) });
     b.bind(recurse);
-    b.emit(Instr::AddIntImm { dst: Reg(2), a: Reg(0), imm: -1 });
-    b.emit(Instr::Call { dst: Reg(1), func: FuncId(0), base: Reg(2) });
-    b.emit(Instr::AddIntImm { dst: Reg(2), a: Reg(0), imm: -2 });
-    b.emit(Instr::Call { dst: Reg(2), func: FuncId(0), base: Reg(2) });
-    b.emit(Instr::AddInt { dst: Reg(1), a: Reg(1), b: Reg(2) });
+    b.emit(Instr::AddIntImm {
+        dst: Reg(2),
+        a: Reg(0),
+        imm: -1,
+    });
+    b.emit(Instr::Call {
+        dst: Reg(1),
+        func: FuncId(0),
+        base: Reg(2),
+    });
+    b.emit(Instr::AddIntImm {
+        dst: Reg(2),
+        a: Reg(0),
+        imm: -2,
+    });
+    b.emit(Instr::Call {
+        dst: Reg(2),
+        func: FuncId(0),
+        base: Reg(2),
+    });
+    b.emit(Instr::AddInt {
+        dst: Reg(1),
+        a: Reg(1),
+        b: Reg(2),
+    });
     b.emit(Instr::Return { src: Reg(1) });
     b.finish().unwrap()
 }
@@ -116,13 +146,27 @@ fn traps_carry_the_pc_of_every_frame() {
     // f(a) = 10 / a, called from g at pc 1.
     let mut f = FunctionBuilder::new("f", vec![Type::Int], Some(Type::Int));
     f.reserve_regs(2);
-    f.emit(Instr::LoadInt { dst: Reg(1), imm: 10 });
-    f.emit(Instr::DivInt { dst: Reg(1), a: Reg(1), b: Reg(0) });
+    f.emit(Instr::LoadInt {
+        dst: Reg(1),
+        imm: 10,
+    });
+    f.emit(Instr::DivInt {
+        dst: Reg(1),
+        a: Reg(1),
+        b: Reg(0),
+    });
     f.emit(Instr::Return { src: Reg(1) });
     let mut g = FunctionBuilder::new("g", vec![], Some(Type::Int));
     g.reserve_regs(1);
-    g.emit(Instr::LoadInt { dst: Reg(0), imm: 0 });
-    g.emit(Instr::Call { dst: Reg(0), func: FuncId(0), base: Reg(0) });
+    g.emit(Instr::LoadInt {
+        dst: Reg(0),
+        imm: 0,
+    });
+    g.emit(Instr::Call {
+        dst: Reg(0),
+        func: FuncId(0),
+        base: Reg(0),
+    });
     g.emit(Instr::Return { src: Reg(0) });
     let host = host(vec![f.finish().unwrap(), g.finish().unwrap()]);
     let mut ts = thread(&host, Limits::default());
@@ -131,7 +175,7 @@ fn traps_carry_the_pc_of_every_frame() {
     assert_eq!(e.frames, vec![(FuncId(0), 1), (FuncId(1), 1)]);
 }
 
-extern "sysv64" fn native_triple(_: *mut ThreadState, frame: *mut u64, _: u32) -> u64 {
+unsafe extern "sysv64" fn native_triple(_: *mut ThreadState, frame: *mut u64, _: u32) -> u64 {
     // SAFETY: the interpreter passes the callee's window, which holds the
     // one int argument.
     unsafe { (*frame).wrapping_mul(3) }

@@ -187,4 +187,8 @@ impl Host for Vm {
     fn join(&self, caller: i64, handle: i64) -> Result<i64, Trap> {
         self.threads.join(caller, handle)
     }
+
+    fn native_frame(&self, _pc: usize) -> Option<(FuncId, u32)> {
+        None
+    }
 }

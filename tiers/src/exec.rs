@@ -12,6 +12,7 @@
 //! "interpret"; installing compiled code is one aligned store of its
 //! address into the slot.
 
+use crate::abi::JitContext;
 use crate::bytecode::{FuncId, Module};
 use crate::heap::Heap;
 use parking_lot::Mutex;
@@ -113,6 +114,9 @@ pub trait Host: Send + Sync {
     /// Waits for thread `handle` and gives its result. `caller` is the
     /// joining thread's own handle (joining oneself is an error).
     fn join(&self, caller: i64, handle: i64) -> Result<i64, Trap>;
+    /// The function and bytecode pc of a native pc inside generated code,
+    /// or `None` if `pc` is not in generated code.
+    fn native_frame(&self, pc: usize) -> Option<(FuncId, u32)>;
 }
 
 /// One active call.
@@ -126,23 +130,31 @@ pub struct FrameRecord {
     pub base: usize,
     /// Where the caller wants the result (`NO_RESULT` if nowhere).
     pub ret_dst: u32,
+    /// If generated code called this frame: that caller's `(rbp, return
+    /// address)`, from which the backtrace continues into native frames.
+    pub native_caller: Option<(usize, usize)>,
 }
 
 /// `FrameRecord::ret_dst` of a call whose result is dropped.
 pub const NO_RESULT: u32 = u32::MAX;
 
 /// Everything a thread running tj code owns.
+///
+/// `repr(C)` with the [`JitContext`] first: generated code receives a
+/// pointer to the thread state and reads the context at fixed offsets.
+#[repr(C)]
 pub struct ThreadState {
+    /// What generated code reads (must stay the first field).
+    pub ctx: JitContext,
     /// The runtime.
     pub host: Arc<dyn Host>,
     /// This thread's handle (0 for the main thread).
     pub handle: i64,
     /// The register stack.
     pub regs: Box<[u64]>,
-    /// Active calls, outermost first.
+    /// Interpreted calls, outermost first (compiled frames are on the
+    /// native stack, linked by `rbp`).
     pub frames: Vec<FrameRecord>,
-    /// The most frames allowed.
-    pub max_frames: usize,
     /// Set when the thread must stop at its next safe point.
     pub interrupt: Arc<AtomicBool>,
     /// Printed lines not yet written out (whole lines only).
@@ -151,6 +163,12 @@ pub struct ThreadState {
     /// pick up when the call returns.
     pub pending: Option<RuntimeError>,
 }
+
+// SAFETY: the context's raw pointers point at the method table (kept alive
+// by `host`), the static helper table, the interrupt flag (kept alive by
+// `interrupt`) and this state's own register stack; all stay valid when
+// the state moves to another thread, which then owns it alone.
+unsafe impl Send for ThreadState {}
 
 impl ThreadState {
     /// A thread state with empty stacks.
@@ -161,39 +179,178 @@ impl ThreadState {
         interrupt: Arc<AtomicBool>,
         out: Arc<Mutex<Vec<u8>>>,
     ) -> ThreadState {
+        // A zeroed allocation this large comes straight from mmap: pages
+        // cost nothing until a deep recursion touches them.
+        let mut regs = vec![0u64; limits.register_slots.max(1)].into_boxed_slice();
+        let ctx = JitContext {
+            methods: host.method_table().base(),
+            helpers: crate::helpers::HELPERS.as_ptr(),
+            interrupt: Arc::as_ptr(&interrupt),
+            pending: 0,
+            depth: 0,
+            max_depth: limits.max_frames as u64,
+            // SAFETY: one past the end of the allocation.
+            regs_end: unsafe { regs.as_mut_ptr().add(regs.len()) },
+            stack_limit: native_stack_limit(),
+        };
         ThreadState {
+            ctx,
             host,
             handle,
-            // A zeroed allocation this large comes straight from mmap: pages
-            // cost nothing until a deep recursion touches them.
-            regs: vec![0u64; limits.register_slots.max(1)].into_boxed_slice(),
+            regs,
             frames: Vec::with_capacity(limits.max_frames.min(1 << 16)),
-            max_frames: limits.max_frames,
             interrupt,
             out,
             pending: None,
         }
     }
 
-    /// The error `trap` with this thread's backtrace, innermost first.
+    /// Pushes an interpreted frame, or fails with `stack overflow` if the
+    /// thread has as many frames as allowed or the frame does not fit in
+    /// the register stack.
+    pub fn push_frame(&mut self, record: FrameRecord, num_regs: usize) -> Result<(), Trap> {
+        if self.ctx.depth >= self.ctx.max_depth || record.base + num_regs > self.regs.len() {
+            return Err(Trap::StackOverflow);
+        }
+        self.ctx.depth += 1;
+        self.frames.push(record);
+        Ok(())
+    }
+
+    /// Pops the innermost interpreted frame.
+    pub fn pop_frame(&mut self) -> Option<FrameRecord> {
+        let f = self.frames.pop()?;
+        self.ctx.depth -= 1;
+        Some(f)
+    }
+
+    /// Pops interpreted frames until `len` remain.
+    pub fn truncate_frames(&mut self, len: usize) {
+        let popped = self.frames.len().saturating_sub(len);
+        self.ctx.depth -= popped as u64;
+        self.frames.truncate(len);
+    }
+
+    /// Records a runtime error for generated code to unwind with.
+    pub fn set_pending(&mut self, error: RuntimeError) {
+        self.ctx.pending = 1;
+        self.pending = Some(error);
+    }
+
+    /// Takes the runtime error that generated code unwound with, if any.
+    pub fn take_pending(&mut self) -> Option<RuntimeError> {
+        self.ctx.pending = 0;
+        self.pending.take()
+    }
+
+    /// The error `trap` raised by the innermost interpreted frame, with the
+    /// whole backtrace.
     pub fn error(&self, trap: Trap) -> RuntimeError {
         RuntimeError {
             trap,
-            frames: self.frames.iter().rev().map(|f| (f.func, f.pc)).collect(),
+            frames: self.backtrace(Vec::new(), None),
         }
+    }
+
+    /// The error `trap` raised in generated code at (`func`, `pc`) whose
+    /// native frame pointer is `fp` (no own frame if `func` is `None`).
+    pub fn native_error(&self, trap: Trap, own: Option<(FuncId, u32)>, fp: usize) -> RuntimeError {
+        RuntimeError {
+            trap,
+            frames: self.backtrace(own.into_iter().collect(), Some(fp)),
+        }
+    }
+
+    /// Every active frame, innermost first, starting with `frames`: native
+    /// frames from the frame pointer `fp`, then the interpreted frames, each
+    /// continuing into the native frames of its caller when generated code
+    /// called it.
+    fn backtrace(
+        &self,
+        mut frames: Vec<(FuncId, u32)>,
+        mut fp: Option<usize>,
+    ) -> Vec<(FuncId, u32)> {
+        let limit = self.ctx.depth as usize + 1;
+        let mut records = self.frames.iter().rev();
+        loop {
+            if let Some(start) = fp.take() {
+                walk_native_callers(&*self.host, start, &mut frames, limit);
+            }
+            let Some(record) = records.next() else { break };
+            frames.push((record.func, record.pc));
+            if let Some((caller_fp, caller_ret)) = record.native_caller {
+                if let Some(frame) = self.host.native_frame(caller_ret.wrapping_sub(1)) {
+                    frames.push(frame);
+                    fp = Some(caller_fp);
+                }
+            }
+            if frames.len() > limit {
+                break;
+            }
+        }
+        frames
+    }
+}
+
+/// Follows the `rbp` chain from the native frame at `fp`, pushing each
+/// caller that is generated code; stops at the first caller that is not
+/// (the interpreter, or the host), or at `limit` frames.
+fn walk_native_callers(host: &dyn Host, mut fp: usize, out: &mut Vec<(FuncId, u32)>, limit: usize) {
+    while fp != 0 && fp % 8 == 0 && out.len() <= limit {
+        // SAFETY: generated code keeps the rbp chain (abi.rs): `fp` is the
+        // frame pointer of a live native frame of this thread, below its
+        // caller's, so `[fp]` and `[fp + 8]` are readable stack slots.
+        let (next_fp, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+        match host.native_frame(ret.wrapping_sub(1)) {
+            Some(frame) => out.push(frame),
+            None => break,
+        }
+        if next_fp <= fp {
+            break;
+        }
+        fp = next_fp;
+    }
+}
+
+/// The lowest stack address generated code on this thread may reach
+/// before it reports `stack overflow` (leaving room for helpers and the
+/// interpreter to run and report the error).
+pub fn native_stack_limit() -> usize {
+    let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
+    // SAFETY: pthread_getattr_np initialises `attr` for the calling thread;
+    // we read the stack bounds and destroy it.
+    unsafe {
+        if libc::pthread_getattr_np(libc::pthread_self(), attr.as_mut_ptr()) != 0 {
+            return 0;
+        }
+        let mut addr = std::ptr::null_mut();
+        let mut size = 0usize;
+        let ok = libc::pthread_attr_getstack(attr.as_ptr(), &mut addr, &mut size) == 0;
+        libc::pthread_attr_destroy(attr.as_mut_ptr());
+        if !ok {
+            return 0;
+        }
+        let reserve = (size / 8).max(crate::abi::HELPER_STACK_RESERVE * 4);
+        (addr as usize).saturating_add(reserve)
     }
 }
 
 /// The signature of every method-table entry: run function `func` with its
 /// frame (arguments in its first registers) at `frame`, and give the result
-/// bits. A runtime error is left in the thread's pending state; see
-/// `interp::interpreter_entry`.
+/// bits. `caller_ret` and `caller_fp` are the return address and `rbp` of a
+/// caller in generated code (0 when the interpreter calls). A runtime error
+/// is left in the thread's pending state ([`ThreadState::set_pending`]).
 ///
 /// # Safety
 /// Callers pass the calling thread's own live `ThreadState` and a frame
 /// inside its register stack whose first registers hold the arguments.
-pub type EntryFn =
-    unsafe extern "sysv64" fn(ts: *mut ThreadState, frame: *mut u64, func: u32) -> u64;
+pub type EntryFn = unsafe extern "sysv64" fn(
+    ts: *mut ThreadState,
+    frame: *mut u64,
+    func: u32,
+    caller_ret: usize,
+    caller_fp: usize,
+) -> u64;
 
 /// One slot per function: the address of the code that runs it.
 pub struct MethodTable {
@@ -217,6 +374,11 @@ impl MethodTable {
     /// Installs new code for `func`: one aligned 8-byte store.
     pub fn install(&self, func: FuncId, entry: EntryFn) {
         self.slots[func.index()].store(entry as usize, Ordering::Release);
+    }
+
+    /// Address of slot 0, for generated code.
+    pub fn base(&self) -> *const AtomicUsize {
+        self.slots.as_ptr()
     }
 
     /// Number of slots.

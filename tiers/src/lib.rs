@@ -4,16 +4,21 @@
 //! - [`interp`]: tier 0, the interpreter, the reference for every tier;
 //! - [`exec`]: what running code needs from the host runtime, per-thread
 //!   state, the method table;
-//! - [`heap`]: tj arrays.
+//! - [`heap`]: tj arrays;
+//! - [`abi`]: the contract between generated code and the runtime;
+//! - [`builtins`] and [`helpers`]: the builtins every tier shares.
 //!
 //! The crate is pure with respect to process policy: it never exits, never
 //! prints to stderr and owns no threads; the host does.
 
 #![warn(missing_docs)]
 
+pub mod abi;
+pub mod builtins;
 pub mod bytecode;
 pub mod exec;
 pub mod heap;
+pub mod helpers;
 pub mod interp;
 mod types;
 

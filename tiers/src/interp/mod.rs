@@ -22,10 +22,10 @@
 //! every call, so a thread stops promptly when another thread's runtime
 //! error ends the program.
 
+use crate::builtins::{self, float_max, float_min};
 use crate::bytecode::{FuncId, Instr, Module};
 use crate::exec::{EntryFn, FrameRecord, Host, RuntimeError, ThreadState, Trap, NO_RESULT};
-use crate::heap::{AllocError, ArrayRef};
-use std::io::Write;
+use crate::heap::ArrayRef;
 use std::sync::atomic::Ordering;
 
 /// Calls `func` with `args` (raw register bits, one per parameter) on the
@@ -36,28 +36,34 @@ pub fn call(ts: &mut ThreadState, func: FuncId, args: &[u64]) -> Result<Option<u
     let callee = module.func(func);
     let base = match ts.frames.last() {
         Some(top) => top.base + module.func(top.func).num_regs as usize,
-        None => 0,
+        None => {
+            // The outermost call: generated code on this thread will run on
+            // this thread's native stack.
+            ts.ctx.stack_limit = crate::exec::native_stack_limit();
+            0
+        }
     };
-    if ts.frames.len() >= ts.max_frames || base + callee.num_regs as usize > ts.regs.len() {
-        return Err(ts.error(Trap::StackOverflow));
-    }
-    ts.regs[base..base + args.len()].copy_from_slice(args);
     let depth = ts.frames.len();
-    ts.frames.push(FrameRecord {
+    let record = FrameRecord {
         func,
         pc: 0,
         base,
         ret_dst: NO_RESULT,
-    });
+        native_caller: None,
+    };
+    if ts.push_frame(record, callee.num_regs as usize).is_err() {
+        return Err(ts.error(Trap::StackOverflow));
+    }
+    ts.regs[base..base + args.len()].copy_from_slice(args);
     let result = run(ts, module, depth);
-    ts.frames.truncate(depth);
+    ts.truncate_frames(depth);
     result.map(|bits| callee.ret.map(|_| bits))
 }
 
 /// The method-table entry that means "interpret this function": runs
 /// `func` on the frame at `frame` (which must lie in the thread's register
-/// stack, right above the caller's frame). A runtime error is left in
-/// `ThreadState::pending` and 0 is returned.
+/// stack, right above the caller's frame). A runtime error is left pending
+/// ([`ThreadState::set_pending`]) and 0 is returned.
 ///
 /// # Safety
 /// As for every [`EntryFn`]: `ts` is the calling thread's own live
@@ -66,6 +72,8 @@ pub unsafe extern "sysv64" fn interpreter_entry(
     ts: *mut ThreadState,
     frame: *mut u64,
     func: u32,
+    caller_ret: usize,
+    caller_fp: usize,
 ) -> u64 {
     // SAFETY: method-table entries are only called by code running on the
     // thread that owns `ts`, which passes its own live ThreadState and
@@ -75,95 +83,36 @@ pub unsafe extern "sysv64" fn interpreter_entry(
     let module = host.module();
     let base = (frame as usize).wrapping_sub(ts.regs.as_ptr() as usize) / 8;
     let func = FuncId(func);
-    let callee = module.func(func);
-    if ts.frames.len() >= ts.max_frames || base + callee.num_regs as usize > ts.regs.len() {
-        ts.pending = Some(ts.error(Trap::StackOverflow));
-        return 0;
-    }
-    let depth = ts.frames.len();
-    ts.frames.push(FrameRecord {
+    let native_caller = (caller_ret != 0).then_some((caller_fp, caller_ret));
+    let record = FrameRecord {
         func,
         pc: 0,
         base,
         ret_dst: NO_RESULT,
-    });
+        native_caller,
+    };
+    let depth = ts.frames.len();
+    if ts
+        .push_frame(record, module.func(func).num_regs as usize)
+        .is_err()
+    {
+        let error = match native_caller {
+            // The caller in generated code is the innermost frame.
+            Some((fp, ret)) => {
+                let own = host.native_frame(ret.wrapping_sub(1));
+                ts.native_error(Trap::StackOverflow, own, fp)
+            }
+            None => ts.error(Trap::StackOverflow),
+        };
+        ts.set_pending(error);
+        return 0;
+    }
     let result = run(ts, module, depth);
-    ts.frames.truncate(depth);
+    ts.truncate_frames(depth);
     result.unwrap_or_else(|e| {
-        ts.pending = Some(e);
+        ts.set_pending(e);
         0
     })
-}
-
-/// Where a thread's output goes once its buffer holds this much.
-const OUTPUT_CHUNK: usize = 8192;
-
-/// Appends one printed line to the thread's buffer and writes it out when
-/// the host wants lines at once or the buffer is full.
-fn print_line(ts: &ThreadState, host: &dyn Host, write: impl FnOnce(&mut Vec<u8>)) {
-    let mut out = ts.out.lock();
-    write(&mut out);
-    out.push(b'\n');
-    if out.len() >= OUTPUT_CHUNK || host.line_buffered() {
-        host.write_output(&mut out);
-    }
-}
-
-fn alloc_trap(e: AllocError) -> Trap {
-    match e {
-        AllocError::NegativeLength => Trap::NegativeArrayLength,
-        AllocError::OutOfMemory => Trap::OutOfMemory,
-    }
-}
-
-/// IEEE 754-2019 minimum: NaN if either operand is NaN; -0.0 < 0.0.
-pub fn float_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else if a == b {
-        if a.is_sign_negative() {
-            a
-        } else {
-            b
-        }
-    } else if a < b {
-        a
-    } else {
-        b
-    }
-}
-
-/// IEEE 754-2019 maximum: NaN if either operand is NaN; -0.0 < 0.0.
-pub fn float_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else if a == b {
-        if a.is_sign_negative() {
-            b
-        } else {
-            a
-        }
-    } else if a > b {
-        a
-    } else {
-        b
-    }
-}
-
-/// `arg(i)`: the i-th program argument parsed as an int.
-pub fn program_arg(args: &[String], i: i64) -> Result<i64, Trap> {
-    usize::try_from(i)
-        .ok()
-        .and_then(|i| args.get(i))
-        .and_then(|s| s.parse::<i64>().ok())
-        .ok_or(Trap::BadArgument)
-}
-
-/// `now_ns()`: the monotonic clock in nanoseconds.
-pub fn now_ns() -> i64 {
-    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .expect("CLOCK_MONOTONIC is always available on Linux");
-    t.tv_sec() * 1_000_000_000 + t.tv_nsec()
 }
 
 // `!(a < b)` on floats is deliberate: it is true when either is NaN.
@@ -235,7 +184,7 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
         ($t:expr) => {{
             ts.frames.last_mut().expect("a frame is running").pc = current_pc!();
             let error = ts.error($t);
-            ts.frames.truncate(entry_depth);
+            ts.truncate_frames(entry_depth);
             return Err(error);
         }};
     }
@@ -418,9 +367,9 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
             }
 
             Instr::NewIntArray { dst, init, len } | Instr::NewFloatArray { dst, init, len } => {
-                match host.heap().alloc_array(int!(len), get!(init)) {
+                match builtins::new_array(host, int!(len), get!(init)) {
                     Ok(array) => set!(dst, array),
-                    Err(e) => trap!(alloc_trap(e)),
+                    Err(t) => trap!(t),
                 }
             }
             Instr::ArrayLen { dst, arr } => set!(dst, array!(arr).len() as u64),
@@ -467,10 +416,16 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                     // and the window lies in this frame (verified).
                     let result = unsafe {
                         let entry: EntryFn = std::mem::transmute::<usize, EntryFn>(entry);
-                        entry(ts as *mut ThreadState, fp.add(window.0 as usize), callee.0)
+                        entry(
+                            ts as *mut ThreadState,
+                            fp.add(window.0 as usize),
+                            callee.0,
+                            0,
+                            0,
+                        )
                     };
-                    if let Some(error) = ts.pending.take() {
-                        ts.frames.truncate(entry_depth);
+                    if let Some(error) = ts.take_pending() {
+                        ts.truncate_frames(entry_depth);
                         return Err(error);
                     }
                     if ret_dst != NO_RESULT {
@@ -479,19 +434,19 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                     }
                     continue;
                 }
-                let callee_func = module.func(callee);
-                if ts.frames.len() >= ts.max_frames
-                    || new_base + callee_func.num_regs as usize > ts.regs.len()
-                {
-                    trap!(Trap::StackOverflow);
-                }
                 let record = FrameRecord {
                     func: callee,
                     pc: 0,
                     base: new_base,
                     ret_dst,
+                    native_caller: None,
                 };
-                ts.frames.push(record);
+                if ts
+                    .push_frame(record, module.func(callee).num_regs as usize)
+                    .is_err()
+                {
+                    trap!(Trap::StackOverflow);
+                }
                 enter!(record);
                 ip = code;
             }
@@ -500,7 +455,7 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                     Instr::Return { src } => get!(src),
                     _ => 0,
                 };
-                let done = ts.frames.pop().expect("a frame is running");
+                let done = ts.pop_frame().expect("a frame is running");
                 if ts.frames.len() == entry_depth {
                     return Ok(result);
                 }
@@ -521,51 +476,29 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                 let n = module.func(callee).params.len();
                 let first = base + window.0 as usize;
                 let args = ts.regs[first..first + n].to_vec();
-                // Lines printed before the spawn come out before the new
-                // thread's (output follows spawn and join order).
-                host.write_output(&mut ts.out.lock());
-                match host.spawn(callee, args) {
+                match builtins::spawn(ts, callee, args) {
                     Ok(handle) => set!(dst, handle as u64),
                     Err(t) => trap!(t),
                 }
             }
             Instr::Join { dst, handle } => {
                 ts.frames.last_mut().expect("a frame is running").pc = current_pc!();
-                host.write_output(&mut ts.out.lock());
-                match host.join(ts.handle, int!(handle)) {
+                match builtins::join(ts, int!(handle)) {
                     Ok(v) => set!(dst, v as u64),
                     Err(t) => trap!(t),
                 }
             }
 
-            Instr::PrintInt { src } => {
-                let v = int!(src);
-                print_line(ts, host, |out| {
-                    let _ = write!(out, "{v}");
-                })
-            }
-            Instr::PrintFloat { src } => {
-                let v = float!(src);
-                print_line(ts, host, |out| {
-                    let _ = write!(out, "{v:?}");
-                })
-            }
-            Instr::PrintBool { src } => {
-                let v = get!(src) != 0;
-                print_line(ts, host, |out| {
-                    let _ = write!(out, "{v}");
-                })
-            }
-            Instr::PrintStr { s } => {
-                let text = module.strings[s as usize].as_bytes();
-                print_line(ts, host, |out| out.extend_from_slice(text))
-            }
-            Instr::Arg { dst, idx } => match program_arg(host.args(), int!(idx)) {
+            Instr::PrintInt { src } => builtins::print_int(ts, int!(src)),
+            Instr::PrintFloat { src } => builtins::print_float(ts, float!(src)),
+            Instr::PrintBool { src } => builtins::print_bool(ts, get!(src) != 0),
+            Instr::PrintStr { s } => builtins::print_str(ts, s),
+            Instr::Arg { dst, idx } => match builtins::program_arg(host.args(), int!(idx)) {
                 Ok(v) => set!(dst, v as u64),
                 Err(t) => trap!(t),
             },
             Instr::Argc { dst } => set!(dst, host.args().len() as u64),
-            Instr::NowNs { dst } => set!(dst, now_ns() as u64),
+            Instr::NowNs { dst } => set!(dst, builtins::now_ns() as u64),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Interpreter tests on hand-built bytecode, with a minimal host.
 
 use super::*;
+use crate::builtins::program_arg;
 use crate::bytecode::builder::FunctionBuilder;
 use crate::bytecode::verify::verify_module;
 use crate::bytecode::{Function, Reg};
@@ -42,6 +43,9 @@ impl Host for TestHost {
     }
     fn join(&self, _: i64, _: i64) -> Result<i64, Trap> {
         Err(Trap::BadThreadHandle)
+    }
+    fn native_frame(&self, _: usize) -> Option<(FuncId, u32)> {
+        None
     }
 }
 
@@ -175,7 +179,13 @@ fn traps_carry_the_pc_of_every_frame() {
     assert_eq!(e.frames, vec![(FuncId(0), 1), (FuncId(1), 1)]);
 }
 
-unsafe extern "sysv64" fn native_triple(_: *mut ThreadState, frame: *mut u64, _: u32) -> u64 {
+unsafe extern "sysv64" fn native_triple(
+    _: *mut ThreadState,
+    frame: *mut u64,
+    _: u32,
+    _: usize,
+    _: usize,
+) -> u64 {
     // SAFETY: the interpreter passes the callee's window, which holds the
     // one int argument.
     unsafe { (*frame).wrapping_mul(3) }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The tiers every program runs under; each must match the expectations.
-const TIERS: &[&str] = &["interp"];
+const TIERS: &[&str] = &["interp", "baseline"];
 
 const EXPECT_MARKER: &str = "// == expect";
 

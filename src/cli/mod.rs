@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
 
 use tierjit::lang::{self, diag::MAX_DIAGNOSTICS};
-use tierjit::runtime::{Vm, VmOptions};
+use tierjit::runtime::{TierMode, Vm, VmOptions};
 use tierjit::tiers::bytecode::{text, Module};
 
 /// Exit status for compile errors and unreadable input.
@@ -60,6 +60,8 @@ enum Command {
 enum Tier {
     /// Tier 0: interpret every function.
     Interp,
+    /// Tier 1: compile every function with the baseline compiler first.
+    Baseline,
 }
 
 /// Runs the command; gives the process exit status.
@@ -115,18 +117,18 @@ fn run(path: &str, tier: Tier, args: Vec<String>) -> i32 {
         Ok(m) => m,
         Err(status) => return status,
     };
-    let Tier::Interp = tier;
     let options = VmOptions {
         args,
+        tier: match tier {
+            Tier::Interp => TierMode::Interp,
+            Tier::Baseline => TierMode::Baseline,
+        },
         ..VmOptions::default()
     };
     let vm = match Vm::new(module, options) {
         Ok(vm) => vm,
         Err(e) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "internal error: the compiler produced {e}"
-            );
+            let _ = writeln!(std::io::stderr(), "internal error: {e}");
             return EXIT_COMPILE_ERROR;
         }
     };

@@ -5,21 +5,39 @@
 //! thread runs `main` through [`Vm::run_main`]; `spawn` starts OS threads
 //! that each get their own [`ThreadState`].
 
+pub mod code_map;
+pub mod code_memory;
 pub mod output;
 pub mod threads;
 
+use code_map::{CodeEntry, CodeMap};
+use code_memory::{Blob, CodeMemory};
 use output::Output;
+use parking_lot::Mutex;
 use std::sync::{Arc, Weak};
 use threads::Threads;
+use tierjit_tiers::baseline::{self, CompiledCode};
 use tierjit_tiers::bytecode::verify::{verify_module, VerifyError};
 use tierjit_tiers::bytecode::{FuncId, Module};
-use tierjit_tiers::exec::{Host, Limits, MethodTable, RuntimeError, ThreadState, Trap};
+use tierjit_tiers::exec::{EntryFn, Host, Limits, MethodTable, RuntimeError, ThreadState, Trap};
 use tierjit_tiers::heap::Heap;
 use tierjit_tiers::interp;
+
+/// Which tier runs a program's functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TierMode {
+    /// Interpret every function.
+    #[default]
+    Interp,
+    /// Compile every function with the baseline compiler before running.
+    Baseline,
+}
 
 /// Options for a [`Vm`].
 #[derive(Clone, Debug)]
 pub struct VmOptions {
+    /// Which tier runs the code.
+    pub tier: TierMode,
     /// Program arguments (`arg(i)`, `argc()`).
     pub args: Vec<String>,
     /// Stack limits of every thread.
@@ -33,6 +51,7 @@ pub struct VmOptions {
 impl Default for VmOptions {
     fn default() -> VmOptions {
         VmOptions {
+            tier: TierMode::Interp,
             args: Vec::new(),
             limits: Limits::default(),
             heap_limit: Heap::default_limit(),
@@ -48,33 +67,113 @@ pub struct Vm {
     heap: Heap,
     output: Output,
     threads: Threads,
+    code: Mutex<CodeMemory>,
+    code_map: CodeMap,
     options: VmOptions,
     this: Weak<Vm>,
 }
 
+/// Why a Vm could not be made.
+#[derive(Debug)]
+pub enum VmError {
+    /// The module failed verification.
+    Verify(VerifyError),
+    /// A function could not be compiled or placed.
+    Compile(String),
+}
+
+impl std::fmt::Display for VmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VmError::Verify(e) => e.fmt(f),
+            VmError::Compile(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for VmError {}
+
+/// Native stack of the thread that runs `main`: generated code recurses on
+/// it (32 bytes a frame), the interpreter does not. Address space only;
+/// pages are touched as deep as the program recurses.
+const MAIN_STACK_BYTES: usize = 256 << 20;
+
 /// Native stack of each spawned thread. The interpreter does not recurse
 /// on it; compiled code will.
-const THREAD_STACK_BYTES: usize = 16 << 20;
+const THREAD_STACK_BYTES: usize = 128 << 20;
 
 impl Vm {
     /// Verifies `module` and prepares it to run: every function starts in
-    /// the interpreter.
-    pub fn new(module: Module, options: VmOptions) -> Result<Arc<Vm>, VerifyError> {
-        verify_module(&module)?;
+    /// the interpreter, or is compiled first with `TierMode::Baseline`.
+    pub fn new(module: Module, options: VmOptions) -> Result<Arc<Vm>, VmError> {
+        verify_module(&module).map_err(VmError::Verify)?;
         let methods = MethodTable::new(module.funcs.len(), interp::interpreter_entry);
         let output = match options.line_buffered {
             Some(line_buffered) => Output::new(line_buffered),
             None => Output::default(),
         };
-        Ok(Arc::new_cyclic(|this| Vm {
+        let vm = Arc::new_cyclic(|this| Vm {
             heap: Heap::new(options.heap_limit),
             module,
             methods,
             output,
             threads: Threads::default(),
+            code: Mutex::new(CodeMemory::new()),
+            code_map: CodeMap::default(),
             options,
             this: this.clone(),
-        }))
+        });
+        if vm.options.tier == TierMode::Baseline {
+            for i in 0..vm.module.funcs.len() {
+                vm.compile_baseline(FuncId(i as u32))?;
+            }
+        }
+        Ok(vm)
+    }
+
+    /// Compiles `func` with the baseline compiler, places the code and
+    /// installs it in the method table (one aligned store).
+    pub fn compile_baseline(&self, func: FuncId) -> Result<Blob, VmError> {
+        let compiled = baseline::compile(&self.module, func)
+            .map_err(|e| VmError::Compile(format!("{}: {e}", self.module.func(func).name)))?;
+        let blob = self.place(1, &compiled)?;
+        self.install(func, blob);
+        Ok(blob)
+    }
+
+    /// Puts compiled code into executable memory and the code map.
+    pub fn place(&self, tier: u32, compiled: &CompiledCode) -> Result<Blob, VmError> {
+        let blob = self
+            .code
+            .lock()
+            .alloc_blob(tier, compiled.func.0, &compiled.code, &compiled.pc_map)
+            .map_err(|e| VmError::Compile(e.to_string()))?;
+        self.code_map.insert(CodeEntry {
+            start: blob.code_rx,
+            end: blob.code_rx + blob.code_size,
+            func: compiled.func,
+            tier,
+            pc_map: compiled.pc_map.clone().into(),
+        });
+        Ok(blob)
+    }
+
+    /// Makes calls of `func` run `blob`.
+    pub fn install(&self, func: FuncId, blob: Blob) {
+        // SAFETY: the blob holds complete code for `func` compiled against
+        // this module, following the EntryFn convention (abi.rs).
+        let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(blob.code_rx) };
+        self.methods.install(func, entry);
+    }
+
+    /// The code map: which generated code is where.
+    pub fn code_map(&self) -> &CodeMap {
+        &self.code_map
+    }
+
+    /// The bytes of a placed blob's code.
+    pub fn blob_code(&self, blob: &Blob) -> Vec<u8> {
+        self.code.lock().code(blob).to_vec()
     }
 
     fn arc(&self) -> Arc<Vm> {
@@ -93,14 +192,29 @@ impl Vm {
         )
     }
 
-    /// Runs `main` on the calling thread; gives its int result, if it has
-    /// one. The error of whichever thread failed first is the program's.
+    /// Runs `main` on a thread with a large native stack; gives its int
+    /// result, if it has one. The error of whichever thread failed first is
+    /// the program's.
     pub fn run_main(&self) -> Result<Option<i64>, RuntimeError> {
         let main = self.module.find("main").ok_or_else(|| RuntimeError {
             trap: Trap::BadArgument,
             frames: Vec::new(),
         })?;
-        self.call(main, &[])
+        let vm = self.arc();
+        let runner = std::thread::Builder::new()
+            .name("tj-main".into())
+            .stack_size(MAIN_STACK_BYTES)
+            .spawn(move || vm.call(main, &[]));
+        match runner {
+            Ok(thread) => thread.join().unwrap_or_else(|_| {
+                Err(RuntimeError {
+                    trap: Trap::OutOfMemory,
+                    frames: Vec::new(),
+                })
+            }),
+            // No thread to be had: run here, on the caller's stack.
+            Err(_) => self.call(main, &[]),
+        }
     }
 
     /// Calls `func` with raw argument bits on the calling thread.
@@ -188,7 +302,7 @@ impl Host for Vm {
         self.threads.join(caller, handle)
     }
 
-    fn native_frame(&self, _pc: usize) -> Option<(FuncId, u32)> {
-        None
+    fn native_frame(&self, pc: usize) -> Option<(FuncId, u32)> {
+        self.code_map.frame(pc)
     }
 }

@@ -296,7 +296,7 @@ impl ThreadState {
 /// caller that is generated code; stops at the first caller that is not
 /// (the interpreter, or the host), or at `limit` frames.
 fn walk_native_callers(host: &dyn Host, mut fp: usize, out: &mut Vec<(FuncId, u32)>, limit: usize) {
-    while fp != 0 && fp % 8 == 0 && out.len() <= limit {
+    while fp != 0 && fp.is_multiple_of(8) && out.len() <= limit {
         // SAFETY: generated code keeps the rbp chain (abi.rs): `fp` is the
         // frame pointer of a live native frame of this thread, below its
         // caller's, so `[fp]` and `[fp + 8]` are readable stack slots.

@@ -2,6 +2,7 @@
 //!
 //! - [`bytecode`]: the opcode table, modules, builder, verifier, text form;
 //! - [`interp`]: tier 0, the interpreter, the reference for every tier;
+//! - [`baseline`]: tier 1, the single-pass x86-64 compiler;
 //! - [`exec`]: what running code needs from the host runtime, per-thread
 //!   state, the method table;
 //! - [`heap`]: tj arrays;
@@ -14,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod abi;
+pub mod baseline;
 pub mod builtins;
 pub mod bytecode;
 pub mod exec;

@@ -1,0 +1,394 @@
+//! Tier 1: the baseline compiler, a single pass over verified bytecode.
+//!
+//! A pure function: bytecode in, position-independent x86-64 bytes and a pc
+//! map out ([`CompiledCode`]); the runtime places the bytes in executable
+//! memory and installs them in the method table. Each instruction becomes a
+//! few machine instructions on frame registers in memory (see [`masm`]), so
+//! the frame layout is exactly the interpreter's and the tiers can call each
+//! other freely through the method table.
+//!
+//! Out-of-line code follows the body: one stub per trap site (it calls the
+//! trap helper with the site's bytecode pc, then unwinds), the shared
+//! unwind path, and the prologue's overflow exit. Backward branches poll the
+//! interrupt flag, and so does every prologue.
+//!
+//! Semantics are the interpreter's, case by case: wrapping arithmetic,
+//! `/` and `%` trapping on zero but not on `MIN / -1`, shift counts mod 64,
+//! saturating `int()`, NaN-aware comparisons and `min`/`max`, bounds checks.
+
+pub mod masm;
+
+use crate::abi::{trap_code, Helper};
+use crate::bytecode::{FuncId, Instr, Module};
+use crate::exec::Trap;
+use dynasmrt::DynamicLabel;
+use masm::{FloatCond, FloatOp, IntCond, IntOp, IntUnary, Masm};
+
+/// The output of the baseline compiler for one function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledCode {
+    /// The function compiled.
+    pub func: FuncId,
+    /// Position-independent machine code; the entry point is offset 0.
+    pub code: Vec<u8>,
+    /// `(native offset, bytecode pc)`, sorted by offset: from each offset on
+    /// (until the next entry) the code belongs to that bytecode pc.
+    pub pc_map: Vec<(u32, u32)>,
+}
+
+impl CompiledCode {
+    /// The bytecode pc of the machine code at `offset`.
+    pub fn bytecode_pc(&self, offset: u32) -> Option<u32> {
+        lookup_pc(&self.pc_map, offset)
+    }
+}
+
+/// The bytecode pc of `offset` in a sorted pc map.
+pub fn lookup_pc(pc_map: &[(u32, u32)], offset: u32) -> Option<u32> {
+    match pc_map.partition_point(|&(o, _)| o <= offset) {
+        0 => None,
+        i => Some(pc_map[i - 1].1),
+    }
+}
+
+/// Why a function could not be compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaselineError(pub String);
+
+impl std::fmt::Display for BaselineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "baseline compilation failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for BaselineError {}
+
+/// An out-of-line trap site.
+struct TrapSite {
+    label: DynamicLabel,
+    pc: u32,
+    /// `None`: the code is in `rdx` (a helper failed).
+    code: Option<u32>,
+}
+
+struct Compiler<'m> {
+    module: &'m Module,
+    func: FuncId,
+    masm: Masm,
+    /// A label for every pc (bound as each instruction is emitted).
+    labels: Vec<DynamicLabel>,
+    traps: Vec<TrapSite>,
+    pc_map: Vec<(u32, u32)>,
+    unwind: DynamicLabel,
+    epilogue: DynamicLabel,
+    pc: u32,
+}
+
+/// Compiles function `func` of a verified module.
+pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineError> {
+    const _: () = assert!(crate::heap::ELEMENTS_OFFSET == 8, "masm assumes 8");
+    let f = module.func(func);
+    let mut masm = Masm::new();
+    let labels = (0..f.code.len()).map(|_| masm.label()).collect();
+    let unwind = masm.label();
+    let epilogue = masm.label();
+    let mut c = Compiler {
+        module,
+        func,
+        masm,
+        labels,
+        traps: Vec::new(),
+        pc_map: Vec::with_capacity(f.code.len() + 8),
+        unwind,
+        epilogue,
+        pc: 0,
+    };
+    let overflow = c.masm.label();
+    let entry_poll = c.masm.label();
+    c.pc_map.push((0, 0));
+    c.masm.prologue(f.num_regs, overflow);
+    c.masm.poll(entry_poll);
+    c.traps.push(TrapSite {
+        label: entry_poll,
+        pc: 0,
+        code: Some(trap_code::of(Trap::Terminated)),
+    });
+    for (pc, instr) in f.code.iter().enumerate() {
+        c.pc = pc as u32;
+        c.masm.bind(c.labels[pc]);
+        c.pc_map.push((c.masm.offset() as u32, pc as u32));
+        c.instr(instr);
+    }
+    c.out_of_line(overflow);
+    let code = c.masm.finish().map_err(BaselineError)?;
+    c.pc_map.dedup_by(|b, a| a.0 == b.0);
+    Ok(CompiledCode {
+        func,
+        code,
+        pc_map: c.pc_map,
+    })
+}
+
+impl Compiler<'_> {
+    /// A new trap stub for the current pc raising `trap`.
+    fn trap(&mut self, trap: Trap) -> DynamicLabel {
+        let label = self.masm.label();
+        self.traps.push(TrapSite {
+            label,
+            pc: self.pc,
+            code: Some(trap_code::of(trap)),
+        });
+        label
+    }
+
+    /// A new trap stub for the current pc taking the code a helper returned.
+    fn helper_trap(&mut self) -> DynamicLabel {
+        let label = self.masm.label();
+        self.traps.push(TrapSite {
+            label,
+            pc: self.pc,
+            code: None,
+        });
+        label
+    }
+
+    /// The label of `target`, polling first if the branch goes backward.
+    fn target(&mut self, target: u32) -> DynamicLabel {
+        if target <= self.pc {
+            let stop = self.trap(Trap::Terminated);
+            self.masm.poll(stop);
+        }
+        self.labels[target as usize]
+    }
+
+    /// Calls a fallible helper (arguments already loaded) and stores its
+    /// value in `dst`, or traps with its code.
+    fn fallible_helper(&mut self, helper: Helper, dst: crate::bytecode::Reg) {
+        self.masm.call_helper(helper);
+        let stub = self.helper_trap();
+        self.masm.check_helper_trap(stub);
+        self.masm.store_result(dst);
+    }
+
+    fn instr(&mut self, instr: &Instr) {
+        let m = &mut self.masm;
+        let f = self.module.func(self.func);
+        match *instr {
+            Instr::Mov { dst, src } => m.mov(dst, src),
+            Instr::LoadInt { dst, imm } => m.load_bits(dst, imm as i64 as u64),
+            Instr::LoadConstInt { dst, k } | Instr::LoadConstFloat { dst, k } => {
+                m.load_bits(dst, f.consts[k as usize])
+            }
+            Instr::LoadBool { dst, imm } => m.load_bits(dst, (imm != 0) as u64),
+
+            Instr::AddInt { dst, a, b } => m.int_op(IntOp::Add, dst, a, b),
+            Instr::AddIntImm { dst, a, imm } => m.add_imm(dst, a, imm),
+            Instr::SubInt { dst, a, b } => m.int_op(IntOp::Sub, dst, a, b),
+            Instr::MulInt { dst, a, b } => m.int_op(IntOp::Mul, dst, a, b),
+            Instr::DivInt { dst, a, b } | Instr::RemInt { dst, a, b } => {
+                let rem = matches!(instr, Instr::RemInt { .. });
+                let stub = self.trap(Trap::DivisionByZero);
+                self.masm.div(rem, dst, a, b, stub);
+            }
+            Instr::AndInt { dst, a, b } => m.int_op(IntOp::And, dst, a, b),
+            Instr::OrInt { dst, a, b } => m.int_op(IntOp::Or, dst, a, b),
+            Instr::XorInt { dst, a, b } => m.int_op(IntOp::Xor, dst, a, b),
+            Instr::ShlInt { dst, a, b } => m.shift(false, dst, a, b),
+            Instr::ShrInt { dst, a, b } => m.shift(true, dst, a, b),
+            Instr::NegInt { dst, a } => m.int_unary(IntUnary::Neg, dst, a),
+            Instr::NotInt { dst, a } => m.int_unary(IntUnary::Not, dst, a),
+            Instr::AbsInt { dst, a } => m.int_unary(IntUnary::Abs, dst, a),
+            Instr::MinInt { dst, a, b } => m.int_min_max(false, dst, a, b),
+            Instr::MaxInt { dst, a, b } => m.int_min_max(true, dst, a, b),
+
+            Instr::AddFloat { dst, a, b } => m.float_op(FloatOp::Add, dst, a, b),
+            Instr::SubFloat { dst, a, b } => m.float_op(FloatOp::Sub, dst, a, b),
+            Instr::MulFloat { dst, a, b } => m.float_op(FloatOp::Mul, dst, a, b),
+            Instr::DivFloat { dst, a, b } => m.float_op(FloatOp::Div, dst, a, b),
+            Instr::NegFloat { dst, a } => m.int_unary(IntUnary::FlipSign, dst, a),
+            Instr::AbsFloat { dst, a } => m.int_unary(IntUnary::ClearSign, dst, a),
+            Instr::SqrtFloat { dst, a } => m.sqrt(dst, a),
+            Instr::MinFloat { dst, a, b } => m.float_min_max(false, dst, a, b),
+            Instr::MaxFloat { dst, a, b } => m.float_min_max(true, dst, a, b),
+            Instr::IntToFloat { dst, a } => m.int_to_float(dst, a),
+            Instr::FloatToInt { dst, a } => m.float_to_int(dst, a),
+
+            Instr::EqInt { dst, a, b } | Instr::EqBool { dst, a, b } => {
+                m.int_compare(IntCond::Eq, dst, a, b)
+            }
+            Instr::NeInt { dst, a, b } | Instr::NeBool { dst, a, b } => {
+                m.int_compare(IntCond::Ne, dst, a, b)
+            }
+            Instr::LtInt { dst, a, b } => m.int_compare(IntCond::Lt, dst, a, b),
+            Instr::LeInt { dst, a, b } => m.int_compare(IntCond::Le, dst, a, b),
+            Instr::EqFloat { dst, a, b } => m.float_compare(FloatCond::Eq, dst, a, b),
+            Instr::NeFloat { dst, a, b } => m.float_compare(FloatCond::Ne, dst, a, b),
+            Instr::LtFloat { dst, a, b } => m.float_compare(FloatCond::Lt, dst, a, b),
+            Instr::LeFloat { dst, a, b } => m.float_compare(FloatCond::Le, dst, a, b),
+            Instr::NotBool { dst, a } => m.int_unary(IntUnary::NotBool, dst, a),
+
+            Instr::Jump { target } => {
+                let t = self.target(target);
+                self.masm.jump(t);
+            }
+            Instr::JumpIfTrue { cond, target } | Instr::JumpIfFalse { cond, target } => {
+                let expect = matches!(instr, Instr::JumpIfTrue { .. });
+                let t = self.target(target);
+                self.masm.branch_bool(cond, expect, t);
+            }
+            Instr::JumpEqInt { a, b, target } => self.branch_int(IntCond::Eq, a, b, target),
+            Instr::JumpNeInt { a, b, target } => self.branch_int(IntCond::Ne, a, b, target),
+            Instr::JumpLtInt { a, b, target } => self.branch_int(IntCond::Lt, a, b, target),
+            Instr::JumpLeInt { a, b, target } => self.branch_int(IntCond::Le, a, b, target),
+            Instr::JumpEqFloat { a, b, target } => self.branch_float(FloatCond::Eq, a, b, target),
+            Instr::JumpNeFloat { a, b, target } => self.branch_float(FloatCond::Ne, a, b, target),
+            Instr::JumpLtFloat { a, b, target } => self.branch_float(FloatCond::Lt, a, b, target),
+            Instr::JumpLeFloat { a, b, target } => self.branch_float(FloatCond::Le, a, b, target),
+            Instr::JumpNotLtFloat { a, b, target } => {
+                self.branch_float(FloatCond::NotLt, a, b, target)
+            }
+            Instr::JumpNotLeFloat { a, b, target } => {
+                self.branch_float(FloatCond::NotLe, a, b, target)
+            }
+            Instr::JumpEqIntImm { a, imm, target } => self.branch_imm(IntCond::Eq, a, imm, target),
+            Instr::JumpNeIntImm { a, imm, target } => self.branch_imm(IntCond::Ne, a, imm, target),
+            Instr::JumpLtIntImm { a, imm, target } => self.branch_imm(IntCond::Lt, a, imm, target),
+            Instr::JumpLeIntImm { a, imm, target } => self.branch_imm(IntCond::Le, a, imm, target),
+            Instr::JumpGtIntImm { a, imm, target } => self.branch_imm(IntCond::Gt, a, imm, target),
+            Instr::JumpGeIntImm { a, imm, target } => self.branch_imm(IntCond::Ge, a, imm, target),
+
+            Instr::NewIntArray { dst, init, len } | Instr::NewFloatArray { dst, init, len } => {
+                m.load_arg1(len);
+                m.load_arg2(init);
+                self.fallible_helper(Helper::NewArray, dst);
+            }
+            Instr::ArrayLen { dst, arr } => m.array_len(dst, arr),
+            Instr::LoadIntElem { dst, arr, idx } | Instr::LoadFloatElem { dst, arr, idx } => {
+                let oob = self.trap(Trap::IndexOutOfBounds);
+                self.masm.load_element(dst, arr, idx, oob);
+            }
+            Instr::StoreIntElem { arr, idx, val } | Instr::StoreFloatElem { arr, idx, val } => {
+                let oob = self.trap(Trap::IndexOutOfBounds);
+                self.masm.store_element(arr, idx, val, oob);
+            }
+            Instr::AtomicAdd { dst, arr, idx, val } => {
+                let oob = self.trap(Trap::IndexOutOfBounds);
+                self.masm.atomic_add(dst, arr, idx, val, oob);
+            }
+
+            Instr::Call { dst, func, base } => {
+                let unwind = self.unwind;
+                self.masm.call(func.0, base, unwind);
+                self.masm.store_result(dst);
+            }
+            Instr::CallVoid { func, base } => {
+                let unwind = self.unwind;
+                self.masm.call(func.0, base, unwind);
+            }
+            Instr::Return { src } => {
+                let epilogue = self.epilogue;
+                self.masm.load_return(src);
+                self.masm.jump(epilogue);
+            }
+            Instr::ReturnVoid {} => {
+                let epilogue = self.epilogue;
+                self.masm.load_return(crate::bytecode::Reg(0));
+                self.masm.jump(epilogue);
+            }
+            Instr::Spawn { dst, func, base } => {
+                m.load_arg1_imm(func.0);
+                m.load_arg2_addr(base);
+                self.fallible_helper(Helper::Spawn, dst);
+            }
+            Instr::Join { dst, handle } => {
+                m.load_arg1(handle);
+                self.fallible_helper(Helper::Join, dst);
+            }
+
+            Instr::PrintInt { src } => {
+                m.load_arg1(src);
+                m.call_helper(Helper::PrintInt);
+            }
+            Instr::PrintFloat { src } => {
+                m.load_arg1(src);
+                m.call_helper(Helper::PrintFloat);
+            }
+            Instr::PrintBool { src } => {
+                m.load_arg1(src);
+                m.call_helper(Helper::PrintBool);
+            }
+            Instr::PrintStr { s } => {
+                m.load_arg1_imm(s);
+                m.call_helper(Helper::PrintStr);
+            }
+            Instr::Arg { dst, idx } => {
+                m.load_arg1(idx);
+                self.fallible_helper(Helper::Arg, dst);
+            }
+            Instr::Argc { dst } => {
+                m.call_helper(Helper::Argc);
+                m.store_result(dst);
+            }
+            Instr::NowNs { dst } => {
+                m.call_helper(Helper::NowNs);
+                m.store_result(dst);
+            }
+        }
+    }
+
+    fn branch_int(
+        &mut self,
+        cond: IntCond,
+        a: crate::bytecode::Reg,
+        b: crate::bytecode::Reg,
+        target: u32,
+    ) {
+        let t = self.target(target);
+        self.masm.branch_int(cond, a, b, t);
+    }
+
+    fn branch_imm(&mut self, cond: IntCond, a: crate::bytecode::Reg, imm: i32, target: u32) {
+        let t = self.target(target);
+        self.masm.branch_int_imm(cond, a, imm, t);
+    }
+
+    fn branch_float(
+        &mut self,
+        cond: FloatCond,
+        a: crate::bytecode::Reg,
+        b: crate::bytecode::Reg,
+        target: u32,
+    ) {
+        let t = self.target(target);
+        self.masm.branch_float(cond, a, b, t);
+    }
+
+    /// The code after the body: the epilogue, the trap stubs, the unwind
+    /// path and the prologue's overflow exit.
+    fn out_of_line(&mut self, overflow: DynamicLabel) {
+        let end_pc = self.module.func(self.func).code.len() as u32;
+        self.masm.bind(self.epilogue);
+        self.pc_map
+            .push((self.masm.offset() as u32, end_pc.saturating_sub(1)));
+        self.masm.epilogue();
+        let func = self.func.0;
+        for site in std::mem::take(&mut self.traps) {
+            self.masm.bind(site.label);
+            self.pc_map.push((self.masm.offset() as u32, site.pc));
+            match site.code {
+                Some(code) => self.masm.trap_stub(code, func, site.pc, self.unwind),
+                None => self.masm.helper_trap_stub(func, site.pc, self.unwind),
+            }
+        }
+        // Unwinding: a runtime error is pending; return at once.
+        self.masm.bind(self.unwind);
+        self.masm.epilogue();
+        // The prologue found no room for this frame: the error belongs to
+        // the caller, whose frame the trap helper finds from ours.
+        self.masm.bind(overflow);
+        self.pc_map.push((self.masm.offset() as u32, 0));
+        self.masm
+            .trap_stub_without_frame(trap_code::of(Trap::StackOverflow));
+        self.masm.epilogue_uncounted();
+    }
+}

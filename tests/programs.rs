@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The tiers every program runs under; each must match the expectations.
-const TIERS: &[&str] = &["interp", "baseline"];
+/// `mixed:N` compiles the half of the functions that seed N picks.
+const TIERS: &[&str] = &["interp", "baseline", "mixed:1", "mixed:2"];
 
 const EXPECT_MARKER: &str = "// == expect";
 
@@ -81,8 +82,7 @@ fn run(path: &Path, tier: &str, args: &[String]) -> Outcome {
     let out = Command::new(env!("CARGO_BIN_EXE_tierjit"))
         .current_dir(root)
         .arg("run")
-        .arg("--tier")
-        .arg(tier)
+        .args(tier_args(tier))
         .arg(relative)
         .args(args)
         .output()
@@ -91,6 +91,14 @@ fn run(path: &Path, tier: &str, args: &[String]) -> Outcome {
         status: out.status.code().unwrap_or(-1000),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The command-line options that select `tier`.
+fn tier_args(tier: &str) -> Vec<String> {
+    match tier.split_once(':') {
+        Some((name, seed)) => vec![format!("--tier={name}"), format!("--mixed-seed={seed}")],
+        None => vec![format!("--tier={tier}")],
     }
 }
 

@@ -37,6 +37,9 @@ enum Command {
         /// Which tier runs the code.
         #[arg(long, value_enum, default_value_t = Tier::Interp)]
         tier: Tier,
+        /// Which functions `--tier mixed` compiles.
+        #[arg(long, default_value_t = 1)]
+        mixed_seed: u64,
         /// The program, a .tj file.
         file: String,
         /// Arguments for the program (read with `arg(i)` and `argc()`).
@@ -62,6 +65,9 @@ enum Tier {
     Interp,
     /// Tier 1: compile every function with the baseline compiler first.
     Baseline,
+    /// Compile a pseudo-random half of the functions (see --mixed-seed) and
+    /// interpret the rest: for testing calls across tiers.
+    Mixed,
 }
 
 /// Runs the command; gives the process exit status.
@@ -77,7 +83,19 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Run { tier, file, args } => run(&file, tier, args),
+        Command::Run {
+            tier,
+            mixed_seed,
+            file,
+            args,
+        } => {
+            let mode = match tier {
+                Tier::Interp => TierMode::Interp,
+                Tier::Baseline => TierMode::Baseline,
+                Tier::Mixed => TierMode::Mixed(mixed_seed),
+            };
+            run(&file, mode, args)
+        }
         Command::Check { file } => match load(&file) {
             Ok(_) => 0,
             Err(status) => status,
@@ -112,17 +130,14 @@ fn load(path: &str) -> Result<Module, i32> {
     })
 }
 
-fn run(path: &str, tier: Tier, args: Vec<String>) -> i32 {
+fn run(path: &str, tier: TierMode, args: Vec<String>) -> i32 {
     let module = match load(path) {
         Ok(m) => m,
         Err(status) => return status,
     };
     let options = VmOptions {
         args,
-        tier: match tier {
-            Tier::Interp => TierMode::Interp,
-            Tier::Baseline => TierMode::Baseline,
-        },
+        tier,
         ..VmOptions::default()
     };
     let vm = match Vm::new(module, options) {

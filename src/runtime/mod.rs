@@ -31,6 +31,26 @@ pub enum TierMode {
     Interp,
     /// Compile every function with the baseline compiler before running.
     Baseline,
+    /// Compile a pseudo-random half of the functions (chosen by the seed)
+    /// and interpret the rest: every call may cross between tiers.
+    Mixed(u64),
+}
+
+impl TierMode {
+    /// True if function `i` starts compiled.
+    fn compiles(self, i: usize) -> bool {
+        match self {
+            TierMode::Interp => false,
+            TierMode::Baseline => true,
+            TierMode::Mixed(seed) => {
+                // splitmix64 of (seed, i): a fixed, well-mixed choice.
+                let mut z = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                (z ^ (z >> 31)) & 1 == 1
+            }
+        }
+    }
 }
 
 /// Options for a [`Vm`].
@@ -123,8 +143,8 @@ impl Vm {
             options,
             this: this.clone(),
         });
-        if vm.options.tier == TierMode::Baseline {
-            for i in 0..vm.module.funcs.len() {
+        for i in 0..vm.module.funcs.len() {
+            if vm.options.tier.compiles(i) {
                 vm.compile_baseline(FuncId(i as u32))?;
             }
         }

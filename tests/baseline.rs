@@ -1,0 +1,115 @@
+//! Properties of generated code that the program corpus cannot show:
+//! W^X while code runs, position independence, and the method-table switch.
+
+use std::sync::Arc;
+use tierjit::lang::compile;
+use tierjit::runtime::{TierMode, Vm, VmOptions};
+use tierjit::tiers::baseline;
+use tierjit::tiers::bytecode::FuncId;
+
+fn vm(source: &str, tier: TierMode) -> Arc<Vm> {
+    let module = compile(source.as_bytes()).expect("compiles");
+    let options = VmOptions {
+        tier,
+        line_buffered: Some(false),
+        ..VmOptions::default()
+    };
+    Vm::new(module, options).expect("verifies and compiles")
+}
+
+const SUM_OF_SQUARES: &str = "
+fn sum(n: int) -> int {
+    let s = 0;
+    for i in 0..n { s = s + i * i % 7; }
+    return s;
+}
+fn main() -> int {
+    let total = 0;
+    for round in 0..200 { total = total + sum(100000); }
+    return total % 256;
+}
+";
+
+/// The value `main` returns, computed independently.
+fn expected_sum() -> i64 {
+    let s: i64 = (0..100000i64).map(|i| i * i % 7).sum();
+    (s * 200) % 256
+}
+
+#[test]
+fn no_mapping_is_writable_and_executable_while_generated_code_runs() {
+    let vm = vm(SUM_OF_SQUARES, TierMode::Baseline);
+    let runner = {
+        let vm = vm.clone();
+        std::thread::spawn(move || vm.run_main())
+    };
+    let mut saw_code_view = false;
+    while !runner.is_finished() {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        for line in maps.lines() {
+            let perms = line.split_whitespace().nth(1).unwrap_or("");
+            assert!(
+                !(perms.contains('w') && perms.contains('x')),
+                "W^X broken: {line}"
+            );
+            saw_code_view |= line.contains("tierjit-code") && perms.starts_with("r-x");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(runner.join().unwrap().unwrap(), Some(expected_sum()));
+    assert!(
+        saw_code_view,
+        "the executable view of code memory was never mapped"
+    );
+}
+
+#[test]
+fn a_copied_blob_runs_the_same_at_another_address() {
+    let vm = vm(SUM_OF_SQUARES, TierMode::Interp);
+    let sum = vm.module().find("sum").unwrap();
+    let original = vm.compile_baseline(sum).unwrap();
+    assert_eq!(vm.run_main().unwrap(), Some(expected_sum()));
+
+    // Copy the placed bytes (not a fresh compile) to a new blob elsewhere.
+    let bytes = vm.blob_code(&original);
+    let compiled = baseline::compile(vm.module(), sum).unwrap();
+    assert_eq!(
+        bytes, compiled.code,
+        "placement wrote no fixups into the code"
+    );
+    let copy = vm
+        .place(
+            1,
+            &baseline::CompiledCode {
+                code: bytes,
+                ..compiled
+            },
+        )
+        .unwrap();
+    assert_ne!(copy.code_rx, original.code_rx);
+    vm.install(sum, copy);
+    assert_eq!(vm.run_main().unwrap(), Some(expected_sum()));
+    assert_eq!(vm.code_map().find(copy.code_rx + 1).unwrap().func, sum);
+}
+
+#[test]
+fn every_function_of_the_benchmarks_and_examples_compiles() {
+    let dirs = ["benches/tj", "examples"];
+    let mut count = 0;
+    for dir in dirs {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "tj") {
+                let module = compile(&std::fs::read(&path).unwrap()).unwrap();
+                for i in 0..module.funcs.len() {
+                    let code = baseline::compile(&module, FuncId(i as u32)).unwrap();
+                    assert!(!code.code.is_empty());
+                    assert_eq!(code.pc_map[0], (0, 0));
+                    count += 1;
+                }
+            }
+        }
+    }
+    assert!(count > 10);
+}

@@ -92,9 +92,23 @@ pub enum FloatCond {
     NotLe,
 }
 
+/// Which frame register's current value a machine register still holds,
+/// so the next instruction can use it without reloading it from the frame
+/// (the store to the frame always happens; this only saves the load and
+/// its store-to-load forwarding latency in dependency chains).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cached {
+    Nothing,
+    /// `rax` holds `R[r]`.
+    Rax(Reg),
+    /// `xmm0` holds `R[r]`.
+    Xmm0(Reg),
+}
+
 /// The assembler for one function.
 pub struct Masm {
     ops: VecAssembler<X64Relocation>,
+    cached: Cached,
 }
 
 impl Masm {
@@ -103,6 +117,25 @@ impl Masm {
     pub fn new() -> Masm {
         Masm {
             ops: VecAssembler::new(0),
+            cached: Cached::Nothing,
+        }
+    }
+
+    /// Forgets what machine registers hold: at branch targets and before
+    /// any operation that does not keep track itself.
+    pub fn forget(&mut self) {
+        self.cached = Cached::Nothing;
+    }
+
+    fn load_rax(&mut self, r: Reg) {
+        if self.cached != Cached::Rax(r) {
+            asm!(self.ops; mov rax, QWORD [frame + slot(r)]);
+        }
+    }
+
+    fn load_xmm0(&mut self, r: Reg) {
+        if self.cached != Cached::Xmm0(r) {
+            asm!(self.ops; movsd xmm0, QWORD [frame + slot(r)]);
         }
     }
 
@@ -283,12 +316,16 @@ impl Masm {
         asm!(self.ops; mov QWORD [frame + slot(d)], rax);
     }
 
-    /// `R[d] := R[s]`
+    /// `R[d] := R[s]` (keeps track of what it leaves in registers)
     pub fn mov(&mut self, d: Reg, s: Reg) {
-        asm!(self.ops
-            ; mov rax, QWORD [frame + slot(s)]
-            ; mov QWORD [frame + slot(d)], rax
-        );
+        if self.cached == Cached::Xmm0(s) {
+            asm!(self.ops; movsd QWORD [frame + slot(d)], xmm0);
+            self.cached = Cached::Xmm0(d);
+        } else {
+            self.load_rax(s);
+            asm!(self.ops; mov QWORD [frame + slot(d)], rax);
+            self.cached = Cached::Rax(d);
+        }
     }
 
     /// `R[d] := bits`
@@ -314,9 +351,15 @@ impl Masm {
 
     // ---- integers ----
 
-    /// `R[d] := R[a] op R[b]`, wrapping.
+    /// `R[d] := R[a] op R[b]`, wrapping (keeps track of registers).
     pub fn int_op(&mut self, op: IntOp, d: Reg, a: Reg, b: Reg) {
-        asm!(self.ops; mov rax, QWORD [frame + slot(a)]);
+        let commutes = !matches!(op, IntOp::Sub);
+        let (a, b) = if commutes && self.cached == Cached::Rax(b) {
+            (b, a)
+        } else {
+            (a, b)
+        };
+        self.load_rax(a);
         let b = slot(b);
         match op {
             IntOp::Add => asm!(self.ops; add rax, QWORD [frame + b]),
@@ -327,6 +370,7 @@ impl Masm {
             IntOp::Xor => asm!(self.ops; xor rax, QWORD [frame + b]),
         }
         self.store_result(d);
+        self.cached = Cached::Rax(d);
     }
 
     /// `R[d] := R[a] + imm`, wrapping.
@@ -472,9 +516,16 @@ impl Masm {
 
     // ---- floats ----
 
-    /// `R[d] := R[a] op R[b]`
+    /// `R[d] := R[a] op R[b]` (keeps track of registers; IEEE `+` and `*`
+    /// commute exactly, so either operand may be the one in `xmm0`).
     pub fn float_op(&mut self, op: FloatOp, d: Reg, a: Reg, b: Reg) {
-        asm!(self.ops; movsd xmm0, QWORD [frame + slot(a)]);
+        let commutes = matches!(op, FloatOp::Add | FloatOp::Mul);
+        let (a, b) = if commutes && self.cached == Cached::Xmm0(b) {
+            (b, a)
+        } else {
+            (a, b)
+        };
+        self.load_xmm0(a);
         let b = slot(b);
         match op {
             FloatOp::Add => asm!(self.ops; addsd xmm0, QWORD [frame + b]),
@@ -483,14 +534,18 @@ impl Masm {
             FloatOp::Div => asm!(self.ops; divsd xmm0, QWORD [frame + b]),
         }
         asm!(self.ops; movsd QWORD [frame + slot(d)], xmm0);
+        self.cached = Cached::Xmm0(d);
     }
 
-    /// `R[d] := sqrt(R[a])`
+    /// `R[d] := sqrt(R[a])` (keeps track of registers)
     pub fn sqrt(&mut self, d: Reg, a: Reg) {
-        asm!(self.ops
-            ; sqrtsd xmm0, QWORD [frame + slot(a)]
-            ; movsd QWORD [frame + slot(d)], xmm0
-        );
+        if self.cached == Cached::Xmm0(a) {
+            asm!(self.ops; sqrtsd xmm0, xmm0);
+        } else {
+            asm!(self.ops; sqrtsd xmm0, QWORD [frame + slot(a)]);
+        }
+        asm!(self.ops; movsd QWORD [frame + slot(d)], xmm0);
+        self.cached = Cached::Xmm0(d);
     }
 
     /// `R[d] := minimum(R[a], R[b])` or maximum, IEEE 754-2019: NaN if
@@ -626,11 +681,21 @@ impl Masm {
         );
     }
 
-    /// `R[d] := R[arr][R[idx]]`
-    pub fn load_element(&mut self, d: Reg, arr: Reg, idx: Reg, oob: DynamicLabel) {
+    /// `R[d] := R[arr][R[idx]]` (keeps track of registers: a float
+    /// element is also left in `xmm0`)
+    pub fn load_element(&mut self, d: Reg, arr: Reg, idx: Reg, float: bool, oob: DynamicLabel) {
         self.bounds_check(arr, idx, oob);
-        asm!(self.ops; mov rax, QWORD [rax + rcx * 8 + 8]);
-        self.store_result(d);
+        if float {
+            asm!(self.ops
+                ; movsd xmm0, QWORD [rax + rcx * 8 + 8]
+                ; movsd QWORD [frame + slot(d)], xmm0
+            );
+            self.cached = Cached::Xmm0(d);
+        } else {
+            asm!(self.ops; mov rax, QWORD [rax + rcx * 8 + 8]);
+            self.store_result(d);
+            self.cached = Cached::Rax(d);
+        }
     }
 
     /// `R[arr][R[idx]] := R[val]`

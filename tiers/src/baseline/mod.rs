@@ -113,9 +113,20 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
         pc: 0,
         code: Some(trap_code::of(Trap::Terminated)),
     });
+    let mut is_target = vec![false; f.code.len()];
+    for instr in &f.code {
+        if let Some(t) = instr.target() {
+            is_target[t as usize] = true;
+        }
+    }
     for (pc, instr) in f.code.iter().enumerate() {
         c.pc = pc as u32;
-        c.masm.bind(c.labels[pc]);
+        if is_target[pc] || !keeps_track(instr) {
+            c.masm.forget();
+        }
+        if is_target[pc] {
+            c.masm.bind(c.labels[pc]);
+        }
         c.pc_map.push((c.masm.offset() as u32, pc as u32));
         c.instr(instr);
     }
@@ -127,6 +138,28 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
         code,
         pc_map: c.pc_map,
     })
+}
+
+/// True for the instructions whose masm operation keeps track of what it
+/// leaves in machine registers; every other one starts from nothing.
+fn keeps_track(instr: &Instr) -> bool {
+    matches!(
+        instr,
+        Instr::Mov { .. }
+            | Instr::AddInt { .. }
+            | Instr::SubInt { .. }
+            | Instr::MulInt { .. }
+            | Instr::AndInt { .. }
+            | Instr::OrInt { .. }
+            | Instr::XorInt { .. }
+            | Instr::AddFloat { .. }
+            | Instr::SubFloat { .. }
+            | Instr::MulFloat { .. }
+            | Instr::DivFloat { .. }
+            | Instr::SqrtFloat { .. }
+            | Instr::LoadIntElem { .. }
+            | Instr::LoadFloatElem { .. }
+    )
 }
 
 impl Compiler<'_> {
@@ -264,8 +297,9 @@ impl Compiler<'_> {
             }
             Instr::ArrayLen { dst, arr } => m.array_len(dst, arr),
             Instr::LoadIntElem { dst, arr, idx } | Instr::LoadFloatElem { dst, arr, idx } => {
+                let float = matches!(instr, Instr::LoadFloatElem { .. });
                 let oob = self.trap(Trap::IndexOutOfBounds);
-                self.masm.load_element(dst, arr, idx, oob);
+                self.masm.load_element(dst, arr, idx, float, oob);
             }
             Instr::StoreIntElem { arr, idx, val } | Instr::StoreFloatElem { arr, idx, val } => {
                 let oob = self.trap(Trap::IndexOutOfBounds);

@@ -23,7 +23,7 @@ const EXIT_USAGE: i32 = 64;
 #[derive(Parser, Debug)]
 #[command(name = "tierjit", version, about, long_about = None)]
 #[command(
-    after_help = "Examples:\n  tierjit run examples/fib.tj 30\n  tierjit check prog.tj\n  tierjit dump prog.tj\n\nExit status: the program's (main's int result & 255), 1 for compile errors, 2 for runtime errors, 64 for a bad command line."
+    after_help = "Examples:\n  tierjit run examples/fib.tj 30\n  tierjit check prog.tj\n  tierjit dump prog.tj\n  tierjit disasm examples/fib.tj --fn fib\n\nExit status: the program's (main's int result & 255), 1 for compile errors, 2 for runtime errors, 64 for a bad command line."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -55,6 +55,15 @@ enum Command {
     Dump {
         /// The program, a .tj file.
         file: String,
+    },
+    /// Print each function's baseline machine code under the bytecode
+    /// instruction and source line it came from.
+    Disasm {
+        /// The program, a .tj file.
+        file: String,
+        /// Only this function.
+        #[arg(long = "fn", value_name = "NAME")]
+        func: Option<String>,
     },
 }
 
@@ -108,17 +117,23 @@ pub fn main() -> i32 {
             }
             Err(status) => status,
         },
+        Command::Disasm { file, func } => disasm(&file, func.as_deref()),
     }
 }
 
 /// Reads and compiles `path`, printing any errors; gives the exit status
 /// on failure.
 fn load(path: &str) -> Result<Module, i32> {
+    load_with_source(path).map(|(module, _)| module)
+}
+
+/// [`load`], also giving the source text.
+fn load_with_source(path: &str) -> Result<(Module, Vec<u8>), i32> {
     let source = std::fs::read(path).map_err(|e| {
         let _ = writeln!(std::io::stderr(), "error: cannot read {path}: {e}");
         EXIT_COMPILE_ERROR
     })?;
-    lang::compile(&source).map_err(|errors| {
+    let module = lang::compile(&source).map_err(|errors| {
         let mut stderr = std::io::stderr().lock();
         for e in errors.iter().take(MAX_DIAGNOSTICS) {
             let _ = writeln!(stderr, "{}", e.render(path));
@@ -127,7 +142,40 @@ fn load(path: &str) -> Result<Module, i32> {
             let _ = writeln!(stderr, "{path}: error: too many errors; stopping");
         }
         EXIT_COMPILE_ERROR
-    })
+    })?;
+    Ok((module, source))
+}
+
+/// `tierjit disasm`: lists every function, or only `only`, of `path`.
+fn disasm(path: &str, only: Option<&str>) -> i32 {
+    let (module, source) = match load_with_source(path) {
+        Ok(loaded) => loaded,
+        Err(status) => return status,
+    };
+    let source = String::from_utf8_lossy(&source);
+    let listing = match only {
+        None => tierjit::disasm::module_listing(&module, &source),
+        Some(name) => match module.find(name) {
+            Some(func) => tierjit::disasm::function_listing(&module, func, &source),
+            None => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: {path} has no function named `{name}`"
+                );
+                return EXIT_COMPILE_ERROR;
+            }
+        },
+    };
+    match listing {
+        Ok(text) => {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            0
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "internal error: {e}");
+            EXIT_COMPILE_ERROR
+        }
+    }
 }
 
 fn run(path: &str, tier: TierMode, args: Vec<String>) -> i32 {

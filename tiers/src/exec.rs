@@ -119,20 +119,148 @@ pub trait Host: Send + Sync {
     fn native_frame(&self, pc: usize) -> Option<(FuncId, u32)>;
 }
 
-/// One active call.
+/// One active interpreted call. `repr(C)` and valid when all zero, so the
+/// frame stack can be allocated zeroed and read by a signal handler.
+#[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct FrameRecord {
     /// The function running in this frame.
     pub func: FuncId,
-    /// The pc being executed: for a caller, its call instruction.
+    /// The pc being executed: for a caller, its call instruction; for the
+    /// innermost frame, the last call or backward branch it made.
     pub pc: u32,
     /// Index of the frame's register 0 in the register stack.
     pub base: usize,
+    /// If generated code called this frame: that caller's `rbp` (0 if the
+    /// interpreter or the host called).
+    pub native_fp: usize,
+    /// ... and the return address into it.
+    pub native_ret: usize,
     /// Where the caller wants the result (`NO_RESULT` if nowhere).
     pub ret_dst: u32,
-    /// If generated code called this frame: that caller's `(rbp, return
-    /// address)`, from which the backtrace continues into native frames.
-    pub native_caller: Option<(usize, usize)>,
+}
+
+impl FrameRecord {
+    /// A frame of `func` at `base`, called by the interpreter or the host.
+    pub fn new(func: FuncId, base: usize, ret_dst: u32) -> FrameRecord {
+        FrameRecord {
+            func,
+            pc: 0,
+            base,
+            native_fp: 0,
+            native_ret: 0,
+            ret_dst,
+        }
+    }
+
+    /// The native caller's `(rbp, return address)`, if generated code
+    /// called this frame.
+    pub fn native_caller(&self) -> Option<(usize, usize)> {
+        (self.native_ret != 0).then_some((self.native_fp, self.native_ret))
+    }
+}
+
+/// The interpreted frames of one thread: a fixed, preallocated array that
+/// never moves, and its length, so that a signal handler interrupting the
+/// owner thread can read a consistent prefix (a record is complete before
+/// the length counts it).
+pub struct FrameStack {
+    records: Box<[FrameRecord]>,
+    len: AtomicUsize,
+}
+
+impl FrameStack {
+    /// Room for `capacity` frames; zeroed memory, so untouched pages cost
+    /// nothing.
+    pub fn new(capacity: usize) -> FrameStack {
+        let capacity = capacity.max(1);
+        let layout =
+            std::alloc::Layout::array::<FrameRecord>(capacity).expect("frame stack fits in memory");
+        // SAFETY: the layout is non-zero; an all-zero FrameRecord is valid
+        // (plain integers); the allocation becomes a Box of exactly that
+        // layout, which frees it with the same layout.
+        let records = unsafe {
+            let ptr = std::alloc::alloc_zeroed(layout) as *mut FrameRecord;
+            if ptr.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, capacity))
+        };
+        FrameStack {
+            records,
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// Number of frames.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// True if there are no frames.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Most frames it can hold.
+    pub fn capacity(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Adds a frame; false if full.
+    #[inline(always)]
+    pub fn push(&mut self, record: FrameRecord) -> bool {
+        let n = self.len();
+        let Some(slot) = self.records.get_mut(n) else {
+            return false;
+        };
+        *slot = record;
+        // The record is written before the length counts it (a signal
+        // handler on this thread reads the length first).
+        std::sync::atomic::compiler_fence(Ordering::Release);
+        self.len.store(n + 1, Ordering::Relaxed);
+        true
+    }
+
+    /// Removes the innermost frame.
+    #[inline(always)]
+    pub fn pop(&mut self) -> Option<FrameRecord> {
+        let n = self.len().checked_sub(1)?;
+        self.len.store(n, Ordering::Relaxed);
+        Some(self.records[n])
+    }
+
+    /// Keeps the `len` outermost frames.
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len() {
+            self.len.store(len, Ordering::Relaxed);
+        }
+    }
+
+    /// The innermost frame.
+    #[inline(always)]
+    pub fn last(&self) -> Option<&FrameRecord> {
+        self.records[..self.len()].last()
+    }
+
+    /// The innermost frame, to update its pc.
+    #[inline(always)]
+    pub fn last_mut(&mut self) -> Option<&mut FrameRecord> {
+        let n = self.len();
+        self.records[..n].last_mut()
+    }
+
+    /// Frames, outermost first.
+    pub fn iter(&self) -> std::slice::Iter<'_, FrameRecord> {
+        self.records[..self.len()].iter()
+    }
+
+    /// Where the records start and where the length lives, for a signal
+    /// handler on the owning thread.
+    pub fn raw_parts(&self) -> (*const FrameRecord, *const AtomicUsize) {
+        (self.records.as_ptr(), &self.len)
+    }
 }
 
 /// `FrameRecord::ret_dst` of a call whose result is dropped.
@@ -154,7 +282,7 @@ pub struct ThreadState {
     pub regs: Box<[u64]>,
     /// Interpreted calls, outermost first (compiled frames are on the
     /// native stack, linked by `rbp`).
-    pub frames: Vec<FrameRecord>,
+    pub frames: FrameStack,
     /// Set when the thread must stop at its next safe point.
     pub interrupt: Arc<AtomicBool>,
     /// Printed lines not yet written out (whole lines only).
@@ -198,7 +326,7 @@ impl ThreadState {
             host,
             handle,
             regs,
-            frames: Vec::with_capacity(limits.max_frames.min(1 << 16)),
+            frames: FrameStack::new(limits.max_frames),
             interrupt,
             out,
             pending: None,
@@ -212,8 +340,10 @@ impl ThreadState {
         if self.ctx.depth >= self.ctx.max_depth || record.base + num_regs > self.regs.len() {
             return Err(Trap::StackOverflow);
         }
+        if !self.frames.push(record) {
+            return Err(Trap::StackOverflow);
+        }
         self.ctx.depth += 1;
-        self.frames.push(record);
         Ok(())
     }
 
@@ -278,7 +408,7 @@ impl ThreadState {
             }
             let Some(record) = records.next() else { break };
             frames.push((record.func, record.pc));
-            if let Some((caller_fp, caller_ret)) = record.native_caller {
+            if let Some((caller_fp, caller_ret)) = record.native_caller() {
                 if let Some(frame) = self.host.native_frame(caller_ret.wrapping_sub(1)) {
                     frames.push(frame);
                     fp = Some(caller_fp);

@@ -113,10 +113,10 @@ pub struct Masm {
 
 impl Masm {
     /// An empty assembler; code is assembled for address 0 and is position
-    /// independent.
-    pub fn new() -> Masm {
+    /// independent. `expected_bytes` presizes the buffer.
+    pub fn with_capacity(expected_bytes: usize) -> Masm {
         Masm {
-            ops: VecAssembler::new(0),
+            ops: VecAssembler::new_with_capacity(0, expected_bytes, 0, 0, 64, 0, 64),
             cached: Cached::Nothing,
         }
     }
@@ -715,12 +715,6 @@ impl Masm {
             ; lock xadd QWORD [rax + rcx * 8 + 8], rdx
             ; mov QWORD [frame + slot(d)], rdx
         );
-    }
-}
-
-impl Default for Masm {
-    fn default() -> Masm {
-        Masm::new()
     }
 }
 

@@ -75,8 +75,8 @@ struct Compiler<'m> {
     module: &'m Module,
     func: FuncId,
     masm: Masm,
-    /// A label for every pc (bound as each instruction is emitted).
-    labels: Vec<DynamicLabel>,
+    /// The label of every pc that a branch targets.
+    labels: Vec<Option<DynamicLabel>>,
     traps: Vec<TrapSite>,
     pc_map: Vec<(u32, u32)>,
     unwind: DynamicLabel,
@@ -88,8 +88,17 @@ struct Compiler<'m> {
 pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineError> {
     const _: () = assert!(crate::heap::ELEMENTS_OFFSET == 8, "masm assumes 8");
     let f = module.func(func);
-    let mut masm = Masm::new();
-    let labels = (0..f.code.len()).map(|_| masm.label()).collect();
+    // About 36 bytes of machine code per instruction, plus stubs.
+    let mut masm = Masm::with_capacity(f.code.len() * 40 + 256);
+    let mut is_target = vec![false; f.code.len()];
+    for instr in &f.code {
+        if let Some(t) = instr.target() {
+            is_target[t as usize] = true;
+        }
+    }
+    // Labels only where branches land (a label costs the assembler a table
+    // entry and a relocation pass).
+    let labels = is_target.iter().map(|&t| t.then(|| masm.label())).collect();
     let unwind = masm.label();
     let epilogue = masm.label();
     let mut c = Compiler {
@@ -113,26 +122,29 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
         pc: 0,
         code: Some(trap_code::of(Trap::Terminated)),
     });
-    let mut is_target = vec![false; f.code.len()];
-    for instr in &f.code {
-        if let Some(t) = instr.target() {
-            is_target[t as usize] = true;
-        }
-    }
     for (pc, instr) in f.code.iter().enumerate() {
         c.pc = pc as u32;
         if is_target[pc] || !keeps_track(instr) {
             c.masm.forget();
         }
-        if is_target[pc] {
-            c.masm.bind(c.labels[pc]);
+        if let Some(label) = c.labels[pc] {
+            c.masm.bind(label);
         }
         c.pc_map.push((c.masm.offset() as u32, pc as u32));
         c.instr(instr);
     }
     c.out_of_line(overflow);
     let code = c.masm.finish().map_err(BaselineError)?;
-    c.pc_map.dedup_by(|b, a| a.0 == b.0);
+    // Where an instruction emitted no code, the next one's code is its own:
+    // keep the last entry for each offset.
+    c.pc_map.dedup_by(|later, earlier| {
+        if later.0 == earlier.0 {
+            *earlier = *later;
+            true
+        } else {
+            false
+        }
+    });
     Ok(CompiledCode {
         func,
         code,
@@ -191,7 +203,7 @@ impl Compiler<'_> {
             let stop = self.trap(Trap::Terminated);
             self.masm.poll(stop);
         }
-        self.labels[target as usize]
+        self.labels[target as usize].expect("every branch target has a label")
     }
 
     /// Calls a fallible helper (arguments already loaded) and stores its

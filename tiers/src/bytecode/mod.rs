@@ -32,6 +32,7 @@ pub struct Reg(pub u16);
 
 /// A function of a module: its index in [`Module::funcs`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(transparent)]
 pub struct FuncId(pub u32);
 
 impl FuncId {

@@ -44,13 +44,7 @@ pub fn call(ts: &mut ThreadState, func: FuncId, args: &[u64]) -> Result<Option<u
         }
     };
     let depth = ts.frames.len();
-    let record = FrameRecord {
-        func,
-        pc: 0,
-        base,
-        ret_dst: NO_RESULT,
-        native_caller: None,
-    };
+    let record = FrameRecord::new(func, base, NO_RESULT);
     if ts.push_frame(record, callee.num_regs as usize).is_err() {
         return Err(ts.error(Trap::StackOverflow));
     }
@@ -83,14 +77,12 @@ pub unsafe extern "sysv64" fn interpreter_entry(
     let module = host.module();
     let base = (frame as usize).wrapping_sub(ts.regs.as_ptr() as usize) / 8;
     let func = FuncId(func);
-    let native_caller = (caller_ret != 0).then_some((caller_fp, caller_ret));
     let record = FrameRecord {
-        func,
-        pc: 0,
-        base,
-        ret_dst: NO_RESULT,
-        native_caller,
+        native_fp: caller_fp,
+        native_ret: caller_ret,
+        ..FrameRecord::new(func, base, NO_RESULT)
     };
+    let native_caller = record.native_caller();
     let depth = ts.frames.len();
     if ts
         .push_frame(record, module.func(func).num_regs as usize)
@@ -191,8 +183,13 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
     macro_rules! jump {
         ($target:expr) => {{
             let target = unsafe { code.add($target as usize) };
-            if target < ip && interrupt.load(Ordering::Relaxed) {
-                trap!(Trap::Terminated);
+            if target < ip {
+                // A loop iterates: record where, for the sampling profiler,
+                // and stop if the program is ending.
+                ts.frames.last_mut().expect("a frame is running").pc = current_pc!();
+                if interrupt.load(Ordering::Relaxed) {
+                    trap!(Trap::Terminated);
+                }
             }
             ip = target;
         }};
@@ -434,13 +431,7 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                     }
                     continue;
                 }
-                let record = FrameRecord {
-                    func: callee,
-                    pc: 0,
-                    base: new_base,
-                    ret_dst,
-                    native_caller: None,
-                };
+                let record = FrameRecord::new(callee, new_base, ret_dst);
                 if ts
                     .push_frame(record, module.func(callee).num_regs as usize)
                     .is_err()

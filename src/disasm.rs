@@ -1,0 +1,298 @@
+//! Baseline machine code, disassembled and interleaved with the bytecode
+//! and the source it came from (`tierjit disasm`).
+//!
+//! ```text
+//! fn fib(int) -> int    ; 4 registers, 431 bytes of baseline code
+//!       ; prologue
+//!       0000  55                             push rbp
+//! ; line 4: if n < 2 { return n; }
+//!    0  ldi        r1, 2
+//!       0021  48 c7 43 08 02 00 00 00        mov qword ptr [rbx+8], 2
+//! ...
+//! ; out-of-line code
+//!       ; pc 7: ret        r2
+//!       0153  48 89 ec                       mov rsp, rbp
+//! ```
+//!
+//! Needs: a verified module (what [`crate::lang::compile`] gives) and the
+//! source text it was compiled from (used only to show lines; a line past
+//! the end shows empty). Guarantees: every byte of the function's baseline
+//! code appears in exactly one machine-instruction row, in offset order.
+//! The code is decoded at address 0, as it is position independent, so
+//! offsets and branch targets are the same on every run.
+//!
+//! The listing follows the layout [`baseline::compile`] documents: its pc
+//! map's first entry is the prologue (at offset 0, pc 0); then one entry per
+//! instruction in pc order, so body pcs strictly increase; the first entry
+//! that does not increase begins the out-of-line code (epilogue, trap stubs,
+//! unwind path, overflow exit), each stub mapped to the pc of its site.
+//! Entries that share an offset keep only the first, so after an
+//! instruction that emitted no code the next pc has no entry: it is listed
+//! with no machine instructions, and its code shows under the pc before.
+
+use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter, OpKind};
+use std::fmt::Write;
+use std::ops::Range;
+use tierjit_tiers::baseline::{self, BaselineError, CompiledCode};
+use tierjit_tiers::bytecode::{text, FuncId, Module};
+
+/// Width of the hex-bytes column: instructions up to this many bytes keep
+/// the next column aligned.
+const HEX_COLUMN_BYTES: usize = 11;
+
+/// Every function of `module`, one listing after another, separated by
+/// blank lines.
+pub fn module_listing(module: &Module, source: &str) -> Result<String, BaselineError> {
+    let mut out = String::new();
+    for i in 0..module.funcs.len() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&function_listing(module, FuncId(i as u32), source)?);
+    }
+    Ok(out)
+}
+
+/// Compiles `func` with the baseline compiler and lists its machine code
+/// under the bytecode instruction and source line each part came from.
+pub fn function_listing(
+    module: &Module,
+    func: FuncId,
+    source: &str,
+) -> Result<String, BaselineError> {
+    let compiled = baseline::compile(module, func)?;
+    Ok(render(module, source, &compiled))
+}
+
+/// A run of machine code that one heading stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Part {
+    /// The frame setup before pc 0.
+    Prologue,
+    /// The in-line code of bytecode instruction `pc`.
+    Body { pc: u32 },
+    /// Out-of-line code for the site at bytecode `pc`.
+    Stub { pc: u32 },
+}
+
+/// Splits the code into parts by the pc map (see the module doc): every
+/// byte falls in exactly one range, and the ranges are in offset order.
+fn split(compiled: &CompiledCode, num_instrs: usize) -> Vec<(Part, Range<usize>)> {
+    let map = &compiled.pc_map;
+    let mut parts = Vec::with_capacity(map.len() + num_instrs);
+    let mut next_pc = 0u32;
+    let mut in_body = true;
+    for (i, &(offset, pc)) in map.iter().enumerate() {
+        let end = map.get(i + 1).map_or(compiled.code.len(), |e| e.0 as usize);
+        let range = offset as usize..end;
+        if i == 0 {
+            parts.push((Part::Prologue, range));
+            continue;
+        }
+        in_body = in_body && pc >= next_pc;
+        if !in_body {
+            parts.push((Part::Stub { pc }, range));
+            continue;
+        }
+        // The compiler keeps only the first of entries sharing an offset;
+        // a pc without an entry is listed, with no code.
+        for skipped in next_pc..pc {
+            parts.push((Part::Body { pc: skipped }, offset as usize..offset as usize));
+        }
+        parts.push((Part::Body { pc }, range));
+        next_pc = pc + 1;
+    }
+    let body_end = parts
+        .iter()
+        .rev()
+        .find(|(part, _)| matches!(part, Part::Body { .. }))
+        .map_or(0, |(_, r)| r.end);
+    for pc in next_pc..num_instrs as u32 {
+        parts.push((Part::Body { pc }, body_end..body_end));
+    }
+    // Keep offset order if trailing empty bodies were appended after stubs.
+    parts.sort_by_key(|(part, r)| (r.start, !matches!(part, Part::Body { .. })));
+    parts
+}
+
+/// One decoded machine instruction.
+#[derive(Clone, Debug)]
+struct Row {
+    offset: usize,
+    len: usize,
+    text: String,
+    /// Where a direct jump or call goes.
+    branch_target: Option<usize>,
+}
+
+/// Decodes `code[range]` at its own offsets (the code's base is address 0).
+fn decode(code: &[u8], range: Range<usize>, formatter: &mut IntelFormatter) -> Vec<Row> {
+    let mut decoder = Decoder::with_ip(
+        64,
+        &code[range.clone()],
+        range.start as u64,
+        DecoderOptions::NONE,
+    );
+    let mut rows = Vec::new();
+    while decoder.can_decode() {
+        let instr = decoder.decode();
+        let mut text = String::new();
+        if instr.is_invalid() {
+            text.push_str("(bad)");
+        } else {
+            formatter.format(&instr, &mut text);
+        }
+        let branch_target = (instr.op_count() == 1 && instr.op0_kind() == OpKind::NearBranch64)
+            .then(|| instr.near_branch64() as usize);
+        rows.push(Row {
+            offset: instr.ip() as usize,
+            len: instr.len(),
+            text,
+            branch_target,
+        });
+    }
+    rows
+}
+
+fn formatter() -> IntelFormatter {
+    let mut formatter = IntelFormatter::new();
+    let options = formatter.options_mut();
+    options.set_hex_prefix("0x");
+    options.set_hex_suffix("");
+    options.set_uppercase_hex(false);
+    options.set_signed_immediate_operands(true);
+    options.set_branch_leading_zeros(false);
+    options.set_space_after_operand_separator(true);
+    formatter
+}
+
+fn render(module: &Module, source: &str, compiled: &CompiledCode) -> String {
+    let func = module.func(compiled.func);
+    let source_lines: Vec<&str> = source.lines().collect();
+    let mut formatter = formatter();
+    let mut out = String::new();
+    let params: Vec<&str> = func.params.iter().map(|t| t.name()).collect();
+    let _ = write!(out, "fn {}({})", func.name, params.join(", "));
+    if let Some(ret) = func.ret {
+        let _ = write!(out, " -> {ret}");
+    }
+    let _ = writeln!(
+        out,
+        "    ; {} registers, {} bytes of baseline code",
+        func.num_regs,
+        compiled.code.len()
+    );
+    let instr_text = |pc: u32| text::instr_to_string(module, func, &func.code[pc as usize]);
+    let parts = split(compiled, func.code.len());
+    // Branches to the start of a part say which: `@pc` as in bytecode text.
+    let target_name = |offset: usize| {
+        let (part, _) = parts
+            .iter()
+            .find(|(_, r)| r.start == offset && !r.is_empty())?;
+        match part {
+            Part::Prologue => None,
+            Part::Body { pc } => Some(format!("@{pc}")),
+            Part::Stub { pc } => Some(format!("out-of-line, pc {pc}")),
+        }
+    };
+    let mut last_line = None;
+    let mut in_tail = false;
+    for (part, range) in parts.iter().cloned() {
+        match part {
+            Part::Prologue => out.push_str("      ; prologue\n"),
+            Part::Body { pc } => {
+                let line = func.lines.line(pc);
+                if last_line != Some(line) {
+                    last_line = Some(line);
+                    let text = source_lines
+                        .get((line as usize).wrapping_sub(1))
+                        .map_or("", |l| l.trim());
+                    let _ = writeln!(out, "; line {line}: {text}");
+                }
+                let _ = writeln!(out, "{pc:>4}  {}", instr_text(pc));
+            }
+            Part::Stub { pc } => {
+                if !in_tail {
+                    in_tail = true;
+                    out.push_str("; out-of-line code\n");
+                }
+                let _ = writeln!(out, "      ; pc {pc}: {}", instr_text(pc));
+            }
+        }
+        for row in decode(&compiled.code, range, &mut formatter) {
+            let bytes = &compiled.code[row.offset..row.offset + row.len];
+            let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let _ = write!(
+                out,
+                "      {:04x}  {:<width$}  {}",
+                row.offset,
+                hex.join(" "),
+                row.text,
+                width = HEX_COLUMN_BYTES * 3 - 1
+            );
+            match row.branch_target.and_then(target_name) {
+                Some(name) => {
+                    let _ = writeln!(out, "    ; {name}");
+                }
+                None => out.push('\n'),
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROGRAM: &str = "
+fn divide(a: int, b: int) -> int {
+    let q = a / b;
+    while q > 100 { q = q - 100; }
+    return q;
+}
+fn fib(n: int) -> int {
+    if n < 2 { return n; }
+    return fib(n - 1) + fib(n - 2);
+}
+fn main() -> int { return divide(fib(10), 3); }
+";
+
+    #[test]
+    fn every_byte_is_listed_exactly_once_in_offset_order() {
+        let module = crate::lang::compile(PROGRAM.as_bytes()).expect("compiles");
+        let mut formatter = formatter();
+        for i in 0..module.funcs.len() {
+            let func = FuncId(i as u32);
+            let compiled = baseline::compile(&module, func).expect("baseline");
+            let mut next = 0;
+            for (part, range) in split(&compiled, module.func(func).code.len()) {
+                assert_eq!(range.start, next, "{part:?} starts where the last ended");
+                for row in decode(&compiled.code, range.clone(), &mut formatter) {
+                    assert_eq!(row.offset, next, "{part:?} rows are contiguous");
+                    assert_ne!(row.text, "(bad)", "{part:?} decodes");
+                    next += row.len;
+                }
+                assert_eq!(next, range.end, "{part:?} ends on an instruction boundary");
+            }
+            assert_eq!(next, compiled.code.len(), "all of {func:?} is listed");
+        }
+    }
+
+    #[test]
+    fn every_bytecode_instruction_is_listed_once_in_pc_order() {
+        let module = crate::lang::compile(PROGRAM.as_bytes()).expect("compiles");
+        let func = module.find("divide").expect("divide");
+        let listing = function_listing(&module, func, PROGRAM).expect("lists");
+        let body = listing.split("; out-of-line code").next().unwrap();
+        let pcs: Vec<usize> = body
+            .lines()
+            .filter(|l| l.starts_with(' ') && !l.starts_with("      "))
+            .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+            .collect();
+        let expected: Vec<usize> = (0..module.func(func).code.len()).collect();
+        assert_eq!(pcs, expected, "{listing}");
+        assert!(listing.contains("; line 3: let q = a / b;"), "{listing}");
+        assert!(listing.contains("; out-of-line code"), "{listing}");
+    }
+}

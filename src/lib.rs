@@ -27,11 +27,11 @@
 #![warn(missing_docs)]
 
 pub mod backtrace;
+/// Baseline machine code listed under its bytecode and source (`tierjit disasm`).
+pub mod disasm;
 /// Random tj programs and a differential-testing driver that checks the
 /// tiers agree on them.
 pub mod fuzz;
-/// Baseline machine code listed under its bytecode and source (`tierjit disasm`).
-pub mod disasm;
 pub mod lang;
 pub mod runtime;
 

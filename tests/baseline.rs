@@ -89,7 +89,8 @@ fn a_copied_blob_runs_the_same_at_another_address() {
     assert_ne!(copy.code_rx, original.code_rx);
     vm.install(sum, copy);
     assert_eq!(vm.run_main().unwrap(), Some(expected_sum()));
-    assert_eq!(vm.code_map().find(copy.code_rx + 1).unwrap().func, sum);
+    assert_eq!(vm.code_map().find(copy.code_rx + 1).unwrap().func, sum.0);
+    assert_eq!(vm.code_map().frame(copy.code_rx).unwrap(), (sum, 0));
 }
 
 #[test]

@@ -11,6 +11,9 @@ use tierjit::lang::{self, diag::MAX_DIAGNOSTICS};
 use tierjit::runtime::{TierMode, Vm, VmOptions};
 use tierjit::tiers::bytecode::{text, Module};
 
+mod fuzz;
+mod report;
+
 /// Exit status for compile errors and unreadable input.
 const EXIT_COMPILE_ERROR: i32 = 1;
 /// Exit status for runtime errors.
@@ -40,6 +43,13 @@ enum Command {
         /// Which functions `--tier mixed` compiles.
         #[arg(long, default_value_t = 1)]
         mixed_seed: u64,
+        /// Sample every thread while it runs and write the profile here
+        /// (read it with `tierjit report`).
+        #[arg(long, value_name = "OUT.tjprof")]
+        profile: Option<String>,
+        /// Samples per second of CPU time per thread, with --profile.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        profile_hz: u32,
         /// The program, a .tj file.
         file: String,
         /// Arguments for the program (read with `arg(i)` and `argc()`).
@@ -65,6 +75,12 @@ enum Command {
         #[arg(long = "fn", value_name = "NAME")]
         func: Option<String>,
     },
+    /// Generate random programs and check that the tiers agree on each;
+    /// save a minimized copy of each program on which they do not.
+    Fuzz(fuzz::FuzzArgs),
+    /// Print a report of a profile (.tjprof): hot functions and lines by
+    /// tier, the tier timeline, compile times and sampler health.
+    Report(report::ReportArgs),
 }
 
 /// An execution tier.
@@ -95,15 +111,23 @@ pub fn main() -> i32 {
         Command::Run {
             tier,
             mixed_seed,
+            profile,
+            profile_hz,
             file,
             args,
         } => {
-            let mode = match tier {
+            let tier = match tier {
                 Tier::Interp => TierMode::Interp,
                 Tier::Baseline => TierMode::Baseline,
                 Tier::Mixed => TierMode::Mixed(mixed_seed),
             };
-            run(&file, mode, args)
+            let options = VmOptions {
+                args,
+                tier,
+                profile_hz: profile.as_ref().map(|_| profile_hz),
+                ..VmOptions::default()
+            };
+            run(&file, options, profile.as_deref())
         }
         Command::Check { file } => match load(&file) {
             Ok(_) => 0,
@@ -118,6 +142,8 @@ pub fn main() -> i32 {
             Err(status) => status,
         },
         Command::Disasm { file, func } => disasm(&file, func.as_deref()),
+        Command::Fuzz(args) => fuzz::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 
@@ -178,15 +204,10 @@ fn disasm(path: &str, only: Option<&str>) -> i32 {
     }
 }
 
-fn run(path: &str, tier: TierMode, args: Vec<String>) -> i32 {
+fn run(path: &str, options: VmOptions, profile_path: Option<&str>) -> i32 {
     let module = match load(path) {
         Ok(m) => m,
         Err(status) => return status,
-    };
-    let options = VmOptions {
-        args,
-        tier,
-        ..VmOptions::default()
     };
     let vm = match Vm::new(module, options) {
         Ok(vm) => vm,
@@ -197,12 +218,41 @@ fn run(path: &str, tier: TierMode, args: Vec<String>) -> i32 {
     };
     let result = vm.run_main();
     vm.flush_output();
+    if let (Some(out), Some(profile)) = (profile_path, vm.finish_profile(path)) {
+        write_profile(out, &profile);
+    }
     match result {
         Ok(value) => value.map_or(0, |v| (v & 255) as i32),
         Err(error) => {
             let text = tierjit::backtrace::render(&error, vm.module(), path);
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
             EXIT_RUNTIME_ERROR
+        }
+    }
+}
+
+/// Writes the profile of a run; a failure is reported but does not change
+/// the program's exit status.
+fn write_profile(out: &str, profile: &tierjit_profiler::profile::Profile) {
+    let mut stderr = std::io::stderr().lock();
+    let written = std::fs::File::create(out).and_then(|file| {
+        let mut file = std::io::BufWriter::new(file);
+        tierjit_profiler::format::write(profile, &mut file)?;
+        file.flush()
+    });
+    match written {
+        Ok(()) => {
+            let _ = writeln!(
+                stderr,
+                "tierjit: profile written to {out}: {} samples, {:.0} Hz achieved of {} Hz asked, {} dropped",
+                profile.stats.samples,
+                profile.stats.achieved_hz(),
+                profile.stats.requested_hz,
+                profile.stats.dropped
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(stderr, "error: cannot write profile {out}: {e}");
         }
     }
 }

@@ -1,59 +1,65 @@
-//! Which generated code is where: native address ranges to (function, tier,
-//! pc map), for backtraces, `disasm` and (later) the profiler.
+//! Which generated code is where: native address ranges to (function,
+//! tier), and through each blob's own pc map to bytecode pcs.
+//!
+//! The ranges live in the profiler's lock-free [`RangeMap`], which the
+//! SIGPROF handler reads too; the pc maps live in the blobs themselves
+//! (see `code_memory`), so there is one record of each blob.
 
-use parking_lot::RwLock;
-use std::collections::BTreeMap;
+use super::code_memory::{self, Blob};
 use std::sync::Arc;
-use tierjit_tiers::baseline::lookup_pc;
+use tierjit_profiler::codemap::{CodeMap as RangeMap, CodeRange};
 use tierjit_tiers::bytecode::FuncId;
 
-/// One placed blob of code.
-#[derive(Clone, Debug)]
-pub struct CodeEntry {
-    /// First byte of code (executable view).
-    pub start: usize,
-    /// One past the last byte of code.
-    pub end: usize,
-    /// The function the code runs.
-    pub func: FuncId,
-    /// 1 for baseline, 2 for optimized.
-    pub tier: u32,
-    /// `(offset, bytecode pc)` sorted by offset.
-    pub pc_map: Arc<[(u32, u32)]>,
-}
+/// The most blobs alive at once.
+const CAPACITY: usize = 1 << 16;
 
 /// Address ranges of all live blobs.
-#[derive(Default)]
 pub struct CodeMap {
-    entries: RwLock<BTreeMap<usize, CodeEntry>>,
+    ranges: Arc<RangeMap>,
+}
+
+impl Default for CodeMap {
+    fn default() -> CodeMap {
+        CodeMap {
+            ranges: Arc::new(RangeMap::new(CAPACITY)),
+        }
+    }
 }
 
 impl CodeMap {
-    /// Records a blob.
-    pub fn insert(&self, entry: CodeEntry) {
-        self.entries.write().insert(entry.start, entry);
+    /// Records a placed blob of `func` at `tier`.
+    pub fn insert(&self, blob: &Blob, func: FuncId, tier: u32) -> Result<(), String> {
+        self.ranges
+            .insert(CodeRange {
+                start: blob.code_rx,
+                end: blob.code_rx + blob.code_size,
+                func: func.0,
+                tier,
+            })
+            .map_err(|e| format!("code map: {e:?}"))
     }
 
-    /// Forgets the blob starting at `start`.
+    /// Forgets the blob whose code starts at `start`.
     pub fn remove(&self, start: usize) {
-        self.entries.write().remove(&start);
+        self.ranges.remove(start);
     }
 
     /// The blob containing `pc`.
-    pub fn find(&self, pc: usize) -> Option<CodeEntry> {
-        let entries = self.entries.read();
-        let (_, entry) = entries.range(..=pc).next_back()?;
-        (pc < entry.end).then(|| entry.clone())
+    pub fn find(&self, pc: usize) -> Option<CodeRange> {
+        self.ranges.find(pc)
     }
 
     /// The function and bytecode pc of native `pc`.
     pub fn frame(&self, pc: usize) -> Option<(FuncId, u32)> {
-        let entries = self.entries.read();
-        let (_, entry) = entries.range(..=pc).next_back()?;
-        if pc >= entry.end {
-            return None;
-        }
-        let bytecode_pc = lookup_pc(&entry.pc_map, (pc - entry.start) as u32)?;
-        Some((entry.func, bytecode_pc))
+        let range = self.ranges.find(pc)?;
+        // SAFETY: the range is in the code map, so its blob is live.
+        let bytecode_pc =
+            unsafe { code_memory::bytecode_pc_at(range.start, (pc - range.start) as u32)? };
+        Some((FuncId(range.func), bytecode_pc))
+    }
+
+    /// The lock-free range map, shared with the sampler.
+    pub fn ranges(&self) -> Arc<RangeMap> {
+        self.ranges.clone()
     }
 }

@@ -265,6 +265,32 @@ impl CodeMemory {
     }
 }
 
+/// The bytecode pc of the instruction at `offset` in the blob whose code
+/// starts at `code_rx`, from the pc map stored in the blob.
+///
+/// # Safety
+/// `code_rx` must be the code address of a live blob placed by
+/// [`CodeMemory::alloc_blob`] (one that is still in the code map).
+pub unsafe fn bytecode_pc_at(code_rx: usize, offset: u32) -> Option<u32> {
+    // SAFETY: the caller's contract: a live blob, so its header precedes the
+    // code and its pc map follows it, all mapped and never written again.
+    let (header, map) = unsafe {
+        let header = std::ptr::read((code_rx - HEADER_SIZE) as *const BlobHeader);
+        let map = (code_rx + (header.code_size as usize).next_multiple_of(4)) as *const [u32; 2];
+        (
+            header,
+            std::slice::from_raw_parts(map, header.pc_map_len as usize),
+        )
+    };
+    if header.magic != BLOB_MAGIC {
+        return None;
+    }
+    match map.partition_point(|e| e[0] <= offset) {
+        0 => None,
+        i => Some(map[i - 1][1]),
+    }
+}
+
 impl Default for CodeMemory {
     fn default() -> CodeMemory {
         CodeMemory::new()

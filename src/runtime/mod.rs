@@ -8,9 +8,10 @@
 pub mod code_map;
 pub mod code_memory;
 pub mod output;
+pub mod profiling;
 pub mod threads;
 
-use code_map::{CodeEntry, CodeMap};
+use code_map::CodeMap;
 use code_memory::{Blob, CodeMemory};
 use output::Output;
 use parking_lot::Mutex;
@@ -66,6 +67,8 @@ pub struct VmOptions {
     pub heap_limit: usize,
     /// Write each printed line at once (default: when stdout is a terminal).
     pub line_buffered: Option<bool>,
+    /// Sample every thread at this many samples per second of CPU time.
+    pub profile_hz: Option<u32>,
 }
 
 impl Default for VmOptions {
@@ -76,6 +79,7 @@ impl Default for VmOptions {
             limits: Limits::default(),
             heap_limit: Heap::default_limit(),
             line_buffered: None,
+            profile_hz: None,
         }
     }
 }
@@ -89,6 +93,7 @@ pub struct Vm {
     threads: Threads,
     code: Mutex<CodeMemory>,
     code_map: CodeMap,
+    profiling: Option<profiling::Profiling>,
     options: VmOptions,
     this: Weak<Vm>,
 }
@@ -140,9 +145,13 @@ impl Vm {
             threads: Threads::default(),
             code: Mutex::new(CodeMemory::new()),
             code_map: CodeMap::default(),
+            profiling: options.profile_hz.map(profiling::Profiling::new),
             options,
             this: this.clone(),
         });
+        if let Some(p) = &vm.profiling {
+            p.start(Arc::downgrade(&vm));
+        }
         for i in 0..vm.module.funcs.len() {
             if vm.options.tier.compiles(i) {
                 vm.compile_baseline(FuncId(i as u32))?;
@@ -168,13 +177,9 @@ impl Vm {
             .lock()
             .alloc_blob(tier, compiled.func.0, &compiled.code, &compiled.pc_map)
             .map_err(|e| VmError::Compile(e.to_string()))?;
-        self.code_map.insert(CodeEntry {
-            start: blob.code_rx,
-            end: blob.code_rx + blob.code_size,
-            func: compiled.func,
-            tier,
-            pc_map: compiled.pc_map.clone().into(),
-        });
+        self.code_map
+            .insert(&blob, compiled.func, tier)
+            .map_err(VmError::Compile)?;
         Ok(blob)
     }
 
@@ -240,7 +245,12 @@ impl Vm {
     /// Calls `func` with raw argument bits on the calling thread.
     pub fn call(&self, func: FuncId, args: &[u64]) -> Result<Option<i64>, RuntimeError> {
         let mut ts = self.thread_state(0);
+        let sampling = self
+            .profiling
+            .as_ref()
+            .and_then(|p| p.register(self, 0, &ts));
         let result = interp::call(&mut ts, func, args);
+        drop(sampling);
         self.output.write(&mut ts.out.lock());
         match (result, self.threads.failure()) {
             (_, Some(failure)) => Err(failure),
@@ -253,6 +263,11 @@ impl Vm {
     /// printing an error).
     pub fn flush_output(&self) {
         self.output.flush_all();
+    }
+
+    /// Stops profiling and gives the profile, if the Vm was profiling.
+    pub fn finish_profile(&self, program: &str) -> Option<tierjit_profiler::profile::Profile> {
+        self.profiling.as_ref().map(|p| p.finish(self, program))
     }
 
     /// The module being run.
@@ -294,7 +309,12 @@ impl Host for Vm {
             .name(format!("tj-{handle}"))
             .stack_size(THREAD_STACK_BYTES)
             .spawn(move || {
+                let sampling = vm
+                    .profiling
+                    .as_ref()
+                    .and_then(|p| p.register(&vm, handle, &ts));
                 let result = interp::call(&mut ts, func, &args);
+                drop(sampling);
                 vm.output.write(&mut ts.out.lock());
                 match result {
                     Ok(value) => vm.threads.finish(handle, value.map(|bits| bits as i64)),

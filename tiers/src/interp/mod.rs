@@ -43,12 +43,35 @@ pub fn call(ts: &mut ThreadState, func: FuncId, args: &[u64]) -> Result<Option<u
             0
         }
     };
+    if base + args.len() > ts.regs.len() {
+        return Err(ts.error(Trap::StackOverflow));
+    }
+    ts.regs[base..base + args.len()].copy_from_slice(args);
+    let entry = host.method_table().entry(func);
+    if entry != interpreter_entry as EntryFn as usize {
+        // Compiled code is installed: enter it, as any call would.
+        // SAFETY: method-table slots hold EntryFns; the frame lies in this
+        // thread's register stack with the arguments in place.
+        let bits = unsafe {
+            let entry = std::mem::transmute::<usize, EntryFn>(entry);
+            entry(
+                ts as *mut ThreadState,
+                ts.regs.as_mut_ptr().add(base),
+                func.0,
+                0,
+                0,
+            )
+        };
+        return match ts.take_pending() {
+            Some(error) => Err(error),
+            None => Ok(callee.ret.map(|_| bits)),
+        };
+    }
     let depth = ts.frames.len();
     let record = FrameRecord::new(func, base, NO_RESULT);
     if ts.push_frame(record, callee.num_regs as usize).is_err() {
         return Err(ts.error(Trap::StackOverflow));
     }
-    ts.regs[base..base + args.len()].copy_from_slice(args);
     let result = run(ts, module, depth);
     ts.truncate_frames(depth);
     result.map(|bits| callee.ret.map(|_| bits))

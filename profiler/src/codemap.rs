@@ -1,0 +1,239 @@
+//! Address ranges of generated code, readable without locks.
+//!
+//! The signal handler must know whether a pc (or a return address) lies in
+//! generated code, and which blob, while other threads add and remove
+//! blobs. Entries live in a fixed-capacity array of atomics, sorted by start
+//! address, guarded by a sequence counter (a seqlock): writers (serialized
+//! by a mutex; never the handler) make the counter odd, edit, and make it
+//! even; a reader retries if the counter was odd or changed while it read.
+//! A reader never waits: after a few failed tries it gives up and reports
+//! "unknown" (a handler that interrupted a writer on its own thread would
+//! otherwise spin forever).
+
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// A blob as the code map knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeRange {
+    /// First byte of code.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+    /// The function's id.
+    pub func: u32,
+    /// The tier (1 baseline, 2 optimized).
+    pub tier: u32,
+}
+
+/// Why a range could not be added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeMapError {
+    /// The map holds as many ranges as it can.
+    Full,
+    /// The range overlaps one already present.
+    Overlap,
+}
+
+struct Slot {
+    start: AtomicU64,
+    end: AtomicU64,
+    meta: AtomicU64,
+}
+
+/// The lock-free (for readers) map of code ranges.
+pub struct CodeMap {
+    seq: AtomicU64,
+    len: AtomicUsize,
+    slots: Box<[Slot]>,
+    writer: Mutex<()>,
+}
+
+const READ_TRIES: usize = 4;
+
+impl CodeMap {
+    /// A map with room for `capacity` ranges.
+    pub fn new(capacity: usize) -> CodeMap {
+        CodeMap {
+            seq: AtomicU64::new(0),
+            len: AtomicUsize::new(0),
+            slots: (0..capacity)
+                .map(|_| Slot {
+                    start: AtomicU64::new(0),
+                    end: AtomicU64::new(0),
+                    meta: AtomicU64::new(0),
+                })
+                .collect(),
+            writer: Mutex::new(()),
+        }
+    }
+
+    fn load(&self, i: usize) -> CodeRange {
+        let s = &self.slots[i];
+        let meta = s.meta.load(Ordering::Relaxed);
+        CodeRange {
+            start: s.start.load(Ordering::Relaxed) as usize,
+            end: s.end.load(Ordering::Relaxed) as usize,
+            func: (meta >> 32) as u32,
+            tier: meta as u32,
+        }
+    }
+
+    fn store(&self, i: usize, r: CodeRange) {
+        let s = &self.slots[i];
+        s.start.store(r.start as u64, Ordering::Relaxed);
+        s.end.store(r.end as u64, Ordering::Relaxed);
+        s.meta
+            .store((r.func as u64) << 32 | r.tier as u64, Ordering::Relaxed);
+    }
+
+    /// Runs `edit` as a writer: other writers wait, readers retry.
+    fn write<T>(&self, edit: impl FnOnce(&Self) -> T) -> T {
+        let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.seq.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        let result = edit(self);
+        self.seq.fetch_add(1, Ordering::Release);
+        result
+    }
+
+    /// Adds a range.
+    pub fn insert(&self, range: CodeRange) -> Result<(), CodeMapError> {
+        self.write(|map| {
+            let len = map.len.load(Ordering::Relaxed);
+            if len == map.slots.len() {
+                return Err(CodeMapError::Full);
+            }
+            let at = (0..len)
+                .find(|&i| map.load(i).start >= range.start)
+                .unwrap_or(len);
+            let overlaps = |i: usize| {
+                let r = map.load(i);
+                r.start < range.end && range.start < r.end
+            };
+            if (at < len && overlaps(at)) || (at > 0 && overlaps(at - 1)) {
+                return Err(CodeMapError::Overlap);
+            }
+            for i in (at..len).rev() {
+                map.store(i + 1, map.load(i));
+            }
+            map.store(at, range);
+            map.len.store(len + 1, Ordering::Relaxed);
+            Ok(())
+        })
+    }
+
+    /// Removes the range starting at `start`; true if there was one.
+    pub fn remove(&self, start: usize) -> bool {
+        self.write(|map| {
+            let len = map.len.load(Ordering::Relaxed);
+            let Some(at) = (0..len).find(|&i| map.load(i).start == start) else {
+                return false;
+            };
+            for i in at..len - 1 {
+                map.store(i, map.load(i + 1));
+            }
+            map.len.store(len - 1, Ordering::Relaxed);
+            true
+        })
+    }
+
+    /// The range containing `pc`, if any (`None` also if the map kept
+    /// changing while it was read). Async-signal-safe: no lock, no
+    /// allocation, bounded time.
+    pub fn find(&self, pc: usize) -> Option<CodeRange> {
+        for _ in 0..READ_TRIES {
+            let before = self.seq.load(Ordering::Acquire);
+            if before % 2 == 1 {
+                continue;
+            }
+            let len = self.len.load(Ordering::Relaxed).min(self.slots.len());
+            // Binary search for the last range starting at or below pc.
+            let (mut lo, mut hi) = (0, len);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if self.load(mid).start <= pc {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            let found = lo.checked_sub(1).map(|i| self.load(i));
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) == before {
+                return found.filter(|r| pc < r.end);
+            }
+        }
+        None
+    }
+
+    /// Every range, sorted by start (for reports and tests).
+    pub fn ranges(&self) -> Vec<CodeRange> {
+        let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        (0..self.len.load(Ordering::Relaxed))
+            .map(|i| self.load(i))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn range(start: usize, len: usize, func: u32) -> CodeRange {
+        CodeRange {
+            start,
+            end: start + len,
+            func,
+            tier: 1,
+        }
+    }
+
+    #[test]
+    fn finds_inserts_and_removes() {
+        let map = CodeMap::new(8);
+        map.insert(range(300, 50, 3)).unwrap();
+        map.insert(range(100, 50, 1)).unwrap();
+        map.insert(range(200, 50, 2)).unwrap();
+        assert_eq!(map.insert(range(120, 10, 9)), Err(CodeMapError::Overlap));
+        assert_eq!(map.find(100).unwrap().func, 1);
+        assert_eq!(map.find(249).unwrap().func, 2);
+        assert_eq!(map.find(250), None);
+        assert_eq!(map.find(99), None);
+        assert!(map.remove(200));
+        assert_eq!(map.find(210), None);
+        assert_eq!(map.find(310).unwrap().func, 3);
+        assert_eq!(map.ranges().len(), 2);
+    }
+
+    #[test]
+    fn readers_see_consistent_entries_while_writers_churn() {
+        let map = Arc::new(CodeMap::new(64));
+        // Stable ranges that must always be found, with the right function.
+        for i in 0..8 {
+            map.insert(range(1000 * i + 10_000, 100, i as u32)).unwrap();
+        }
+        let writer = {
+            let map = map.clone();
+            std::thread::spawn(move || {
+                for round in 0..20_000usize {
+                    let start = 100 + (round % 50) * 100;
+                    map.insert(range(start, 50, 99)).unwrap();
+                    assert!(map.remove(start));
+                }
+            })
+        };
+        let mut found = 0;
+        while !writer.is_finished() {
+            for i in 0..8usize {
+                if let Some(r) = map.find(1000 * i + 10_050) {
+                    assert_eq!(r.func, i as u32);
+                    found += 1;
+                }
+            }
+        }
+        writer.join().unwrap();
+        assert!(found > 0);
+    }
+}

@@ -1,0 +1,172 @@
+//! The sampling profiler end to end: attribution accuracy against known
+//! CPU shares, in the interpreter and in baseline code, on one thread and
+//! on several; and `tierjit report` on the profile of every example.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tierjit_profiler::profile::{Profile, Tier};
+
+fn tierjit() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tierjit"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn temp_profile(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("tierjit-test-{}-{name}.tjprof", std::process::id()))
+}
+
+fn profile_run(tier: &str, hz: u32, program: &str, args: &[&str], name: &str) -> Profile {
+    let out = temp_profile(name);
+    let status = tierjit()
+        .args(["run", "--tier", tier, "--profile"])
+        .arg(&out)
+        .args(["--profile-hz", &hz.to_string(), program])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    tierjit_profiler::format::read(&bytes).unwrap()
+}
+
+/// Share of CPU time (sample weight) whose innermost frame is each function.
+fn self_shares(p: &Profile) -> HashMap<String, f64> {
+    let total: u64 = p.samples.iter().map(|s| s.weight_ns).sum();
+    let mut by_func = HashMap::new();
+    for s in &p.samples {
+        if let Some(f) = s.frames.first() {
+            *by_func
+                .entry(p.functions[f.func as usize].clone())
+                .or_insert(0u64) += s.weight_ns;
+        }
+    }
+    by_func
+        .into_iter()
+        .map(|(k, v)| (k, v as f64 / total.max(1) as f64))
+        .collect()
+}
+
+fn check_shares(tier: &str, threaded: bool) {
+    let threaded_arg = if threaded { "1" } else { "0" };
+    // Sizes give each configuration roughly half a second of CPU time.
+    let (rounds, n) = match tier {
+        "interp" => ("40", "250000"),
+        _ => ("40", "1000000"),
+    };
+    let name = format!("{tier}-{threaded_arg}");
+    let p = profile_run(
+        tier,
+        1000,
+        "tests/profiler/shares.tj",
+        &[rounds, n, threaded_arg],
+        &name,
+    );
+    assert!(p.samples.len() > 100, "{} samples", p.samples.len());
+    let shares = self_shares(&p);
+    let heavy = shares.get("heavy").copied().unwrap_or(0.0);
+    let light = shares.get("light").copied().unwrap_or(0.0);
+    assert!(
+        (heavy - 0.75).abs() < 0.10,
+        "{tier}: heavy {heavy:.3} of CPU time, expected 0.75 ({shares:?})"
+    );
+    assert!(
+        (light - 0.25).abs() < 0.10,
+        "{tier}: light {light:.3} of CPU time, expected 0.25 ({shares:?})"
+    );
+    let expected_tier = if tier == "interp" {
+        Tier::Interp
+    } else {
+        Tier::Baseline
+    };
+    let innermost_tiers: Vec<Tier> = p
+        .samples
+        .iter()
+        .filter_map(|s| s.frames.first().map(|f| f.tier))
+        .collect();
+    let right_tier = innermost_tiers
+        .iter()
+        .filter(|&&t| t == expected_tier)
+        .count();
+    assert!(
+        right_tier * 10 >= innermost_tiers.len() * 9,
+        "{tier}: frames attributed to the wrong tier"
+    );
+    if threaded {
+        let threads: std::collections::HashSet<u32> = p.samples.iter().map(|s| s.thread).collect();
+        assert!(threads.len() >= 2, "samples from threads {threads:?}");
+    }
+    // Callers are on the stack: heavy is called from main or worker_heavy.
+    assert!(p.samples.iter().any(|s| s.frames.len() >= 2));
+}
+
+#[test]
+fn interpreted_shares_match_the_truth_on_one_thread() {
+    check_shares("interp", false);
+}
+
+#[test]
+fn baseline_shares_match_the_truth_on_one_thread() {
+    check_shares("baseline", false);
+}
+
+#[test]
+fn shares_match_the_truth_across_threads() {
+    check_shares("interp", true);
+    check_shares("baseline", true);
+}
+
+#[test]
+fn the_report_reads_the_profile_of_every_example() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for entry in std::fs::read_dir(examples).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "tj") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let out = temp_profile(&name);
+        let run = tierjit()
+            .args(["run", "--tier", "baseline", "--profile"])
+            .arg(&out)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        for extra in [&[][..], &["--folded"][..], &["--json"][..]] {
+            let report = tierjit()
+                .arg("report")
+                .arg(&out)
+                .args(extra)
+                .output()
+                .unwrap();
+            assert!(
+                report.status.success(),
+                "{name} {extra:?}: {}",
+                String::from_utf8_lossy(&report.stderr)
+            );
+            assert!(!report.stdout.is_empty());
+        }
+        let _ = std::fs::remove_file(&out);
+    }
+}
+
+#[test]
+fn a_corrupted_profile_is_a_clear_error() {
+    let out = temp_profile("corrupt");
+    std::fs::write(&out, b"TJPROF\\0garbage").unwrap();
+    let report = tierjit().arg("report").arg(&out).output().unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(report.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&report.stderr).contains("error"));
+}

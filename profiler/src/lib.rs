@@ -7,6 +7,7 @@
 
 pub mod codemap;
 pub mod format;
+pub mod hotness;
 pub mod perf;
 pub mod profile;
 pub mod report;

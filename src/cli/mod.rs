@@ -47,6 +47,16 @@ enum Command {
         /// (read it with `tierjit report`).
         #[arg(long, value_name = "OUT.tjprof")]
         profile: Option<String>,
+        /// Write /tmp/perf-PID.map naming generated code for `perf`.
+        #[arg(long)]
+        perf_map: bool,
+        /// Write a jitdump file (jit-PID.dump) for `perf inject --jit`
+        /// (see the README for the recipe).
+        #[arg(long)]
+        jitdump: bool,
+        /// Where --jitdump writes its file.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        jitdump_dir: std::path::PathBuf,
         /// Samples per second of CPU time per thread, with --profile.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         profile_hz: u32,
@@ -113,6 +123,9 @@ pub fn main() -> i32 {
             mixed_seed,
             profile,
             profile_hz,
+            perf_map,
+            jitdump,
+            jitdump_dir,
             file,
             args,
         } => {
@@ -125,6 +138,8 @@ pub fn main() -> i32 {
                 args,
                 tier,
                 profile_hz: profile.as_ref().map(|_| profile_hz),
+                perf_map,
+                jitdump_dir: jitdump.then_some(jitdump_dir),
                 ..VmOptions::default()
             };
             run(&file, options, profile.as_deref())

@@ -19,7 +19,8 @@
 //!   each program near [`GenConfig::work_budget`] and within
 //!   [`GenConfig::print_budget`];
 //! - **is deterministic**: no `now_ns`, `arg` or `argc`; a spawned thread,
-//!   if any, calls a function that never prints and is joined at once.
+//!   if any (only in programs that cannot trap), calls a function that
+//!   never prints and is joined at once.
 //!
 //! Runtime errors happen only in *trapping* programs
 //! ([`GenConfig::trap_percent`] of them), where a few divisors, indices and
@@ -30,8 +31,8 @@
 //! Layout that [`super::minimize`] relies on: one statement per line; a
 //! block's `}` alone on its line or as `} else {`; a `while` loop's counter
 //! increment (and bound check) and a recursive function's depth guard on
-//! the same line as the opening brace, so that deleting whole lines can
-//! never make a program run forever.
+//! the same line as the opening brace, so that deleting whole lines cannot
+//! remove a loop's bound or a recursion's base case.
 
 /// The longest array a program creates; also bounds `for i in 0..len(a)`.
 pub const MAX_ARRAY_LEN: i64 = 8;
@@ -51,7 +52,8 @@ pub struct GenConfig {
     pub max_params: usize,
     /// `const` items: between 0 and this many.
     pub max_consts: usize,
-    /// Statements in one block: between 1 and this many.
+    /// Statements in a nested block: between 1 and this many (a function
+    /// body gets between half and twice as many).
     pub max_stmts: usize,
     /// How deeply `if`, `for` and `while` nest inside a function.
     pub max_block_depth: usize,
@@ -107,9 +109,12 @@ impl Rng {
         (self.next() % n.max(1) as u64) as usize
     }
 
-    /// Uniform in `lo..=hi`.
+    /// Uniform in `lo..=hi` (`lo` when the range is empty).
     fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
+        if hi <= lo {
+            return lo;
+        }
+        lo.wrapping_add((self.next() % (hi.abs_diff(lo) + 1)) as i64)
     }
 
     fn chance(&mut self, percent: u32) -> bool {

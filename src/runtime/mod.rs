@@ -17,6 +17,8 @@ use output::Output;
 use parking_lot::Mutex;
 use std::sync::{Arc, Weak};
 use threads::Threads;
+use tierjit_profiler::perf::{JitDump, PerfMap};
+use tierjit_profiler::profile::{Tier as ProfileTier, TierEvent, TierEventKind};
 use tierjit_tiers::baseline::{self, CompiledCode};
 use tierjit_tiers::bytecode::verify::{verify_module, VerifyError};
 use tierjit_tiers::bytecode::{FuncId, Module};
@@ -69,6 +71,11 @@ pub struct VmOptions {
     pub line_buffered: Option<bool>,
     /// Sample every thread at this many samples per second of CPU time.
     pub profile_hz: Option<u32>,
+    /// Name every placed blob in `/tmp/perf-PID.map` for `perf`.
+    pub perf_map: bool,
+    /// Record every placed blob in a jitdump file in this directory for
+    /// `perf inject --jit`.
+    pub jitdump_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for VmOptions {
@@ -80,6 +87,8 @@ impl Default for VmOptions {
             heap_limit: Heap::default_limit(),
             line_buffered: None,
             profile_hz: None,
+            perf_map: false,
+            jitdump_dir: None,
         }
     }
 }
@@ -94,6 +103,9 @@ pub struct Vm {
     code: Mutex<CodeMemory>,
     code_map: CodeMap,
     profiling: Option<profiling::Profiling>,
+    perf: Mutex<PerfOutputs>,
+    events: Mutex<Vec<TierEvent>>,
+    started: std::time::Instant,
     options: VmOptions,
     this: Weak<Vm>,
 }
@@ -137,6 +149,9 @@ impl Vm {
             Some(line_buffered) => Output::new(line_buffered),
             None => Output::default(),
         };
+        let profiling = options
+            .profile_hz
+            .map(|hz| profiling::Profiling::new(hz, &module));
         let vm = Arc::new_cyclic(|this| Vm {
             heap: Heap::new(options.heap_limit),
             module,
@@ -145,13 +160,20 @@ impl Vm {
             threads: Threads::default(),
             code: Mutex::new(CodeMemory::new()),
             code_map: CodeMap::default(),
-            profiling: options.profile_hz.map(profiling::Profiling::new),
+            profiling,
+            perf: Mutex::new(PerfOutputs::default()),
+            events: Mutex::new(Vec::new()),
+            started: std::time::Instant::now(),
             options,
             this: this.clone(),
         });
         if let Some(p) = &vm.profiling {
             p.start(Arc::downgrade(&vm));
         }
+        vm.perf
+            .lock()
+            .open(&vm.options)
+            .map_err(|e| VmError::Compile(format!("perf output: {e}")))?;
         for i in 0..vm.module.funcs.len() {
             if vm.options.tier.compiles(i) {
                 vm.compile_baseline(FuncId(i as u32))?;
@@ -163,11 +185,36 @@ impl Vm {
     /// Compiles `func` with the baseline compiler, places the code and
     /// installs it in the method table (one aligned store).
     pub fn compile_baseline(&self, func: FuncId) -> Result<Blob, VmError> {
+        let begun = std::time::Instant::now();
         let compiled = baseline::compile(&self.module, func)
             .map_err(|e| VmError::Compile(format!("{}: {e}", self.module.func(func).name)))?;
+        self.event(
+            func,
+            TierEventKind::Compile {
+                from: ProfileTier::Interp,
+                to: ProfileTier::Baseline,
+                duration_ns: begun.elapsed().as_nanos() as u64,
+                queue_ns: 0,
+            },
+        );
         let blob = self.place(1, &compiled)?;
         self.install(func, blob);
+        self.event(
+            func,
+            TierEventKind::Install {
+                tier: ProfileTier::Baseline,
+            },
+        );
         Ok(blob)
+    }
+
+    /// Records a tier event (for profiles).
+    fn event(&self, func: FuncId, kind: TierEventKind) {
+        self.events.lock().push(TierEvent {
+            time_ns: self.started.elapsed().as_nanos() as u64,
+            func: func.0,
+            kind,
+        });
     }
 
     /// Puts compiled code into executable memory and the code map.
@@ -180,6 +227,14 @@ impl Vm {
         self.code_map
             .insert(&blob, compiled.func, tier)
             .map_err(VmError::Compile)?;
+        let name = format!(
+            "tj:{} [{}]",
+            self.module.func(compiled.func).name,
+            if tier >= 2 { "opt" } else { "baseline" }
+        );
+        self.perf
+            .lock()
+            .code_loaded(blob.code_rx, &compiled.code, &name);
         Ok(blob)
     }
 
@@ -267,7 +322,9 @@ impl Vm {
 
     /// Stops profiling and gives the profile, if the Vm was profiling.
     pub fn finish_profile(&self, program: &str) -> Option<tierjit_profiler::profile::Profile> {
-        self.profiling.as_ref().map(|p| p.finish(self, program))
+        let mut profile = self.profiling.as_ref().map(|p| p.finish(self, program))?;
+        profile.events = self.events.lock().clone();
+        Some(profile)
     }
 
     /// The module being run.
@@ -344,5 +401,39 @@ impl Host for Vm {
 
     fn native_frame(&self, pc: usize) -> Option<(FuncId, u32)> {
         self.code_map.frame(pc)
+    }
+}
+
+/// The files that tell `perf` what generated code is where.
+#[derive(Default)]
+struct PerfOutputs {
+    map: Option<PerfMap>,
+    jitdump: Option<JitDump>,
+}
+
+impl PerfOutputs {
+    fn open(&mut self, options: &VmOptions) -> std::io::Result<()> {
+        if options.perf_map {
+            self.map = Some(PerfMap::create()?);
+        }
+        if let Some(dir) = &options.jitdump_dir {
+            self.jitdump = Some(JitDump::create(dir)?);
+        }
+        Ok(())
+    }
+
+    /// Records a blob; a failed write stops that output (profiling aids
+    /// must never stop the program).
+    fn code_loaded(&mut self, addr: usize, code: &[u8], name: &str) {
+        if let Some(map) = &mut self.map {
+            if map.add(addr as u64, code.len() as u64, name).is_err() {
+                self.map = None;
+            }
+        }
+        if let Some(jitdump) = &mut self.jitdump {
+            if jitdump.code_load(addr as u64, code, name).is_err() {
+                self.jitdump = None;
+            }
+        }
     }
 }

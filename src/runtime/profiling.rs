@@ -10,9 +10,10 @@
 use super::Vm;
 use parking_lot::Mutex;
 use std::mem::offset_of;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+use tierjit_profiler::hotness::{innermost_loop, Hotness, LoopKey};
 use tierjit_profiler::profile::{Frame, Profile, Sample, SamplerStats, Tier};
 use tierjit_profiler::ring::{RawSample, Ring, FRAME_INTERP, FRAME_NATIVE, FRAME_PAYLOAD};
 use tierjit_profiler::sampler::{self, Registration, SamplerConfig};
@@ -23,10 +24,12 @@ use tierjit_tiers::exec::{FrameRecord, ThreadState};
 /// How often the aggregator drains the rings.
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
 
+/// Hotness halves every this many nanoseconds.
+const HOTNESS_HALF_LIFE_NS: u64 = 200_000_000;
+
 struct ThreadRing {
     thread: u32,
     ring: Arc<Ring>,
-    idle: Arc<AtomicU64>,
 }
 
 #[derive(Default)]
@@ -44,6 +47,10 @@ pub struct Profiling {
     collected: Mutex<Collected>,
     stop: AtomicBool,
     aggregator: Mutex<Option<std::thread::JoinHandle<()>>>,
+    hotness: Mutex<(Hotness, u64)>,
+    /// Each function's loops as `(header, last pc)`, from its backward
+    /// branches.
+    loops: Vec<Vec<(u32, u32)>>,
 }
 
 fn monotonic_ns() -> u64 {
@@ -67,8 +74,24 @@ fn interp_frames(ts: &ThreadState) -> InterpFrames {
 }
 
 impl Profiling {
-    /// Profiling at `hz` samples per second of CPU time, per thread.
-    pub fn new(hz: u32) -> Profiling {
+    /// Profiling at `hz` samples per second of CPU time, per thread, of
+    /// a program with these functions.
+    pub fn new(hz: u32, module: &tierjit_tiers::bytecode::Module) -> Profiling {
+        let loops = module
+            .funcs
+            .iter()
+            .map(|f| {
+                f.code
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(pc, i)| {
+                        i.target()
+                            .filter(|&t| t as usize <= pc)
+                            .map(|t| (t, pc as u32))
+                    })
+                    .collect()
+            })
+            .collect();
         Profiling {
             config: SamplerConfig {
                 hz,
@@ -79,7 +102,25 @@ impl Profiling {
             collected: Mutex::new(Collected::default()),
             stop: AtomicBool::new(false),
             aggregator: Mutex::new(None),
+            hotness: Mutex::new((Hotness::new(HOTNESS_HALF_LIFE_NS), monotonic_ns())),
+            loops,
         }
+    }
+
+    /// Recent CPU time per function, hottest first, at least `threshold_ns`.
+    pub fn hot_functions(&self, threshold_ns: f64) -> Vec<(FuncId, f64)> {
+        let hotness = self.hotness.lock();
+        hotness
+            .0
+            .hot_functions(threshold_ns)
+            .into_iter()
+            .map(|(f, v)| (FuncId(f), v))
+            .collect()
+    }
+
+    /// Recent CPU time per loop, hottest first, at least `threshold_ns`.
+    pub fn hot_loops(&self, threshold_ns: f64) -> Vec<(LoopKey, f64)> {
+        self.hotness.lock().0.hot_loops(threshold_ns)
     }
 
     /// Starts the aggregator thread (it holds only a weak reference).
@@ -108,7 +149,6 @@ impl Profiling {
         self.threads.lock().push(ThreadRing {
             thread: thread as u32,
             ring: registration.ring(),
-            idle: registration.idle_ticks(),
         });
         Some(registration)
     }
@@ -122,9 +162,25 @@ impl Profiling {
             .map(|t| (t.thread, t.ring.clone()))
             .collect();
         let mut collected = self.collected.lock();
+        let mut hotness = self.hotness.lock();
+        let now = monotonic_ns();
+        let elapsed = now.saturating_sub(hotness.1);
+        hotness.0.decay(elapsed);
+        hotness.1 = now;
         for (thread, ring) in threads {
             ring.drain(|raw| {
-                let sample = self.resolve(vm, thread, raw);
+                let (sample, innermost_pc) = self.resolve(vm, thread, raw);
+                if let (Some(frame), Some(pc)) = (sample.frames.first(), innermost_pc) {
+                    let in_loop = self
+                        .loops
+                        .get(frame.func as usize)
+                        .and_then(|loops| innermost_loop(loops, pc))
+                        .map(|header| LoopKey {
+                            func: frame.func,
+                            header,
+                        });
+                    hotness.0.add(frame.func, in_loop, raw.weight_ns);
+                }
                 collected.cpu_ns += raw.weight_ns;
                 collected.handler_ns.push(raw.handler_ns as u64);
                 collected.samples.push(sample);
@@ -132,18 +188,25 @@ impl Profiling {
         }
     }
 
-    fn resolve(&self, vm: &Vm, thread: u32, raw: &RawSample) -> Sample {
+    /// The resolved sample, and the bytecode pc of its innermost frame.
+    fn resolve(&self, vm: &Vm, thread: u32, raw: &RawSample) -> (Sample, Option<u32>) {
+        let mut innermost_pc = None;
         let frames = raw
             .frames()
             .iter()
             .filter_map(|&word| resolve_frame(vm, word))
+            .map(|(frame, pc)| {
+                innermost_pc.get_or_insert(pc);
+                frame
+            })
             .collect();
-        Sample {
+        let sample = Sample {
             thread,
             time_ns: raw.time_ns.saturating_sub(self.start_ns),
             weight_ns: raw.weight_ns,
             frames,
-        }
+        };
+        (sample, innermost_pc)
     }
 
     /// Stops sampling and gives the profile of the run so far.
@@ -155,8 +218,6 @@ impl Profiling {
         self.drain(vm);
         let threads = self.threads.lock();
         let dropped = threads.iter().map(|t| t.ring.dropped()).sum();
-        let idle: u64 = threads.iter().map(|t| t.idle.load(Ordering::Relaxed)).sum();
-        let _ = idle;
         let collected = std::mem::take(&mut *self.collected.lock());
         let mut histogram =
             hdrhistogram::Histogram::<u64>::new(3).expect("3 significant figures is valid");
@@ -185,8 +246,9 @@ impl Profiling {
     }
 }
 
-/// The (function, tier, line) of one frame word of a raw sample.
-fn resolve_frame(vm: &Vm, word: u64) -> Option<Frame> {
+/// The (function, tier, line) of one frame word of a raw sample, and its
+/// bytecode pc.
+fn resolve_frame(vm: &Vm, word: u64) -> Option<(Frame, u32)> {
     let payload = word & FRAME_PAYLOAD;
     let (func, tier, pc) = match word & !FRAME_PAYLOAD {
         FRAME_NATIVE => {
@@ -204,9 +266,10 @@ fn resolve_frame(vm: &Vm, word: u64) -> Option<Frame> {
         _ => return None,
     };
     let function = vm.module().funcs.get(func.index())?;
-    Some(Frame {
+    let frame = Frame {
         func: func.0,
         tier,
         line: function.lines.line(pc),
-    })
+    };
+    Some((frame, pc))
 }

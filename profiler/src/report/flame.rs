@@ -37,6 +37,16 @@ pub(crate) fn render(profile: &Profile, out: &mut impl Write) -> io::Result<()> 
 /// A color for every frame label the folded stacks can contain.
 fn tier_palette(profile: &Profile) -> PaletteMap {
     let mut palette = PaletteMap::default();
+    // inferno's root frame; no frame label can clash with it (labels end
+    // in a `[tier]`).
+    palette.insert(
+        "all",
+        Color {
+            r: 200,
+            g: 200,
+            b: 200,
+        },
+    );
     palette.insert(OUTSIDE_TJ, tier_color(Tier::Runtime, OUTSIDE_TJ));
     for sample in &profile.samples {
         for frame in &sample.frames {

@@ -1,0 +1,142 @@
+//! Decaying hotness: how much CPU time functions and loops used recently.
+//!
+//! Every sample adds its weight (CPU nanoseconds) to its innermost
+//! function and, if it was inside a loop, to that loop. Every tick all
+//! counts decay exponentially with a configurable half-life, so hotness
+//! measures recent CPU time, and code that stopped running cools off. The
+//! tier policy reads it: samples decide, there are no counters in code.
+
+use std::collections::HashMap;
+
+/// A loop: its function and the pc of its header (the target of its
+/// backward branch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LoopKey {
+    /// The function id.
+    pub func: u32,
+    /// The loop header's bytecode pc.
+    pub header: u32,
+}
+
+/// Decaying CPU time per function and per loop.
+#[derive(Clone, Debug)]
+pub struct Hotness {
+    half_life_ns: u64,
+    functions: HashMap<u32, f64>,
+    loops: HashMap<LoopKey, f64>,
+}
+
+impl Hotness {
+    /// Counts that halve every `half_life_ns` nanoseconds.
+    pub fn new(half_life_ns: u64) -> Hotness {
+        Hotness {
+            half_life_ns: half_life_ns.max(1),
+            functions: HashMap::new(),
+            loops: HashMap::new(),
+        }
+    }
+
+    /// Adds a sample of `weight_ns` CPU time in `func` (inside `in_loop`).
+    pub fn add(&mut self, func: u32, in_loop: Option<LoopKey>, weight_ns: u64) {
+        *self.functions.entry(func).or_insert(0.0) += weight_ns as f64;
+        if let Some(l) = in_loop {
+            *self.loops.entry(l).or_insert(0.0) += weight_ns as f64;
+        }
+    }
+
+    /// Lets `elapsed_ns` of time pass: every count decays; counts that fall
+    /// below a nanosecond are forgotten.
+    pub fn decay(&mut self, elapsed_ns: u64) {
+        let factor = 0.5f64.powf(elapsed_ns as f64 / self.half_life_ns as f64);
+        self.functions.retain(|_, v| {
+            *v *= factor;
+            *v >= 1.0
+        });
+        self.loops.retain(|_, v| {
+            *v *= factor;
+            *v >= 1.0
+        });
+    }
+
+    /// Recent CPU time of `func`, in (decayed) nanoseconds.
+    pub fn function(&self, func: u32) -> f64 {
+        self.functions.get(&func).copied().unwrap_or(0.0)
+    }
+
+    /// Recent CPU time of a loop.
+    pub fn of_loop(&self, key: LoopKey) -> f64 {
+        self.loops.get(&key).copied().unwrap_or(0.0)
+    }
+
+    /// Functions whose recent CPU time is at least `threshold_ns`, hottest
+    /// first.
+    pub fn hot_functions(&self, threshold_ns: f64) -> Vec<(u32, f64)> {
+        let mut hot: Vec<(u32, f64)> = self
+            .functions
+            .iter()
+            .filter(|(_, &v)| v >= threshold_ns)
+            .map(|(&k, &v)| (k, v))
+            .collect();
+        hot.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        hot
+    }
+
+    /// Loops whose recent CPU time is at least `threshold_ns`, hottest first.
+    pub fn hot_loops(&self, threshold_ns: f64) -> Vec<(LoopKey, f64)> {
+        let mut hot: Vec<(LoopKey, f64)> = self
+            .loops
+            .iter()
+            .filter(|(_, &v)| v >= threshold_ns)
+            .map(|(&k, &v)| (k, v))
+            .collect();
+        hot.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        hot
+    }
+}
+
+/// The loops of a function, from its backward branches: `(header, last)`
+/// pcs, so a pc is in the loop when `header <= pc <= last`.
+pub fn innermost_loop(loops: &[(u32, u32)], pc: u32) -> Option<u32> {
+    loops
+        .iter()
+        .filter(|&&(header, last)| header <= pc && pc <= last)
+        .min_by_key(|&&(header, last)| last - header)
+        .map(|&(header, _)| header)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_up_and_halve_every_half_life() {
+        let mut h = Hotness::new(100);
+        let l = LoopKey { func: 1, header: 4 };
+        h.add(1, Some(l), 1000);
+        h.add(1, None, 1000);
+        h.add(2, None, 500);
+        assert_eq!(h.function(1), 2000.0);
+        assert_eq!(h.of_loop(l), 1000.0);
+        h.decay(100);
+        assert!((h.function(1) - 1000.0).abs() < 1e-6);
+        assert_eq!(
+            h.hot_functions(300.0),
+            vec![(1, 1000.0), (2, 250.0)]
+                .into_iter()
+                .filter(|x| x.1 >= 300.0)
+                .collect::<Vec<_>>()
+        );
+        h.decay(10_000);
+        assert_eq!(h.function(1), 0.0);
+        assert!(h.hot_loops(0.0).is_empty());
+    }
+
+    #[test]
+    fn the_innermost_loop_contains_the_pc() {
+        let loops = [(2, 20), (5, 10), (12, 18)];
+        assert_eq!(innermost_loop(&loops, 7), Some(5));
+        assert_eq!(innermost_loop(&loops, 11), Some(2));
+        assert_eq!(innermost_loop(&loops, 12), Some(12));
+        assert_eq!(innermost_loop(&loops, 21), None);
+    }
+}

@@ -16,7 +16,7 @@ use tierjit::fuzz::gen::{generate, GenConfig};
 use tierjit::fuzz::{compare, minimize, run_tier_within, Outcome, Status};
 
 /// The tiers every generated program runs under.
-const TIERS: &[&str] = &["interp"];
+const TIERS: &[&str] = &["interp", "baseline"];
 
 /// The generated programs: seeds `FIRST_SEED..FIRST_SEED + PROGRAMS`.
 const FIRST_SEED: u64 = 0x7165_0000;

@@ -87,6 +87,10 @@ pub struct InterpFrames {
     pub len: *const AtomicUsize,
     /// The records' layout.
     pub layout: RecordLayout,
+    /// Where generated code that called into the runtime is: two words,
+    /// the return address into it (0 if none) and its frame pointer. Null
+    /// if the thread has no such record.
+    pub helper_site: *const [usize; 2],
 }
 
 impl InterpFrames {
@@ -101,7 +105,19 @@ impl InterpFrames {
             native_fp: 0,
             native_ret: 0,
         },
+        helper_site: std::ptr::null(),
     };
+
+    /// The generated-code call site that is inside a runtime helper now.
+    fn helper_site(&self) -> Option<(usize, usize)> {
+        if self.helper_site.is_null() {
+            return None;
+        }
+        // SAFETY: the runtime registered the address of two live words of
+        // this thread's context.
+        let [pc, fp] = unsafe { std::ptr::read_volatile(self.helper_site) };
+        (pc != 0).then_some((pc, fp))
+    }
 
     fn count(&self) -> usize {
         if self.len.is_null() {
@@ -128,26 +144,74 @@ impl InterpFrames {
     }
 }
 
-/// Records the native callers of the generated-code frame at `fp`.
-fn walk_native(bounds: &StackBounds, map: &CodeMap, mut fp: usize, sample: &mut RawSample) {
+/// Visits the native callers of the generated-code frame at `fp`; stops
+/// when `visit` returns false.
+fn walk_native(
+    bounds: &StackBounds,
+    map: &CodeMap,
+    mut fp: usize,
+    visit: &mut impl FnMut(u64) -> bool,
+) -> bool {
     loop {
         let (Some(next_fp), Some(ret)) = (bounds.read(fp), bounds.read(fp.wrapping_add(8))) else {
-            return;
+            return true;
         };
-        if map.find(ret.wrapping_sub(1)).is_none()
-            || !sample.push(FRAME_NATIVE | (ret.wrapping_sub(1) as u64 & FRAME_PAYLOAD))
-        {
-            return;
+        if map.find(ret.wrapping_sub(1)).is_none() {
+            return true;
+        }
+        if !visit(FRAME_NATIVE | (ret.wrapping_sub(1) as u64 & FRAME_PAYLOAD)) {
+            return false;
         }
         if next_fp <= fp {
-            return;
+            return true;
         }
         fp = next_fp;
     }
 }
 
+/// Visits every frame of a thread interrupted at `pc` with frame pointer
+/// `fp`, innermost first, as tagged frame words, until `visit` returns
+/// false. Async-signal-safe.
+pub fn visit_frames(
+    bounds: &StackBounds,
+    map: &CodeMap,
+    frames: &InterpFrames,
+    pc: usize,
+    fp: usize,
+    mut visit: impl FnMut(u64) -> bool,
+) {
+    // Interrupted in generated code, or in a helper it called (whose Rust
+    // frames cannot be walked): start from that code.
+    let (pc, fp) = match frames.helper_site() {
+        Some(site) if map.find(pc).is_none() => (site.0.wrapping_sub(1), site.1),
+        _ => (pc, fp),
+    };
+    if map.find(pc).is_some()
+        && (!visit(FRAME_NATIVE | (pc as u64 & FRAME_PAYLOAD))
+            || !walk_native(bounds, map, fp, &mut visit))
+    {
+        return;
+    }
+    let n = frames.count();
+    for i in (0..n).rev() {
+        let (func, pc, native_fp, native_ret) = frames.record(i);
+        if !visit(FRAME_INTERP | (func as u64) << 32 | pc as u64) {
+            return;
+        }
+        if native_ret != 0 && map.find(native_ret.wrapping_sub(1)).is_some() {
+            if !visit(FRAME_NATIVE | (native_ret.wrapping_sub(1) as u64 & FRAME_PAYLOAD)) {
+                return;
+            }
+            if !walk_native(bounds, map, native_fp, &mut visit) {
+                return;
+            }
+        }
+    }
+}
+
 /// Fills `sample` with the stack of a thread interrupted at `pc` with
-/// frame pointer `fp`. Async-signal-safe.
+/// frame pointer `fp` (its innermost frames, as many as fit).
+/// Async-signal-safe.
 pub fn walk(
     bounds: &StackBounds,
     map: &CodeMap,
@@ -156,23 +220,7 @@ pub fn walk(
     fp: usize,
     sample: &mut RawSample,
 ) {
-    if map.find(pc).is_some() {
-        sample.push(FRAME_NATIVE | (pc as u64 & FRAME_PAYLOAD));
-        walk_native(bounds, map, fp, sample);
-    }
-    let n = frames.count();
-    for i in (0..n).rev() {
-        let (func, pc, native_fp, native_ret) = frames.record(i);
-        if !sample.push(FRAME_INTERP | (func as u64) << 32 | pc as u64) {
-            return;
-        }
-        if native_ret != 0 && map.find(native_ret.wrapping_sub(1)).is_some() {
-            if !sample.push(FRAME_NATIVE | (native_ret.wrapping_sub(1) as u64 & FRAME_PAYLOAD)) {
-                return;
-            }
-            walk_native(bounds, map, native_fp, sample);
-        }
-    }
+    visit_frames(bounds, map, frames, pc, fp, |word| sample.push(word));
 }
 
 #[cfg(test)]
@@ -273,6 +321,7 @@ mod tests {
                 native_fp: 8,
                 native_ret: 16,
             },
+            helper_site: std::ptr::null(),
         };
         let map = CodeMap::new(1);
         let bounds = StackBounds { lo: 0, hi: 0 };

@@ -58,7 +58,7 @@ fn monotonic_ns() -> u64 {
 }
 
 /// Where the profiler finds a thread's interpreted frames.
-fn interp_frames(ts: &ThreadState) -> InterpFrames {
+pub fn interp_frames(ts: &ThreadState) -> InterpFrames {
     let (records, len) = ts.frames.raw_parts();
     InterpFrames {
         records: records as *const u8,
@@ -70,6 +70,7 @@ fn interp_frames(ts: &ThreadState) -> InterpFrames {
             native_fp: offset_of!(FrameRecord, native_fp),
             native_ret: offset_of!(FrameRecord, native_ret),
         },
+        helper_site: &ts.ctx.helper_pc as *const usize as *const [usize; 2],
     }
 }
 

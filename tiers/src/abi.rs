@@ -45,6 +45,11 @@ pub struct JitContext {
     pub regs_end: *mut u64,
     /// The lowest `rsp` generated code may run with (native stack guard).
     pub stack_limit: usize,
+    /// While generated code is inside a runtime helper: the return address
+    /// into it (0 otherwise), so stack walkers can find its frames.
+    pub helper_pc: usize,
+    /// ... and that code's `rbp`.
+    pub helper_fp: usize,
 }
 
 /// Offset of [`JitContext::methods`].
@@ -63,6 +68,10 @@ pub const CTX_MAX_DEPTH: i32 = 40;
 pub const CTX_REGS_END: i32 = 48;
 /// Offset of [`JitContext::stack_limit`].
 pub const CTX_STACK_LIMIT: i32 = 56;
+/// Offset of [`JitContext::helper_pc`].
+pub const CTX_HELPER_PC: i32 = 64;
+/// Offset of [`JitContext::helper_fp`].
+pub const CTX_HELPER_FP: i32 = 72;
 
 /// Bytes generated code needs below `stack_limit` to call any helper
 /// (helpers run on the same native stack).
@@ -158,6 +167,8 @@ mod tests {
             offset_of!(JitContext, stack_limit),
             CTX_STACK_LIMIT as usize
         );
+        assert_eq!(offset_of!(JitContext, helper_pc), CTX_HELPER_PC as usize);
+        assert_eq!(offset_of!(JitContext, helper_fp), CTX_HELPER_FP as usize);
     }
 
     #[test]

@@ -320,6 +320,8 @@ impl ThreadState {
             // SAFETY: one past the end of the allocation.
             regs_end: unsafe { regs.as_mut_ptr().add(regs.len()) },
             stack_limit: native_stack_limit(),
+            helper_pc: 0,
+            helper_fp: 0,
         };
         ThreadState {
             ctx,

@@ -237,11 +237,20 @@ impl Masm {
 
     /// Calls a helper with the context in `rdi` and whatever arguments the
     /// caller put in `rsi`, `rdx`, ...
+    ///
+    /// While the helper runs, the context names this call site and frame
+    /// (stack walkers cannot walk through the helper's Rust frames).
     pub fn call_helper(&mut self, helper: Helper) {
+        let after = self.label();
         asm!(self.ops
+            ; lea rax, [=>after]
+            ; mov QWORD [ctx + abi::CTX_HELPER_PC], rax
+            ; mov QWORD [ctx + abi::CTX_HELPER_FP], rbp
             ; mov rdi, ctx
             ; mov rax, QWORD [ctx + abi::CTX_HELPERS]
             ; call QWORD [rax + 8 * helper as i32]
+            ; =>after
+            ; mov QWORD [ctx + abi::CTX_HELPER_PC], 0
         );
     }
 

@@ -8,7 +8,9 @@ use std::process::Command;
 
 /// The tiers every program runs under; each must match the expectations.
 /// `mixed:N` compiles the half of the functions that seed N picks.
-const TIERS: &[&str] = &["interp", "baseline", "mixed:1", "mixed:2"];
+/// `stress` is automatic tiering with `--jit-stress` flipping a function
+/// every 100 us.
+const TIERS: &[&str] = &["interp", "baseline", "mixed:1", "mixed:2", "auto", "stress"];
 
 const EXPECT_MARKER: &str = "// == expect";
 
@@ -96,6 +98,11 @@ fn run(path: &Path, tier: &str, args: &[String]) -> Outcome {
 
 /// The command-line options that select `tier`.
 fn tier_args(tier: &str) -> Vec<String> {
+    if tier == "stress" {
+        return ["--tier=auto", "--jit-stress", "--jit-stress-period-us=100"]
+            .map(String::from)
+            .to_vec();
+    }
     match tier.split_once(':') {
         Some((name, seed)) => vec![format!("--tier={name}"), format!("--mixed-seed={seed}")],
         None => vec![format!("--tier={tier}")],

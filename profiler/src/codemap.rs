@@ -51,6 +51,9 @@ pub struct CodeMap {
 
 const READ_TRIES: usize = 4;
 
+/// The map kept changing while a reader looked.
+struct Busy;
+
 impl CodeMap {
     /// A map with room for `capacity` ranges.
     pub fn new(capacity: usize) -> CodeMap {
@@ -142,6 +145,22 @@ impl CodeMap {
     /// changing while it was read). Async-signal-safe: no lock, no
     /// allocation, bounded time.
     pub fn find(&self, pc: usize) -> Option<CodeRange> {
+        self.try_find(pc).unwrap_or(None)
+    }
+
+    /// The range containing `pc`, if any, also while writers are busy (it
+    /// waits for them). Not for signal handlers.
+    pub fn find_waiting(&self, pc: usize) -> Option<CodeRange> {
+        match self.try_find(pc) {
+            Ok(found) => found,
+            Err(Busy) => {
+                let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+                self.try_find(pc).unwrap_or(None)
+            }
+        }
+    }
+
+    fn try_find(&self, pc: usize) -> Result<Option<CodeRange>, Busy> {
         for _ in 0..READ_TRIES {
             let before = self.seq.load(Ordering::Acquire);
             if before % 2 == 1 {
@@ -161,10 +180,10 @@ impl CodeMap {
             let found = lo.checked_sub(1).map(|i| self.load(i));
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) == before {
-                return found.filter(|r| pc < r.end);
+                return Ok(found.filter(|r| pc < r.end));
             }
         }
-        None
+        Err(Busy)
     }
 
     /// Every range, sorted by start (for reports and tests).

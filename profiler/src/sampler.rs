@@ -174,7 +174,10 @@ fn install_handler() -> io::Result<()> {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = on_sigprof as *const () as usize;
             action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
+            // Every other signal waits while this handler runs: a handler
+            // interrupted by another would show that one its own frame
+            // instead of the interrupted code.
+            libc::sigfillset(&mut action.sa_mask);
             RESULT = libc::sigaction(libc::SIGPROF, &action, std::ptr::null_mut());
         }
     });

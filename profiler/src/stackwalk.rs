@@ -144,6 +144,17 @@ impl InterpFrames {
     }
 }
 
+/// Visits the native return address that each interpreted record keeps
+/// (its caller in generated code), found or not in the code map.
+pub fn visit_record_returns(frames: &InterpFrames, mut visit: impl FnMut(usize)) {
+    for i in 0..frames.count() {
+        let (_, _, _, native_ret) = frames.record(i);
+        if native_ret != 0 {
+            visit(native_ret);
+        }
+    }
+}
+
 /// Visits the native callers of the generated-code frame at `fp`; stops
 /// when `visit` returns false.
 fn walk_native(

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
 
 use tierjit::lang::{self, diag::MAX_DIAGNOSTICS};
+use tierjit::runtime::tiering::TierPolicy;
 use tierjit::runtime::{TierMode, Vm, VmOptions};
 use tierjit::tiers::bytecode::{text, Module};
 
@@ -37,9 +38,24 @@ struct Cli {
 enum Command {
     /// Compile and run a tj program; arguments after FILE go to the program.
     Run {
-        /// Which tier runs the code.
-        #[arg(long, value_enum, default_value_t = Tier::Interp)]
+        /// Which tier runs the code: `auto` starts every function in the
+        /// interpreter and compiles what the sampling profiler finds hot.
+        #[arg(long, value_enum, default_value_t = Tier::Auto)]
         tier: Tier,
+        /// Flip functions between tiers every few milliseconds while the
+        /// program runs (compile, install, retire), to test tier changes.
+        #[arg(long)]
+        jit_stress: bool,
+        /// With --jit-stress, microseconds between two flips.
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=10_000_000))]
+        jit_stress_period_us: u64,
+        /// Print each tier event (compile, install, retire) to stderr.
+        #[arg(long)]
+        trace_tiers: bool,
+        /// At exit, print tiering statistics to stderr (compiles, tier-up
+        /// latency percentiles, retired and freed code).
+        #[arg(long)]
+        tier_stats: bool,
         /// Which functions `--tier mixed` compiles.
         #[arg(long, default_value_t = 1)]
         mixed_seed: u64,
@@ -96,6 +112,8 @@ enum Command {
 /// An execution tier.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Tier {
+    /// Start in the interpreter, compile hot functions in the background.
+    Auto,
     /// Tier 0: interpret every function.
     Interp,
     /// Tier 1: compile every function with the baseline compiler first.
@@ -120,6 +138,10 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Run {
             tier,
+            jit_stress,
+            jit_stress_period_us,
+            trace_tiers,
+            tier_stats,
             mixed_seed,
             profile,
             profile_hz,
@@ -130,6 +152,7 @@ pub fn main() -> i32 {
             args,
         } => {
             let tier = match tier {
+                Tier::Auto => TierMode::Auto,
                 Tier::Interp => TierMode::Interp,
                 Tier::Baseline => TierMode::Baseline,
                 Tier::Mixed => TierMode::Mixed(mixed_seed),
@@ -140,9 +163,15 @@ pub fn main() -> i32 {
                 profile_hz: profile.as_ref().map(|_| profile_hz),
                 perf_map,
                 jitdump_dir: jitdump.then_some(jitdump_dir),
+                jit_stress,
+                trace_tiers,
+                policy: TierPolicy {
+                    stress_period: std::time::Duration::from_micros(jit_stress_period_us),
+                    ..TierPolicy::default()
+                },
                 ..VmOptions::default()
             };
-            run(&file, options, profile.as_deref())
+            run(&file, options, profile.as_deref(), tier_stats)
         }
         Command::Check { file } => match load(&file) {
             Ok(_) => 0,
@@ -219,7 +248,7 @@ fn disasm(path: &str, only: Option<&str>) -> i32 {
     }
 }
 
-fn run(path: &str, options: VmOptions, profile_path: Option<&str>) -> i32 {
+fn run(path: &str, options: VmOptions, profile_path: Option<&str>, tier_stats: bool) -> i32 {
     let module = match load(path) {
         Ok(m) => m,
         Err(status) => return status,
@@ -233,6 +262,10 @@ fn run(path: &str, options: VmOptions, profile_path: Option<&str>) -> i32 {
     };
     let result = vm.run_main();
     vm.flush_output();
+    let (retired, freed) = vm.shutdown();
+    if tier_stats {
+        print_tier_stats(&vm, retired, freed);
+    }
     if let (Some(out), Some(profile)) = (profile_path, vm.finish_profile(path)) {
         write_profile(out, &profile);
     }
@@ -270,4 +303,23 @@ fn write_profile(out: &str, profile: &tierjit_profiler::profile::Profile) {
             let _ = writeln!(stderr, "error: cannot write profile {out}: {e}");
         }
     }
+}
+
+/// `--tier-stats`: what tiering did, on stderr.
+fn print_tier_stats(vm: &Vm, retired: u64, freed: u64) {
+    let mut stderr = std::io::stderr().lock();
+    match vm.tier_up_latency() {
+        Some((p50, p99, n)) => {
+            let _ = writeln!(
+                stderr,
+                "tierjit: {n} tier-ups; hot-detection to installed code p50 {:.1} us, p99 {:.1} us",
+                p50 as f64 / 1e3,
+                p99 as f64 / 1e3
+            );
+        }
+        None => {
+            let _ = writeln!(stderr, "tierjit: no automatic tiering in this mode");
+        }
+    }
+    let _ = writeln!(stderr, "tierjit: {retired} blobs retired, {freed} freed");
 }

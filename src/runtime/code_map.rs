@@ -44,14 +44,15 @@ impl CodeMap {
         self.ranges.remove(start);
     }
 
-    /// The blob containing `pc`.
+    /// The blob containing `pc` (waits out concurrent writers).
     pub fn find(&self, pc: usize) -> Option<CodeRange> {
-        self.ranges.find(pc)
+        self.ranges.find_waiting(pc)
     }
 
-    /// The function and bytecode pc of native `pc`.
+    /// The function and bytecode pc of native `pc` (waits out concurrent
+    /// writers: not for signal handlers).
     pub fn frame(&self, pc: usize) -> Option<(FuncId, u32)> {
-        let range = self.ranges.find(pc)?;
+        let range = self.ranges.find_waiting(pc)?;
         // SAFETY: the range is in the code map, so its blob is live.
         let bytecode_pc =
             unsafe { code_memory::bytecode_pc_at(range.start, (pc - range.start) as u32)? };

@@ -237,16 +237,15 @@ impl CodeMemory {
     /// Returns a blob's memory for reuse, filled with `int3` so that a thread
     /// that wrongly still runs it stops at once. The caller guarantees no
     /// thread is inside it (issue: retirement by stack walking).
-    pub fn free_blob(&mut self, blob: Blob) {
+    pub fn free_blob(&mut self, blob: Blob, poison: bool) {
         let chunk = &mut self.chunks[blob.chunk];
+        // With `poison` the whole blob becomes `int3`; otherwise only the
+        // header, so the blob no longer describes itself.
+        let len = if poison { blob.total_size } else { HEADER_SIZE };
         // SAFETY: the blob's range lies in this chunk's writable view and,
         // by the caller's guarantee, nothing executes it any more.
         unsafe {
-            std::ptr::write_bytes(
-                (chunk.rw.as_ptr() as *mut u8).add(blob.offset),
-                0xCC,
-                blob.total_size,
-            );
+            std::ptr::write_bytes((chunk.rw.as_ptr() as *mut u8).add(blob.offset), 0xCC, len);
         }
         chunk.free.push((blob.offset, blob.total_size));
     }
@@ -345,7 +344,7 @@ mod tests {
     fn freed_memory_is_reused() {
         let mut memory = CodeMemory::new();
         let a = memory.alloc_blob(1, 0, &[0xC3; 100], &[]).unwrap();
-        memory.free_blob(a);
+        memory.free_blob(a, true);
         let b = memory.alloc_blob(1, 1, &[0xC3; 100], &[]).unwrap();
         assert_eq!(a.code_rx, b.code_rx);
     }

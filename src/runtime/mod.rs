@@ -9,7 +9,9 @@ pub mod code_map;
 pub mod code_memory;
 pub mod output;
 pub mod profiling;
+pub mod retire;
 pub mod threads;
+pub mod tiering;
 
 use code_map::CodeMap;
 use code_memory::{Blob, CodeMemory};
@@ -32,6 +34,9 @@ pub enum TierMode {
     /// Interpret every function.
     #[default]
     Interp,
+    /// Start every function in the interpreter and compile the ones the
+    /// sampling profiler finds hot, on a background thread.
+    Auto,
     /// Compile every function with the baseline compiler before running.
     Baseline,
     /// Compile a pseudo-random half of the functions (chosen by the seed)
@@ -43,7 +48,7 @@ impl TierMode {
     /// True if function `i` starts compiled.
     fn compiles(self, i: usize) -> bool {
         match self {
-            TierMode::Interp => false,
+            TierMode::Interp | TierMode::Auto => false,
             TierMode::Baseline => true,
             TierMode::Mixed(seed) => {
                 // splitmix64 of (seed, i): a fixed, well-mixed choice.
@@ -69,8 +74,19 @@ pub struct VmOptions {
     pub heap_limit: usize,
     /// Write each printed line at once (default: when stdout is a terminal).
     pub line_buffered: Option<bool>,
-    /// Sample every thread at this many samples per second of CPU time.
+    /// Sample every thread at this many samples per second of CPU time
+    /// (also without a profile, in auto mode: the samples drive tiering;
+    /// default 1000).
     pub profile_hz: Option<u32>,
+    /// When the tier policy compiles.
+    pub policy: tiering::TierPolicy,
+    /// Flip functions between tiers continually while the program runs.
+    pub jit_stress: bool,
+    /// Print each tier event to stderr as it happens.
+    pub trace_tiers: bool,
+    /// Fill freed code with `int3` (always on; kept as an option so a
+    /// release build can skip the fill).
+    pub poison_freed_code: bool,
     /// Name every placed blob in `/tmp/perf-PID.map` for `perf`.
     pub perf_map: bool,
     /// Record every placed blob in a jitdump file in this directory for
@@ -87,6 +103,10 @@ impl Default for VmOptions {
             heap_limit: Heap::default_limit(),
             line_buffered: None,
             profile_hz: None,
+            policy: tiering::TierPolicy::default(),
+            jit_stress: false,
+            trace_tiers: false,
+            poison_freed_code: true,
             perf_map: false,
             jitdump_dir: None,
         }
@@ -103,6 +123,10 @@ pub struct Vm {
     code: Mutex<CodeMemory>,
     code_map: CodeMap,
     profiling: Option<profiling::Profiling>,
+    tiering: Option<tiering::Tiering>,
+    retirer: Arc<retire::Retirer>,
+    /// The blob installed for each function, if any.
+    installed: Mutex<Vec<Option<Blob>>>,
     perf: Mutex<PerfOutputs>,
     events: Mutex<Vec<TierEvent>>,
     started: std::time::Instant,
@@ -149,9 +173,12 @@ impl Vm {
             Some(line_buffered) => Output::new(line_buffered),
             None => Output::default(),
         };
-        let profiling = options
-            .profile_hz
-            .map(|hz| profiling::Profiling::new(hz, &module));
+        let tiers_up = options.tier == TierMode::Auto || options.jit_stress;
+        let sample_hz = options.profile_hz.or(tiers_up.then_some(1000));
+        let profiling = sample_hz.map(|hz| profiling::Profiling::new(hz, &module));
+        let tiering = tiers_up
+            .then(|| tiering::Tiering::new(module.funcs.len(), options.policy, options.jit_stress));
+        let installed = Mutex::new(vec![None; module.funcs.len()]);
         let vm = Arc::new_cyclic(|this| Vm {
             heap: Heap::new(options.heap_limit),
             module,
@@ -161,6 +188,9 @@ impl Vm {
             code: Mutex::new(CodeMemory::new()),
             code_map: CodeMap::default(),
             profiling,
+            tiering,
+            retirer: Arc::new(retire::Retirer::default()),
+            installed,
             perf: Mutex::new(PerfOutputs::default()),
             events: Mutex::new(Vec::new()),
             started: std::time::Instant::now(),
@@ -177,14 +207,75 @@ impl Vm {
         for i in 0..vm.module.funcs.len() {
             if vm.options.tier.compiles(i) {
                 vm.compile_baseline(FuncId(i as u32))?;
+                if let Some(t) = &vm.tiering {
+                    t.mark_compiled(FuncId(i as u32));
+                }
             }
         }
+        if let Some(t) = &vm.tiering {
+            t.start(Arc::downgrade(&vm));
+        }
         Ok(vm)
+    }
+
+    /// Stops the compiler thread and frees every retired blob that no
+    /// thread is inside; gives the retire log: (retired, freed).
+    pub fn shutdown(&self) -> (u64, u64) {
+        if let Some(t) = &self.tiering {
+            t.stop();
+        }
+        self.collect_retired();
+        (
+            self.retirer
+                .retired_count
+                .load(std::sync::atomic::Ordering::Relaxed),
+            self.retirer
+                .freed_count
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// Retired blobs not freed yet.
+    pub fn retired_pending(&self) -> usize {
+        self.retirer.pending()
+    }
+
+    /// Frees the retired blobs that the stack walk finds no thread inside.
+    pub fn collect_retired(&self) {
+        if self.retirer.pending() == 0 {
+            return;
+        }
+        for retired in self.retirer.collect(&self.code_map.ranges()) {
+            self.code_map.remove(retired.blob.code_rx);
+            self.code
+                .lock()
+                .free_blob(retired.blob, self.options.poison_freed_code);
+            let tier = if retired.tier >= 2 {
+                ProfileTier::Optimized
+            } else {
+                ProfileTier::Baseline
+            };
+            self.event(FuncId(retired.func), TierEventKind::Retire { tier });
+        }
+    }
+
+    /// Hot-detection to installed-code latency: (p50, p99, count) in
+    /// nanoseconds, in auto mode.
+    pub fn tier_up_latency(&self) -> Option<(u64, u64, u64)> {
+        let t = self.tiering.as_ref()?;
+        let h = t.latency.lock();
+        Some((h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.len()))
     }
 
     /// Compiles `func` with the baseline compiler, places the code and
     /// installs it in the method table (one aligned store).
     pub fn compile_baseline(&self, func: FuncId) -> Result<Blob, VmError> {
+        self.compile_baseline_timed(func, 0)
+    }
+
+    /// [`Vm::compile_baseline`] for a request that waited `queue_ns` in the
+    /// compile queue (recorded in the tier events).
+    pub fn compile_baseline_timed(&self, func: FuncId, queue_ns: u64) -> Result<Blob, VmError> {
         let begun = std::time::Instant::now();
         let compiled = baseline::compile(&self.module, func)
             .map_err(|e| VmError::Compile(format!("{}: {e}", self.module.func(func).name)))?;
@@ -194,7 +285,7 @@ impl Vm {
                 from: ProfileTier::Interp,
                 to: ProfileTier::Baseline,
                 duration_ns: begun.elapsed().as_nanos() as u64,
-                queue_ns: 0,
+                queue_ns,
             },
         );
         let blob = self.place(1, &compiled)?;
@@ -208,13 +299,19 @@ impl Vm {
         Ok(blob)
     }
 
-    /// Records a tier event (for profiles).
+    /// Records a tier event (for profiles), and prints it with
+    /// `trace_tiers`.
     fn event(&self, func: FuncId, kind: TierEventKind) {
-        self.events.lock().push(TierEvent {
+        let event = TierEvent {
             time_ns: self.started.elapsed().as_nanos() as u64,
             func: func.0,
             kind,
-        });
+        };
+        if self.options.trace_tiers {
+            let line = trace_line(&event, &self.module.func(func).name);
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+        }
+        self.events.lock().push(event);
     }
 
     /// Puts compiled code into executable memory and the code map.
@@ -238,12 +335,33 @@ impl Vm {
         Ok(blob)
     }
 
-    /// Makes calls of `func` run `blob`.
+    /// Makes calls of `func` run `blob`; the code it replaces is retired.
     pub fn install(&self, func: FuncId, blob: Blob) {
         // SAFETY: the blob holds complete code for `func` compiled against
         // this module, following the EntryFn convention (abi.rs).
         let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(blob.code_rx) };
+        let mut installed = self.installed.lock();
         self.methods.install(func, entry);
+        if let Some(old) = installed[func.index()].replace(blob) {
+            self.retire(func, old);
+        }
+    }
+
+    /// Sends calls of `func` back to the interpreter; its code is retired.
+    pub fn uninstall(&self, func: FuncId) {
+        let mut installed = self.installed.lock();
+        self.methods.install(func, interp::interpreter_entry);
+        if let Some(old) = installed[func.index()].take() {
+            self.retire(func, old);
+        }
+    }
+
+    fn retire(&self, func: FuncId, blob: Blob) {
+        self.retirer.retire(retire::Retired {
+            blob,
+            func: func.0,
+            tier: 1,
+        });
     }
 
     /// The code map: which generated code is where.
@@ -304,8 +422,12 @@ impl Vm {
             .profiling
             .as_ref()
             .and_then(|p| p.register(self, 0, &ts));
+        let retiring = self
+            .retirer
+            .register(profiling::interp_frames(&ts), &ts.calling);
         let result = interp::call(&mut ts, func, args);
         drop(sampling);
+        drop(retiring);
         self.output.write(&mut ts.out.lock());
         match (result, self.threads.failure()) {
             (_, Some(failure)) => Err(failure),
@@ -370,8 +492,12 @@ impl Host for Vm {
                     .profiling
                     .as_ref()
                     .and_then(|p| p.register(&vm, handle, &ts));
+                let retiring = vm
+                    .retirer
+                    .register(profiling::interp_frames(&ts), &ts.calling);
                 let result = interp::call(&mut ts, func, &args);
                 drop(sampling);
+                drop(retiring);
                 vm.output.write(&mut ts.out.lock());
                 match result {
                     Ok(value) => vm.threads.finish(handle, value.map(|bits| bits as i64)),
@@ -435,5 +561,31 @@ impl PerfOutputs {
                 self.jitdump = None;
             }
         }
+    }
+}
+
+/// One line of `--trace-tiers` output.
+fn trace_line(event: &TierEvent, name: &str) -> String {
+    let ms = event.time_ns as f64 / 1e6;
+    match event.kind {
+        TierEventKind::Compile {
+            from,
+            to,
+            duration_ns,
+            queue_ns,
+        } => format!(
+            "[{ms:10.3} ms] tier: {name}: {} -> {} (compile {:.1} us, queued {:.1} us)\n",
+            from.name(),
+            to.name(),
+            duration_ns as f64 / 1e3,
+            queue_ns as f64 / 1e3
+        ),
+        TierEventKind::Install { tier } => {
+            format!("[{ms:10.3} ms] tier: {name}: installed {}\n", tier.name())
+        }
+        TierEventKind::Retire { tier } => format!(
+            "[{ms:10.3} ms] tier: {name}: retired {} code\n",
+            tier.name()
+        ),
     }
 }

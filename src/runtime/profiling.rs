@@ -135,6 +135,9 @@ impl Profiling {
                     return;
                 }
                 profiling.drain(&vm);
+                if let Some(tiering) = &vm.tiering {
+                    tiering.policy_tick(&profiling.hot_functions(0.0));
+                }
                 drop(vm);
                 std::thread::sleep(DRAIN_EVERY);
             });

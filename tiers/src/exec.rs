@@ -290,6 +290,9 @@ pub struct ThreadState {
     /// A runtime error raised below a method-table call, for the caller to
     /// pick up when the call returns.
     pub pending: Option<RuntimeError>,
+    /// The method-table entry the interpreter is about to call (0 when
+    /// none), published for the retirer's stack walk.
+    pub calling: AtomicUsize,
 }
 
 // SAFETY: the context's raw pointers point at the method table (kept alive
@@ -332,6 +335,7 @@ impl ThreadState {
             interrupt,
             out,
             pending: None,
+            calling: AtomicUsize::new(0),
         }
     }
 
@@ -501,6 +505,23 @@ impl MethodTable {
     #[inline(always)]
     pub fn entry(&self, func: FuncId) -> usize {
         self.slots[func.index()].load(Ordering::Acquire)
+    }
+
+    /// The entry of `func`, published in `ts.calling` for the retirer
+    /// before it is returned: re-read until the slot is stable, so a slot
+    /// switched concurrently is either seen new or found published.
+    #[inline(always)]
+    pub fn entry_for_call(&self, func: FuncId, calling: &AtomicUsize) -> usize {
+        let mut entry = self.entry(func);
+        loop {
+            calling.store(entry, Ordering::Relaxed);
+            std::sync::atomic::fence(Ordering::SeqCst);
+            let again = self.entry(func);
+            if again == entry {
+                return entry;
+            }
+            entry = again;
+        }
     }
 
     /// Installs new code for `func`: one aligned 8-byte store.

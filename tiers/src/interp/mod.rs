@@ -47,7 +47,7 @@ pub fn call(ts: &mut ThreadState, func: FuncId, args: &[u64]) -> Result<Option<u
         return Err(ts.error(Trap::StackOverflow));
     }
     ts.regs[base..base + args.len()].copy_from_slice(args);
-    let entry = host.method_table().entry(func);
+    let entry = host.method_table().entry_for_call(func, &ts.calling);
     if entry != interpreter_entry as EntryFn as usize {
         // Compiled code is installed: enter it, as any call would.
         // SAFETY: method-table slots hold EntryFns; the frame lies in this
@@ -62,6 +62,7 @@ pub fn call(ts: &mut ThreadState, func: FuncId, args: &[u64]) -> Result<Option<u
                 0,
             )
         };
+        ts.calling.store(0, Ordering::Relaxed);
         return match ts.take_pending() {
             Some(error) => Err(error),
             None => Ok(callee.ret.map(|_| bits)),
@@ -96,6 +97,33 @@ pub unsafe extern "sysv64" fn interpreter_entry(
     // thread that owns `ts`, which passes its own live ThreadState and
     // nothing else refers to it during the call.
     let ts = unsafe { &mut *ts };
+    // Until our frame record links to the native caller, the context does:
+    // a stack walk (the retirer's, the sampler's) must find the caller's
+    // code while we run Rust code that cannot be walked through.
+    let saved_site = (ts.ctx.helper_pc, ts.ctx.helper_fp);
+    // SAFETY: plain stores to our own context, volatile so they happen
+    // before anything else in this function.
+    unsafe {
+        std::ptr::write_volatile(&mut ts.ctx.helper_pc, caller_ret);
+        std::ptr::write_volatile(&mut ts.ctx.helper_fp, caller_fp);
+    }
+    let result = interpret_entry(ts, frame, func, caller_ret, caller_fp);
+    // SAFETY: as above.
+    unsafe {
+        std::ptr::write_volatile(&mut ts.ctx.helper_pc, saved_site.0);
+        std::ptr::write_volatile(&mut ts.ctx.helper_fp, saved_site.1);
+    }
+    result
+}
+
+/// The body of [`interpreter_entry`].
+fn interpret_entry(
+    ts: &mut ThreadState,
+    frame: *mut u64,
+    func: u32,
+    caller_ret: usize,
+    caller_fp: usize,
+) -> u64 {
     let host = ts.host.clone();
     let module = host.module();
     let base = (frame as usize).wrapping_sub(ts.regs.as_ptr() as usize) / 8;
@@ -431,6 +459,7 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                 let entry = methods.entry(callee);
                 let new_base = base + window.0 as usize;
                 if entry != interp_entry {
+                    let entry = methods.entry_for_call(callee, &ts.calling);
                     // SAFETY: every method-table slot holds an EntryFn (the
                     // table is only written through `MethodTable::install`),
                     // and the window lies in this frame (verified).
@@ -444,6 +473,7 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                             0,
                         )
                     };
+                    ts.calling.store(0, Ordering::Relaxed);
                     if let Some(error) = ts.take_pending() {
                         ts.truncate_frames(entry_depth);
                         return Err(error);

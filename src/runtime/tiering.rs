@@ -1,0 +1,203 @@
+//! Automatic tiering: the policy that turns samples into compile requests,
+//! the background compiler, and the stress mode.
+//!
+//! **Policy.** The profiler's aggregator calls [`Tiering::policy_tick`]
+//! after each drain: every function whose decayed CPU time reaches
+//! [`TierPolicy::baseline_threshold_ns`] and that is still interpreted is
+//! queued for the baseline compiler. Samples decide; there are no counters
+//! in code.
+//!
+//! **Background compilation.** One compiler thread takes requests from a
+//! crossbeam channel, compiles, places and installs (one aligned store into
+//! the method-table slot). Mutators never wait: they pick up the new code
+//! at their next call. Replaced code is retired and freed only after the
+//! [`Retirer`](super::retire::Retirer)'s stack walk finds no thread inside it.
+//!
+//! **Stress mode.** The compiler thread also flips random functions between
+//! the interpreter and freshly compiled baseline code every few
+//! milliseconds, retiring the old code each time, while the program runs.
+
+use super::Vm;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+use tierjit_tiers::bytecode::FuncId;
+
+/// When a function is worth compiling.
+#[derive(Clone, Copy, Debug)]
+pub struct TierPolicy {
+    /// Decayed CPU time (nanoseconds, half-life 200 ms) at which an
+    /// interpreted function is queued for the baseline compiler.
+    pub baseline_threshold_ns: f64,
+    /// In stress mode, how often a function is flipped between tiers.
+    pub stress_period: Duration,
+}
+
+impl Default for TierPolicy {
+    /// 1 ms of recent CPU time: about one sample at the default 1 kHz.
+    /// A baseline compile costs tens of microseconds, so compiling
+    /// anything the sampler sees running at all pays off (measured on
+    /// `benches/`, see the README).
+    fn default() -> TierPolicy {
+        TierPolicy {
+            baseline_threshold_ns: 1_000_000.0,
+            stress_period: Duration::from_millis(2),
+        }
+    }
+}
+
+const INTERPRETED: u8 = 0;
+const QUEUED: u8 = 1;
+const COMPILED: u8 = 2;
+
+/// A request for the compiler thread.
+struct CompileRequest {
+    func: FuncId,
+    queued_at: Instant,
+}
+
+/// The tiering state of one Vm.
+pub struct Tiering {
+    policy: TierPolicy,
+    stress: bool,
+    state: Vec<AtomicU8>,
+    queue: Sender<CompileRequest>,
+    receiver: Mutex<Option<Receiver<CompileRequest>>>,
+    stop: AtomicBool,
+    compiler: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Hot-detection to installed-code latency, in nanoseconds.
+    pub latency: Mutex<hdrhistogram::Histogram<u64>>,
+}
+
+impl Tiering {
+    /// Tiering for `functions` functions.
+    pub fn new(functions: usize, policy: TierPolicy, stress: bool) -> Tiering {
+        let (queue, receiver) = crossbeam_channel::unbounded();
+        Tiering {
+            policy,
+            stress,
+            state: (0..functions).map(|_| AtomicU8::new(INTERPRETED)).collect(),
+            queue,
+            receiver: Mutex::new(Some(receiver)),
+            stop: AtomicBool::new(false),
+            compiler: Mutex::new(None),
+            latency: Mutex::new(
+                hdrhistogram::Histogram::new(3).expect("3 significant figures is valid"),
+            ),
+        }
+    }
+
+    /// Notes that `func` was compiled eagerly (not by this policy).
+    pub fn mark_compiled(&self, func: FuncId) {
+        self.state[func.index()].store(COMPILED, Ordering::Relaxed);
+    }
+
+    /// Starts the compiler thread (it holds only a weak reference).
+    pub fn start(&self, vm: Weak<Vm>) {
+        let Some(receiver) = self.receiver.lock().take() else {
+            return;
+        };
+        let period = if self.stress {
+            self.policy.stress_period
+        } else {
+            Duration::from_millis(10)
+        };
+        let handle = std::thread::Builder::new()
+            .name("tj-compiler".into())
+            .spawn(move || compiler_loop(vm, receiver, period));
+        *self.compiler.lock() = handle.ok();
+    }
+
+    /// Stops the compiler thread.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(handle) = self.compiler.lock().take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// Queues every hot interpreted function for the baseline compiler.
+    pub fn policy_tick(&self, hot: &[(FuncId, f64)]) {
+        if self.stress {
+            return;
+        }
+        for &(func, heat) in hot {
+            if heat < self.policy.baseline_threshold_ns {
+                break;
+            }
+            let state = &self.state[func.index()];
+            if state
+                .compare_exchange(INTERPRETED, QUEUED, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                let _ = self.queue.send(CompileRequest {
+                    func,
+                    queued_at: Instant::now(),
+                });
+            }
+        }
+    }
+}
+
+/// Retired code is collected when this many blobs wait, or this often:
+/// a collection costs a signal round trip to every thread.
+const COLLECT_BATCH: usize = 32;
+const COLLECT_EVERY: Duration = Duration::from_millis(20);
+
+fn compiler_loop(vm: Weak<Vm>, requests: Receiver<CompileRequest>, period: Duration) {
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut last_collect = Instant::now();
+    loop {
+        let request = requests.recv_timeout(period);
+        let Some(vm) = vm.upgrade() else { return };
+        let tiering = vm.tiering.as_ref().expect("started with tiering");
+        if tiering.stop.load(Ordering::Acquire) {
+            return;
+        }
+        match request {
+            Ok(request) => compile_request(&vm, tiering, request),
+            Err(RecvTimeoutError::Timeout) if tiering.stress => {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let func = FuncId((rng % tiering.state.len().max(1) as u64) as u32);
+                stress_flip(&vm, tiering, func);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if vm.retired_pending() >= COLLECT_BATCH || last_collect.elapsed() >= COLLECT_EVERY {
+            vm.collect_retired();
+            last_collect = Instant::now();
+        }
+    }
+}
+
+fn compile_request(vm: &Vm, tiering: &Tiering, request: CompileRequest) {
+    let queue_ns = request.queued_at.elapsed().as_nanos() as u64;
+    match vm.compile_baseline_timed(request.func, queue_ns) {
+        Ok(_) => {
+            tiering.state[request.func.index()].store(COMPILED, Ordering::Release);
+            let _ = tiering
+                .latency
+                .lock()
+                .record(request.queued_at.elapsed().as_nanos().max(1) as u64);
+        }
+        // A function the baseline compiler cannot take stays interpreted.
+        Err(_) => tiering.state[request.func.index()].store(COMPILED, Ordering::Release),
+    }
+}
+
+/// Moves `func` to the other tier: compiled code back to the interpreter
+/// (retiring the code), or interpreted code to fresh baseline code.
+fn stress_flip(vm: &Vm, tiering: &Tiering, func: FuncId) {
+    let state = &tiering.state[func.index()];
+    if state.load(Ordering::Acquire) == COMPILED {
+        vm.uninstall(func);
+        state.store(INTERPRETED, Ordering::Release);
+    } else if vm.compile_baseline_timed(func, 0).is_ok() {
+        state.store(COMPILED, Ordering::Release);
+    }
+}

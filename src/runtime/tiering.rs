@@ -36,13 +36,13 @@ pub struct TierPolicy {
 }
 
 impl Default for TierPolicy {
-    /// 1 ms of recent CPU time: about one sample at the default 1 kHz.
+    /// 2 ms of recent CPU time: about two samples at the default 1 kHz.
     /// A baseline compile costs tens of microseconds, so compiling
     /// anything the sampler sees running at all pays off (measured on
     /// `benches/`, see the README).
     fn default() -> TierPolicy {
         TierPolicy {
-            baseline_threshold_ns: 1_000_000.0,
+            baseline_threshold_ns: 2_000_000.0,
             stress_period: Duration::from_millis(2),
         }
     }

@@ -125,8 +125,8 @@ pub struct Vm {
     profiling: Option<profiling::Profiling>,
     tiering: Option<tiering::Tiering>,
     retirer: Arc<retire::Retirer>,
-    /// The blob installed for each function, if any.
-    installed: Mutex<Vec<Option<Blob>>>,
+    /// The blob installed for each function, if any, with its OSR entries.
+    installed: Mutex<Vec<Option<Installed>>>,
     perf: Mutex<PerfOutputs>,
     events: Mutex<Vec<TierEvent>>,
     started: std::time::Instant,
@@ -178,7 +178,7 @@ impl Vm {
         let profiling = sample_hz.map(|hz| profiling::Profiling::new(hz, &module));
         let tiering = tiers_up
             .then(|| tiering::Tiering::new(module.funcs.len(), options.policy, options.jit_stress));
-        let installed = Mutex::new(vec![None; module.funcs.len()]);
+        let installed = Mutex::new((0..module.funcs.len()).map(|_| None).collect());
         let vm = Arc::new_cyclic(|this| Vm {
             heap: Heap::new(options.heap_limit),
             module,
@@ -289,7 +289,7 @@ impl Vm {
             },
         );
         let blob = self.place(1, &compiled)?;
-        self.install(func, blob);
+        self.install_with_osr(func, blob, compiled.osr_entries.clone());
         self.event(
             func,
             TierEventKind::Install {
@@ -337,13 +337,19 @@ impl Vm {
 
     /// Makes calls of `func` run `blob`; the code it replaces is retired.
     pub fn install(&self, func: FuncId, blob: Blob) {
+        self.install_with_osr(func, blob, Vec::new());
+    }
+
+    /// [`Vm::install`] for code with on-stack-replacement entries
+    /// (`(loop header pc, offset)`).
+    pub fn install_with_osr(&self, func: FuncId, blob: Blob, osr: Vec<(u32, u32)>) {
         // SAFETY: the blob holds complete code for `func` compiled against
         // this module, following the EntryFn convention (abi.rs).
         let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(blob.code_rx) };
         let mut installed = self.installed.lock();
         self.methods.install(func, entry);
-        if let Some(old) = installed[func.index()].replace(blob) {
-            self.retire(func, old);
+        if let Some(old) = installed[func.index()].replace(Installed { blob, osr }) {
+            self.retire(func, old.blob);
         }
     }
 
@@ -352,7 +358,7 @@ impl Vm {
         let mut installed = self.installed.lock();
         self.methods.install(func, interp::interpreter_entry);
         if let Some(old) = installed[func.index()].take() {
-            self.retire(func, old);
+            self.retire(func, old.blob);
         }
     }
 
@@ -528,6 +534,16 @@ impl Host for Vm {
     fn native_frame(&self, pc: usize) -> Option<(FuncId, u32)> {
         self.code_map.frame(pc)
     }
+
+    fn osr_entry(&self, func: FuncId, pc: u32, slot_entry: usize) -> Option<usize> {
+        let installed = self.installed.lock();
+        let code = installed.get(func.index())?.as_ref()?;
+        if code.blob.code_rx != slot_entry {
+            return None;
+        }
+        let &(_, offset) = code.osr.iter().find(|&&(header, _)| header == pc)?;
+        Some(code.blob.code_rx + offset as usize)
+    }
 }
 
 /// The files that tell `perf` what generated code is where.
@@ -588,4 +604,11 @@ fn trace_line(event: &TierEvent, name: &str) -> String {
             tier.name()
         ),
     }
+}
+
+/// Code installed for a function.
+struct Installed {
+    blob: Blob,
+    /// `(loop header pc, offset)` of each on-stack-replacement entry.
+    osr: Vec<(u32, u32)>,
 }

@@ -117,6 +117,10 @@ pub trait Host: Send + Sync {
     /// The function and bytecode pc of a native pc inside generated code,
     /// or `None` if `pc` is not in generated code.
     fn native_frame(&self, pc: usize) -> Option<(FuncId, u32)>;
+    /// The address of the on-stack-replacement entry for loop header `pc`
+    /// of `func`, if the code at `slot_entry` (the function's current
+    /// method-table entry) has one.
+    fn osr_entry(&self, func: FuncId, pc: u32, slot_entry: usize) -> Option<usize>;
 }
 
 /// One active interpreted call. `repr(C)` and valid when all zero, so the

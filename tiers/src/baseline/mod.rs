@@ -34,6 +34,22 @@ pub struct CompiledCode {
     /// `(native offset, bytecode pc)`, sorted by offset: from each offset on
     /// (until the next entry) the code belongs to that bytecode pc.
     pub pc_map: Vec<(u32, u32)>,
+    /// On-stack-replacement entries: `(loop header pc, native offset)`.
+    /// Entering at the offset (with the `EntryFn` convention, on the frame
+    /// the interpreter was running) continues the function at that pc:
+    /// baseline frames have the interpreter's layout, so nothing needs
+    /// translating.
+    pub osr_entries: Vec<(u32, u32)>,
+}
+
+impl CompiledCode {
+    /// The OSR entry offset for loop header `pc`.
+    pub fn osr_entry(&self, pc: u32) -> Option<u32> {
+        self.osr_entries
+            .iter()
+            .find(|&&(p, _)| p == pc)
+            .map(|&(_, o)| o)
+    }
 }
 
 impl CompiledCode {
@@ -133,6 +149,15 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
         c.pc_map.push((c.masm.offset() as u32, pc as u32));
         c.instr(instr);
     }
+    let mut loop_headers: Vec<u32> = f
+        .code
+        .iter()
+        .enumerate()
+        .filter_map(|(pc, i)| i.target().filter(|&t| t as usize <= pc))
+        .collect();
+    loop_headers.sort_unstable();
+    loop_headers.dedup();
+    let osr_entries = c.osr_entries(&loop_headers, f.num_regs, overflow);
     c.out_of_line(overflow);
     let code = c.masm.finish().map_err(BaselineError)?;
     // Where an instruction emitted no code, the next one's code is its own:
@@ -149,6 +174,7 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
         func,
         code,
         pc_map: c.pc_map,
+        osr_entries,
     })
 }
 
@@ -407,6 +433,26 @@ impl Compiler<'_> {
     ) {
         let t = self.target(target);
         self.masm.branch_float(cond, a, b, t);
+    }
+
+    /// One entry per loop header: the prologue, then a jump to the header.
+    fn osr_entries(
+        &mut self,
+        headers: &[u32],
+        num_regs: u16,
+        overflow: DynamicLabel,
+    ) -> Vec<(u32, u32)> {
+        let mut entries = Vec::with_capacity(headers.len());
+        for &pc in headers {
+            let offset = self.masm.offset() as u32;
+            self.pc_map.push((offset, pc));
+            self.masm.forget();
+            self.masm.prologue(num_regs, overflow);
+            let header = self.labels[pc as usize].expect("loop headers are branch targets");
+            self.masm.jump(header);
+            entries.push((pc, offset));
+        }
+        entries
     }
 
     /// The code after the body: the epilogue, the trap stubs, the unwind

@@ -158,6 +158,56 @@ fn interpret_entry(
     })
 }
 
+/// The outcome of an attempted on-stack replacement.
+enum Osr {
+    /// No entry for this loop, or the code changed: keep interpreting.
+    NotNow,
+    /// The compiled code ran the activation to its end.
+    Returned(u64, FrameRecord),
+    /// The compiled code raised a runtime error.
+    Failed(RuntimeError),
+}
+
+/// Moves the running activation of `func` (frame at `fp`, about to run loop
+/// header `header`) into its compiled code. Baseline frames have the
+/// interpreter's layout, so the registers are already where the compiled
+/// code expects them: the interpreter drops its frame record and enters the
+/// code's OSR entry for that header on the same frame.
+fn on_stack_replace(
+    ts: &mut ThreadState,
+    host: &dyn Host,
+    func: FuncId,
+    header: u32,
+    fp: *mut u64,
+) -> Osr {
+    let methods = host.method_table();
+    let slot = methods.entry(func);
+    let Some(entry) = host.osr_entry(func, header, slot) else {
+        return Osr::NotNow;
+    };
+    // Publish the entry for the retirer, then check the code is still the
+    // installed code (as `MethodTable::entry_for_call` does).
+    ts.calling.store(entry, Ordering::Relaxed);
+    std::sync::atomic::fence(Ordering::SeqCst);
+    if methods.entry(func) != slot {
+        ts.calling.store(0, Ordering::Relaxed);
+        return Osr::NotNow;
+    }
+    let done = ts.pop_frame().expect("a frame is running");
+    // SAFETY: `entry` is an OSR entry of the code installed for `func`
+    // (checked against the slot just above), which follows the EntryFn
+    // convention; `fp` is this activation's frame in the register stack.
+    let result = unsafe {
+        let entry = std::mem::transmute::<usize, EntryFn>(entry);
+        entry(ts as *mut ThreadState, fp, func.0, 0, 0)
+    };
+    ts.calling.store(0, Ordering::Relaxed);
+    match ts.take_pending() {
+        Some(error) => Osr::Failed(error),
+        None => Osr::Returned(result, done),
+    }
+}
+
 // `!(a < b)` on floats is deliberate: it is true when either is NaN.
 #[allow(clippy::neg_cmp_op_on_partial_ord)]
 /// The dispatch loop: runs the top frame until the frame stack is back to
@@ -172,6 +222,7 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
 
     let top = *ts.frames.last().expect("run starts with a pushed frame");
     let mut func = module.func(top.func);
+    let mut func_id = top.func;
     let mut code: *const Instr = func.code.as_ptr();
     let mut consts: &[u64] = &func.consts;
     let mut base = top.base;
@@ -241,14 +292,47 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                 if interrupt.load(Ordering::Relaxed) {
                     trap!(Trap::Terminated);
                 }
+                if methods.entry(func_id) != interp_entry {
+                    // Compiled code exists: continue this activation there.
+                    match on_stack_replace(ts, host, func_id, $target as u32, fp) {
+                        Osr::NotNow => {}
+                        Osr::Returned(result, done) => {
+                            return_to_caller!(result, done);
+                            continue;
+                        }
+                        Osr::Failed(error) => {
+                            ts.truncate_frames(entry_depth);
+                            return Err(error);
+                        }
+                    }
+                }
             }
             ip = target;
+        }};
+    }
+    macro_rules! return_to_caller {
+        // The frame `$done` (already popped) returned `$result`.
+        ($result:expr, $done:expr) => {{
+            let result: u64 = $result;
+            let done: FrameRecord = $done;
+            if ts.frames.len() == entry_depth {
+                return Ok(result);
+            }
+            let caller = *ts.frames.last().expect("checked above");
+            enter!(caller);
+            ip = unsafe { code.add(caller.pc as usize + 1) };
+            if done.ret_dst != NO_RESULT {
+                // SAFETY: as for `set!`: ret_dst is a verified register
+                // operand of the caller's call instruction.
+                unsafe { *fp.add(done.ret_dst as usize) = result };
+            }
         }};
     }
     macro_rules! enter {
         // Switches the loop's cached state to the frame record `$f`.
         ($f:expr) => {{
             let f: FrameRecord = $f;
+            func_id = f.func;
             func = module.func(f.func);
             code = func.code.as_ptr();
             consts = &func.consts;
@@ -500,17 +584,7 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                     _ => 0,
                 };
                 let done = ts.pop_frame().expect("a frame is running");
-                if ts.frames.len() == entry_depth {
-                    return Ok(result);
-                }
-                let caller = *ts.frames.last().expect("checked above");
-                enter!(caller);
-                ip = unsafe { code.add(caller.pc as usize + 1) };
-                if done.ret_dst != NO_RESULT {
-                    // SAFETY: as for `set!`: ret_dst is a verified register
-                    // operand of the caller's call instruction.
-                    unsafe { *fp.add(done.ret_dst as usize) = result };
-                }
+                return_to_caller!(result, done);
             }
             Instr::Spawn {
                 dst,

@@ -47,6 +47,9 @@ impl Host for TestHost {
     fn native_frame(&self, _: usize) -> Option<(FuncId, u32)> {
         None
     }
+    fn osr_entry(&self, _: FuncId, _: u32, _: usize) -> Option<usize> {
+        None
+    }
 }
 
 fn host(funcs: Vec<Function>) -> Arc<TestHost> {

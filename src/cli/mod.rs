@@ -321,5 +321,6 @@ fn print_tier_stats(vm: &Vm, retired: u64, freed: u64) {
             let _ = writeln!(stderr, "tierjit: no automatic tiering in this mode");
         }
     }
+    let _ = writeln!(stderr, "tierjit: {} on-stack replacements", vm.osr_count());
     let _ = writeln!(stderr, "tierjit: {retired} blobs retired, {freed} freed");
 }

@@ -127,6 +127,8 @@ pub struct Vm {
     retirer: Arc<retire::Retirer>,
     /// The blob installed for each function, if any, with its OSR entries.
     installed: Mutex<Vec<Option<Installed>>>,
+    /// Activations moved from the interpreter into compiled code.
+    osr_count: std::sync::atomic::AtomicU64,
     perf: Mutex<PerfOutputs>,
     events: Mutex<Vec<TierEvent>>,
     started: std::time::Instant,
@@ -191,6 +193,7 @@ impl Vm {
             tiering,
             retirer: Arc::new(retire::Retirer::default()),
             installed,
+            osr_count: std::sync::atomic::AtomicU64::new(0),
             perf: Mutex::new(PerfOutputs::default()),
             events: Mutex::new(Vec::new()),
             started: std::time::Instant::now(),
@@ -233,6 +236,12 @@ impl Vm {
                 .freed_count
                 .load(std::sync::atomic::Ordering::Relaxed),
         )
+    }
+
+    /// How many interpreted activations moved into compiled code at a loop
+    /// header (on-stack replacement).
+    pub fn osr_count(&self) -> u64 {
+        self.osr_count.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Retired blobs not freed yet.
@@ -542,6 +551,8 @@ impl Host for Vm {
             return None;
         }
         let &(_, offset) = code.osr.iter().find(|&&(header, _)| header == pc)?;
+        self.osr_count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Some(code.blob.code_rx + offset as usize)
     }
 }

@@ -1,0 +1,66 @@
+//! Automatic tiering end to end: hot functions get compiled while the
+//! program runs, a loop that never returns moves into compiled code by
+//! on-stack replacement, and the output is the interpreter's.
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The first number on the `--tier-stats` line that contains `what`.
+fn stat(stderr: &str, what: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("no '{what}' in {stderr}"));
+    line.split(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_hot_function_is_compiled_in_the_background_and_gives_the_same_output() {
+    let (status, expected, _) = run(&["run", "--tier", "interp", "benches/tj/fib.tj", "27"]);
+    assert_eq!(status, 0);
+    let (status, stdout, stderr) = run(&[
+        "run",
+        "--trace-tiers",
+        "--tier-stats",
+        "benches/tj/fib.tj",
+        "27",
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(stdout, expected);
+    assert!(stderr.contains("tier: fib: interp -> baseline"), "{stderr}");
+    assert!(stderr.contains("tier: fib: installed baseline"), "{stderr}");
+    assert!(stat(&stderr, "tier-ups") >= 1);
+}
+
+#[test]
+fn a_loop_that_never_returns_moves_into_compiled_code() {
+    // mandelbrot spends its whole run in one call of `mandelbrot`: only
+    // on-stack replacement can speed it up.
+    let (_, expected, _) = run(&[
+        "run",
+        "--tier",
+        "baseline",
+        "benches/tj/mandelbrot.tj",
+        "300",
+    ]);
+    let (status, stdout, stderr) = run(&["run", "--tier-stats", "benches/tj/mandelbrot.tj", "300"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(stdout, expected);
+    assert!(stat(&stderr, "on-stack replacements") >= 1, "{stderr}");
+}

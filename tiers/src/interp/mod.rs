@@ -107,7 +107,7 @@ pub unsafe extern "sysv64" fn interpreter_entry(
         std::ptr::write_volatile(&mut ts.ctx.helper_pc, caller_ret);
         std::ptr::write_volatile(&mut ts.ctx.helper_fp, caller_fp);
     }
-    let result = interpret_entry(ts, frame, func, caller_ret, caller_fp);
+    let result = interpret_entry(ts, frame, func, caller_ret, caller_fp, saved_site);
     // SAFETY: as above.
     unsafe {
         std::ptr::write_volatile(&mut ts.ctx.helper_pc, saved_site.0);
@@ -123,10 +123,19 @@ fn interpret_entry(
     func: u32,
     caller_ret: usize,
     caller_fp: usize,
+    saved_site: (usize, usize),
 ) -> u64 {
     let host = ts.host.clone();
     let module = host.module();
     let base = (frame as usize).wrapping_sub(ts.regs.as_ptr() as usize) / 8;
+    let set_site = |ts: &mut ThreadState, (pc, fp): (usize, usize)| {
+        // SAFETY: plain stores to our own context, volatile so they are not
+        // moved across the frame push and pop they bracket.
+        unsafe {
+            std::ptr::write_volatile(&mut ts.ctx.helper_pc, pc);
+            std::ptr::write_volatile(&mut ts.ctx.helper_fp, fp);
+        }
+    };
     let func = FuncId(func);
     let record = FrameRecord {
         native_fp: caller_fp,
@@ -150,7 +159,11 @@ fn interpret_entry(
         ts.set_pending(error);
         return 0;
     }
+    // The record links to the native caller now: stack walks must see the
+    // interpreted frames as innermost, not the caller.
+    set_site(ts, saved_site);
     let result = run(ts, module, depth);
+    set_site(ts, (caller_ret, caller_fp));
     ts.truncate_frames(depth);
     result.unwrap_or_else(|e| {
         ts.set_pending(e);

@@ -323,4 +323,10 @@ fn print_tier_stats(vm: &Vm, retired: u64, freed: u64) {
     }
     let _ = writeln!(stderr, "tierjit: {} on-stack replacements", vm.osr_count());
     let _ = writeln!(stderr, "tierjit: {retired} blobs retired, {freed} freed");
+    let (handshakes, mean_ns) = vm.handshake_stats();
+    let _ = writeln!(
+        stderr,
+        "tierjit: {handshakes} stack-walk handshakes, {:.1} us each on average",
+        mean_ns as f64 / 1e3
+    );
 }

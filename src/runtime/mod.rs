@@ -238,6 +238,14 @@ impl Vm {
         )
     }
 
+    /// Stack-walk handshakes done for retirement, and their mean duration
+    /// in nanoseconds.
+    pub fn handshake_stats(&self) -> (u64, u64) {
+        let n = self.retirer.handshakes.load(std::sync::atomic::Ordering::Relaxed);
+        let ns = self.retirer.handshake_ns.load(std::sync::atomic::Ordering::Relaxed);
+        (n, ns.checked_div(n).unwrap_or(0))
+    }
+
     /// How many interpreted activations moved into compiled code at a loop
     /// header (on-stack replacement).
     pub fn osr_count(&self) -> u64 {

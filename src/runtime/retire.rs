@@ -183,6 +183,10 @@ pub struct Retirer {
     pub retired_count: AtomicU64,
     /// See `retired_count`.
     pub freed_count: AtomicU64,
+    /// Handshakes done and their total duration (signal to last answer).
+    pub handshakes: AtomicU64,
+    /// See `handshakes`.
+    pub handshake_ns: AtomicU64,
 }
 
 /// A thread's registration; unregisters when dropped (on that thread).
@@ -269,6 +273,7 @@ impl Retirer {
             return vec![true; candidates.len()];
         }
         let _one_at_a_time = HANDSHAKE.lock().unwrap_or_else(|e| e.into_inner());
+        let started = Instant::now();
         let epoch = EPOCH.fetch_add(1, Ordering::Relaxed) + 1;
         let request = Box::new(Request {
             epoch,
@@ -313,6 +318,9 @@ impl Retirer {
             }
         }
         REQUEST.store(std::ptr::null_mut(), Ordering::Release);
+        self.handshakes.fetch_add(1, Ordering::Relaxed);
+        self.handshake_ns
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         // SAFETY: unpublished above; every thread that could still be in a
         // handler answered (the handler acks last), and a thread that did
         // not answer in time is the one case where we leak the request

@@ -3,20 +3,8 @@
 //! crash, the same result as the interpreter, and a balanced retire log
 //! (every retired blob freed by the end).
 
-use std::process::Command;
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tierjit"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::run;
 
 /// `(retired, freed)` from the `--tier-stats` line.
 fn retire_log(stderr: &str) -> (u64, u64) {

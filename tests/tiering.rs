@@ -2,20 +2,8 @@
 //! program runs, a loop that never returns moves into compiled code by
 //! on-stack replacement, and the output is the interpreter's.
 
-use std::process::Command;
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tierjit"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::run;
 
 /// The first number on the `--tier-stats` line that contains `what`.
 fn stat(stderr: &str, what: &str) -> u64 {

@@ -71,27 +71,25 @@ impl Hotness {
     /// Functions whose recent CPU time is at least `threshold_ns`, hottest
     /// first.
     pub fn hot_functions(&self, threshold_ns: f64) -> Vec<(u32, f64)> {
-        let mut hot: Vec<(u32, f64)> = self
-            .functions
-            .iter()
-            .filter(|(_, &v)| v >= threshold_ns)
-            .map(|(&k, &v)| (k, v))
-            .collect();
-        hot.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        hot
+        hottest(&self.functions, threshold_ns)
     }
 
     /// Loops whose recent CPU time is at least `threshold_ns`, hottest first.
     pub fn hot_loops(&self, threshold_ns: f64) -> Vec<(LoopKey, f64)> {
-        let mut hot: Vec<(LoopKey, f64)> = self
-            .loops
-            .iter()
-            .filter(|(_, &v)| v >= threshold_ns)
-            .map(|(&k, &v)| (k, v))
-            .collect();
-        hot.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        hot
+        hottest(&self.loops, threshold_ns)
     }
+}
+
+/// The entries of `counts` at or above `threshold`, hottest first (ties by
+/// key, so the order is deterministic).
+fn hottest<K: Copy + Ord>(counts: &HashMap<K, f64>, threshold: f64) -> Vec<(K, f64)> {
+    let mut hot: Vec<(K, f64)> = counts
+        .iter()
+        .filter(|(_, &v)| v >= threshold)
+        .map(|(&k, &v)| (k, v))
+        .collect();
+    hot.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    hot
 }
 
 /// The loops of a function, from its backward branches: `(header, last)`

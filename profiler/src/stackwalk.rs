@@ -75,6 +75,9 @@ pub struct RecordLayout {
     pub native_fp: usize,
     /// Offset of the native caller's return address (usize, 0 if none).
     pub native_ret: usize,
+    /// Offset of the "replaced" flag (u32, non-zero: the record is no frame
+    /// of its own, only a link to its native caller).
+    pub replaced: usize,
 }
 
 /// A thread's interpreted frames: records outermost first, the first `len`
@@ -104,6 +107,7 @@ impl InterpFrames {
             pc: 0,
             native_fp: 0,
             native_ret: 0,
+            replaced: 0,
         },
         helper_site: std::ptr::null(),
     };
@@ -127,15 +131,22 @@ impl InterpFrames {
         unsafe { (*self.len).load(Ordering::Relaxed) }
     }
 
-    /// `(func, pc, native_fp, native_ret)` of record `i` (< count).
+    /// `(func, pc, native_fp, native_ret)` of record `i` (< count); `func`
+    /// is `u32::MAX` for a replaced record.
     fn record(&self, i: usize) -> (u32, u32, usize, usize) {
         let l = self.layout;
         // SAFETY: i is below the published length; the runtime registered
         // the records' address and layout, and the array never moves.
         unsafe {
             let r = self.records.add(i * l.stride);
+            let replaced =
+                l.replaced != 0 && std::ptr::read_volatile(r.add(l.replaced) as *const u32) != 0;
             (
-                std::ptr::read_volatile(r.add(l.func) as *const u32),
+                if replaced {
+                    u32::MAX
+                } else {
+                    std::ptr::read_volatile(r.add(l.func) as *const u32)
+                },
                 std::ptr::read_volatile(r.add(l.pc) as *const u32),
                 std::ptr::read_volatile(r.add(l.native_fp) as *const usize),
                 std::ptr::read_volatile(r.add(l.native_ret) as *const usize),
@@ -206,7 +217,7 @@ pub fn visit_frames(
     let n = frames.count();
     for i in (0..n).rev() {
         let (func, pc, native_fp, native_ret) = frames.record(i);
-        if !visit(FRAME_INTERP | (func as u64) << 32 | pc as u64) {
+        if func != u32::MAX && !visit(FRAME_INTERP | (func as u64) << 32 | pc as u64) {
             return;
         }
         if native_ret != 0 && map.find(native_ret.wrapping_sub(1)).is_some() {
@@ -331,6 +342,7 @@ mod tests {
                 pc: 4,
                 native_fp: 8,
                 native_ret: 16,
+                replaced: 0,
             },
             helper_site: std::ptr::null(),
         };

@@ -241,8 +241,14 @@ impl Vm {
     /// Stack-walk handshakes done for retirement, and their mean duration
     /// in nanoseconds.
     pub fn handshake_stats(&self) -> (u64, u64) {
-        let n = self.retirer.handshakes.load(std::sync::atomic::Ordering::Relaxed);
-        let ns = self.retirer.handshake_ns.load(std::sync::atomic::Ordering::Relaxed);
+        let n = self
+            .retirer
+            .handshakes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let ns = self
+            .retirer
+            .handshake_ns
+            .load(std::sync::atomic::Ordering::Relaxed);
         (n, ns.checked_div(n).unwrap_or(0))
     }
 

@@ -69,6 +69,7 @@ pub fn interp_frames(ts: &ThreadState) -> InterpFrames {
             pc: offset_of!(FrameRecord, pc),
             native_fp: offset_of!(FrameRecord, native_fp),
             native_ret: offset_of!(FrameRecord, native_ret),
+            replaced: offset_of!(FrameRecord, replaced),
         },
         helper_site: &ts.ctx.helper_pc as *const usize as *const [usize; 2],
     }

@@ -142,6 +142,10 @@ pub struct FrameRecord {
     pub native_ret: usize,
     /// Where the caller wants the result (`NO_RESULT` if nowhere).
     pub ret_dst: u32,
+    /// 1 while the activation runs in compiled code it moved to by on-stack
+    /// replacement: the record is no frame of its own any more (the native
+    /// frame is), but it still links to its native caller.
+    pub replaced: u32,
 }
 
 impl FrameRecord {
@@ -154,6 +158,7 @@ impl FrameRecord {
             native_fp: 0,
             native_ret: 0,
             ret_dst,
+            replaced: 0,
         }
     }
 
@@ -417,7 +422,9 @@ impl ThreadState {
                 walk_native_callers(&*self.host, start, &mut frames, limit);
             }
             let Some(record) = records.next() else { break };
-            frames.push((record.func, record.pc));
+            if record.replaced == 0 {
+                frames.push((record.func, record.pc));
+            }
             if let Some((caller_fp, caller_ret)) = record.native_caller() {
                 if let Some(frame) = self.host.native_frame(caller_ret.wrapping_sub(1)) {
                     frames.push(frame);

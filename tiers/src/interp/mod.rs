@@ -206,7 +206,10 @@ fn on_stack_replace(
         ts.calling.store(0, Ordering::Relaxed);
         return Osr::NotNow;
     }
-    let done = ts.pop_frame().expect("a frame is running");
+    // The record stays, marked replaced, so stack walks still follow its
+    // link to a native caller; the compiled frame counts instead of it.
+    ts.frames.last_mut().expect("a frame is running").replaced = 1;
+    ts.ctx.depth -= 1;
     // SAFETY: `entry` is an OSR entry of the code installed for `func`
     // (checked against the slot just above), which follows the EntryFn
     // convention; `fp` is this activation's frame in the register stack.
@@ -214,10 +217,11 @@ fn on_stack_replace(
         let entry = std::mem::transmute::<usize, EntryFn>(entry);
         entry(ts as *mut ThreadState, fp, func.0, 0, 0)
     };
+    ts.ctx.depth += 1;
     ts.calling.store(0, Ordering::Relaxed);
     match ts.take_pending() {
         Some(error) => Osr::Failed(error),
-        None => Osr::Returned(result, done),
+        None => Osr::Returned(result, ts.pop_frame().expect("the replaced record")),
     }
 }
 

@@ -1,0 +1,18 @@
+//! Helpers shared by the integration tests that run the `tierjit` binary.
+
+use std::process::Command;
+
+/// Runs `tierjit ARGS` in the repository root: (status, stdout, stderr);
+/// status -1 if it died by a signal.
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("tierjit runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -8,15 +8,23 @@
 //! ```text
 //!  tj source ──lang──▶ bytecode Module ──verify──▶ Vm ──▶ threads
 //!                                                   │
-//!                        method table: one slot per function
-//!                                                   │
-//!                      tier 0: interpreter (every function starts here)
+//!                  method table: one slot per function, one store to switch
+//!                         │                              │
+//!     tier 0: interpreter (every function starts)   tier 1: baseline x86-64
+//!                         ▲                              ▲
+//!   sampler (SIGPROF, per thread) ──▶ hotness ──▶ tier policy ──▶ compiler thread
+//!                                                   (installs; retires old
+//!                                                    code after a stack-walk
+//!                                                    handshake)
 //! ```
 //!
 //! Every call goes through the callee's method-table slot, so installing
-//! code from a later tier is one aligned store. Today every function runs
-//! in tier 0, the interpreter, which is the reference semantics that later
-//! tiers are checked against.
+//! code is one aligned store; baseline frames have the interpreter's
+//! layout, so calls cross tiers freely and a running loop moves into
+//! compiled code by on-stack replacement. The interpreter is the reference
+//! semantics that the compiled tier is checked against. With
+//! `TierMode::Auto` (the command's default) the sampling profiler decides
+//! what gets compiled; see `docs/tiering.md`.
 //!
 //! ```
 //! let module = tierjit::lang::compile(b"fn main() -> int { return 6 * 7; }").unwrap();

@@ -21,7 +21,7 @@
 //! The code is decoded at address 0, as it is position independent, so
 //! offsets and branch targets are the same on every run.
 //!
-//! The listing follows the layout [`baseline::compile`] documents: its pc
+//! The listing follows the layout [`tierjit_tiers::baseline::compile`] documents: its pc
 //! map's first entry is the prologue (at offset 0, pc 0); then one entry per
 //! instruction in pc order, so body pcs strictly increase; the first entry
 //! that does not increase begins the out-of-line code (epilogue, trap stubs,

@@ -233,7 +233,7 @@ impl TokenKind {
     }
 }
 
-/// `'name'` for messages, shortened with `...` past [`MAX_QUOTED_NAME`]
+/// `'name'` for messages, shortened with `...` past `MAX_QUOTED_NAME`
 /// characters.
 pub fn quote_name(name: &str) -> String {
     match name.char_indices().nth(MAX_QUOTED_NAME) {

@@ -12,18 +12,7 @@
 #define DAYS_PER_YEAR 365.24
 
 // tj's int(x): truncate toward zero, saturate, NaN -> 0.
-static int64_t to_int(double x) {
-    if (x != x) {
-        return 0;
-    }
-    if (x >= 9223372036854775808.0) {
-        return INT64_MAX;
-    }
-    if (x <= -9223372036854775808.0) {
-        return INT64_MIN;
-    }
-    return (int64_t)x;
-}
+#include "tj_int.h"
 
 static void offset_momentum(double *vx, double *vy, double *vz, double *mass, int64_t n) {
     double px = 0.0;

@@ -7,18 +7,7 @@
 #include <stdlib.h>
 
 // tj's int(x): truncate toward zero, saturate, NaN -> 0.
-static int64_t to_int(double x) {
-    if (x != x) {
-        return 0;
-    }
-    if (x >= 9223372036854775808.0) {
-        return INT64_MAX;
-    }
-    if (x <= -9223372036854775808.0) {
-        return INT64_MIN;
-    }
-    return (int64_t)x;
-}
+#include "tj_int.h"
 
 static double eval_a(int64_t i, int64_t j) {
     return 1.0 / (double)((i + j) * (i + j + 1) / 2 + i + 1);

@@ -17,10 +17,24 @@ fn temp_profile(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("tierjit-test-{}-{name}.tjprof", std::process::id()))
 }
 
-fn profile_run(tier: &str, hz: u32, program: &str, args: &[&str], name: &str) -> Profile {
+fn profile_run(
+    tier: &str,
+    engine: &str,
+    hz: u32,
+    program: &str,
+    args: &[&str],
+    name: &str,
+) -> Profile {
     let out = temp_profile(name);
     let status = tierjit()
-        .args(["run", "--tier", tier, "--profile"])
+        .args([
+            "run",
+            "--tier",
+            tier,
+            "--profile-engine",
+            engine,
+            "--profile",
+        ])
         .arg(&out)
         .args(["--profile-hz", &hz.to_string(), program])
         .args(args)
@@ -53,16 +67,17 @@ fn self_shares(p: &Profile) -> HashMap<String, f64> {
         .collect()
 }
 
-fn check_shares(tier: &str, threaded: bool) {
+fn check_shares(tier: &str, threaded: bool, engine: &str) {
     let threaded_arg = if threaded { "1" } else { "0" };
     // Sizes give each configuration roughly half a second of CPU time.
     let (rounds, n) = match tier {
         "interp" => ("40", "250000"),
         _ => ("40", "1000000"),
     };
-    let name = format!("{tier}-{threaded_arg}");
+    let name = format!("{tier}-{threaded_arg}-{engine}");
     let p = profile_run(
         tier,
+        engine,
         1000,
         "tests/profiler/shares.tj",
         &[rounds, n, threaded_arg],
@@ -108,18 +123,23 @@ fn check_shares(tier: &str, threaded: bool) {
 
 #[test]
 fn interpreted_shares_match_the_truth_on_one_thread() {
-    check_shares("interp", false);
+    check_shares("interp", false, "sampler-thread");
 }
 
 #[test]
 fn baseline_shares_match_the_truth_on_one_thread() {
-    check_shares("baseline", false);
+    check_shares("baseline", false, "sampler-thread");
+}
+
+#[test]
+fn the_thread_timers_engine_matches_the_truth_too() {
+    check_shares("baseline", true, "thread-timers");
 }
 
 #[test]
 fn shares_match_the_truth_across_threads() {
-    check_shares("interp", true);
-    check_shares("baseline", true);
+    check_shares("interp", true, "sampler-thread");
+    check_shares("baseline", true, "sampler-thread");
 }
 
 #[test]

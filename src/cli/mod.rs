@@ -11,6 +11,7 @@ use tierjit::lang::{self, diag::MAX_DIAGNOSTICS};
 use tierjit::runtime::tiering::TierPolicy;
 use tierjit::runtime::{TierMode, Vm, VmOptions};
 use tierjit::tiers::bytecode::{text, Module};
+use tierjit_profiler::sampler::Engine;
 
 mod fuzz;
 mod report;
@@ -76,6 +77,11 @@ enum Command {
         /// Samples per second of CPU time per thread, with --profile.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         profile_hz: u32,
+        /// Who interrupts the sampled threads: one sampler thread that
+        /// signals each thread that used CPU time (cheaper per sample), or
+        /// a timer per thread.
+        #[arg(long, value_enum, default_value_t = ProfileEngine::SamplerThread)]
+        profile_engine: ProfileEngine,
         /// The program, a .tj file.
         file: String,
         /// Arguments for the program (read with `arg(i)` and `argc()`).
@@ -123,6 +129,15 @@ enum Tier {
     Mixed,
 }
 
+/// Who sends the sampling signals.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ProfileEngine {
+    /// One `tj-sampler` thread sends SIGPROF to each thread that ran.
+    SamplerThread,
+    /// Each thread has its own high-resolution timer.
+    ThreadTimers,
+}
+
 /// Runs the command; gives the process exit status.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
@@ -145,6 +160,7 @@ pub fn main() -> i32 {
             mixed_seed,
             profile,
             profile_hz,
+            profile_engine,
             perf_map,
             jitdump,
             jitdump_dir,
@@ -161,6 +177,10 @@ pub fn main() -> i32 {
                 args,
                 tier,
                 profile_hz: profile.as_ref().map(|_| profile_hz),
+                profile_engine: match profile_engine {
+                    ProfileEngine::SamplerThread => Engine::SamplerThread,
+                    ProfileEngine::ThreadTimers => Engine::ThreadTimers,
+                },
                 perf_map,
                 jitdump_dir: jitdump.then_some(jitdump_dir),
                 jit_stress,

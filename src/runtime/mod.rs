@@ -78,6 +78,8 @@ pub struct VmOptions {
     /// (also without a profile, in auto mode: the samples drive tiering;
     /// default 1000).
     pub profile_hz: Option<u32>,
+    /// Who interrupts the sampled threads (see `tierjit_profiler::sampler`).
+    pub profile_engine: tierjit_profiler::sampler::Engine,
     /// When the tier policy compiles.
     pub policy: tiering::TierPolicy,
     /// Flip functions between tiers continually while the program runs.
@@ -103,6 +105,7 @@ impl Default for VmOptions {
             heap_limit: Heap::default_limit(),
             line_buffered: None,
             profile_hz: None,
+            profile_engine: Default::default(),
             policy: tiering::TierPolicy::default(),
             jit_stress: false,
             trace_tiers: false,
@@ -177,7 +180,8 @@ impl Vm {
         };
         let tiers_up = options.tier == TierMode::Auto || options.jit_stress;
         let sample_hz = options.profile_hz.or(tiers_up.then_some(1000));
-        let profiling = sample_hz.map(|hz| profiling::Profiling::new(hz, &module));
+        let profiling =
+            sample_hz.map(|hz| profiling::Profiling::new(hz, options.profile_engine, &module));
         let tiering = tiers_up
             .then(|| tiering::Tiering::new(module.funcs.len(), options.policy, options.jit_stress));
         let installed = Mutex::new((0..module.funcs.len()).map(|_| None).collect());

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tierjit_profiler::hotness::{innermost_loop, Hotness, LoopKey};
 use tierjit_profiler::profile::{Frame, Profile, Sample, SamplerStats, Tier};
 use tierjit_profiler::ring::{RawSample, Ring, FRAME_INTERP, FRAME_NATIVE, FRAME_PAYLOAD};
-use tierjit_profiler::sampler::{self, Registration, SamplerConfig};
+use tierjit_profiler::sampler::{Engine, Registration, Sampler, SamplerConfig};
 use tierjit_profiler::stackwalk::{InterpFrames, RecordLayout};
 use tierjit_tiers::bytecode::FuncId;
 use tierjit_tiers::exec::{FrameRecord, ThreadState};
@@ -42,6 +42,8 @@ struct Collected {
 /// The profiling state of one Vm.
 pub struct Profiling {
     config: SamplerConfig,
+    /// None if it could not start (then nothing is sampled).
+    sampler: Option<Sampler>,
     start_ns: u64,
     threads: Mutex<Vec<ThreadRing>>,
     collected: Mutex<Collected>,
@@ -78,7 +80,7 @@ pub fn interp_frames(ts: &ThreadState) -> InterpFrames {
 impl Profiling {
     /// Profiling at `hz` samples per second of CPU time, per thread, of
     /// a program with these functions.
-    pub fn new(hz: u32, module: &tierjit_tiers::bytecode::Module) -> Profiling {
+    pub fn new(hz: u32, engine: Engine, module: &tierjit_tiers::bytecode::Module) -> Profiling {
         let loops = module
             .funcs
             .iter()
@@ -94,11 +96,14 @@ impl Profiling {
                     .collect()
             })
             .collect();
+        let config = SamplerConfig {
+            hz,
+            ring_capacity: (hz as usize / 10).clamp(256, 1 << 14),
+            engine,
+        };
         Profiling {
-            config: SamplerConfig {
-                hz,
-                ring_capacity: (hz as usize / 10).clamp(256, 1 << 14),
-            },
+            config,
+            sampler: Sampler::start(config).ok(),
             start_ns: monotonic_ns(),
             threads: Mutex::new(Vec::new()),
             collected: Mutex::new(Collected::default()),
@@ -140,7 +145,8 @@ impl Profiling {
                     tiering.policy_tick(&profiling.hot_functions(0.0));
                 }
                 drop(vm);
-                std::thread::sleep(DRAIN_EVERY);
+                // `finish` unparks it at once.
+                std::thread::park_timeout(DRAIN_EVERY);
             });
         *self.aggregator.lock() = handle.ok();
     }
@@ -148,9 +154,11 @@ impl Profiling {
     /// Samples the calling thread (handle `thread`) while the returned
     /// registration lives. `ts` must not move meanwhile.
     pub fn register(&self, vm: &Vm, thread: i64, ts: &ThreadState) -> Option<Registration> {
-        let registration =
-            sampler::register_current_thread(self.config, vm.code_map.ranges(), interp_frames(ts))
-                .ok()?;
+        let registration = self
+            .sampler
+            .as_ref()?
+            .register_current_thread(vm.code_map.ranges(), interp_frames(ts))
+            .ok()?;
         self.threads.lock().push(ThreadRing {
             thread: thread as u32,
             ring: registration.ring(),
@@ -218,6 +226,7 @@ impl Profiling {
     pub fn finish(&self, vm: &Vm, program: &str) -> Profile {
         self.stop.store(true, Ordering::Release);
         if let Some(aggregator) = self.aggregator.lock().take() {
+            aggregator.thread().unpark();
             let _ = aggregator.join();
         }
         self.drain(vm);

@@ -1,0 +1,201 @@
+//! What a sample costs the sampled thread, on this machine.
+//!
+//! A thread spins through a fixed amount of work while being interrupted
+//! at a rate, and the extra CPU time it needs, divided by the signals it
+//! took, is the cost of one. Five ways, interleaved over several rounds,
+//! best round each:
+//!
+//! - `off`: no signals;
+//! - `timer, empty handler`: the thread's own CLOCK_MONOTONIC timer and a
+//!   handler that does nothing (the floor of the thread-timers engine);
+//! - `thread, empty handler`: another thread sends the signal with tgkill
+//!   (the floor of the sampler-thread engine);
+//! - `thread-timers` and `sampler-thread`: the real engines with the real
+//!   handler (stack walk, ring write).
+//!
+//!     cargo run --release -p tierjit-profiler --example signal_cost [HZ] [ROUNDS]
+
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tierjit_profiler::codemap::CodeMap;
+use tierjit_profiler::sampler::{Engine, Sampler, SamplerConfig};
+use tierjit_profiler::stackwalk::InterpFrames;
+
+const WORK: u64 = 200_000_000;
+
+static SIGNALS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn count(_: libc::c_int) {
+    SIGNALS.fetch_add(1, Ordering::Relaxed);
+}
+
+fn empty_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 3
+}
+
+fn thread_cpu_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes only `t`.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// CPU nanoseconds of the fixed work on this thread.
+fn spin() -> u64 {
+    let start = thread_cpu_ns();
+    let mut x = 1u64;
+    for _ in 0..WORK {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+    std::hint::black_box(x);
+    thread_cpu_ns() - start
+}
+
+/// The work under this thread's own timer, with the empty handler.
+fn timer_empty(hz: u32) -> (u64, u64) {
+    SIGNALS.store(0, Ordering::Relaxed);
+    let mut timer: libc::timer_t = std::ptr::null_mut();
+    let period = 1_000_000_000 / hz as i64;
+    // SAFETY: a timer aimed at this thread with the counting signal; it is
+    // deleted before returning.
+    unsafe {
+        let mut event: libc::sigevent = std::mem::zeroed();
+        event.sigev_notify = libc::SIGEV_THREAD_ID;
+        event.sigev_signo = empty_signal();
+        event.sigev_notify_thread_id = libc::gettid();
+        assert_eq!(
+            libc::timer_create(libc::CLOCK_MONOTONIC, &mut event, &mut timer),
+            0
+        );
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: period,
+            },
+            it_value: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: period,
+            },
+        };
+        libc::timer_settime(timer, 0, &spec, std::ptr::null_mut());
+    }
+    let cpu = spin();
+    // SAFETY: created above, deleted once.
+    unsafe { libc::timer_delete(timer) };
+    (cpu, SIGNALS.load(Ordering::Relaxed))
+}
+
+/// The work while another thread sends the empty signal at `hz`.
+fn thread_empty(hz: u32) -> (u64, u64) {
+    SIGNALS.store(0, Ordering::Relaxed);
+    let stop = Arc::new(AtomicBool::new(false));
+    let tid = Arc::new(AtomicI32::new(0));
+    // SAFETY: gettid has no preconditions.
+    tid.store(unsafe { libc::gettid() }, Ordering::Relaxed);
+    let sender = {
+        let (stop, tid) = (stop.clone(), tid.clone());
+        std::thread::spawn(move || {
+            let period = Duration::from_nanos(1_000_000_000 / hz as u64);
+            let mut next = std::time::Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                next += period;
+                if let Some(wait) = next.checked_duration_since(std::time::Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                // SAFETY: signals a live thread of this process (it waits
+                // for us to stop before it returns).
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_tgkill,
+                        std::process::id(),
+                        tid.load(Ordering::Relaxed),
+                        empty_signal(),
+                    );
+                }
+            }
+        })
+    };
+    let cpu = spin();
+    stop.store(true, Ordering::Relaxed);
+    sender.join().unwrap();
+    (cpu, SIGNALS.load(Ordering::Relaxed))
+}
+
+/// The work sampled by a real engine.
+fn engine(hz: u32, engine: Engine) -> (u64, u64) {
+    let sampler = Sampler::start(SamplerConfig {
+        hz,
+        ring_capacity: 1 << 16,
+        engine,
+    })
+    .unwrap();
+    let reg = sampler
+        .register_current_thread(Arc::new(CodeMap::new(4)), InterpFrames::NONE)
+        .unwrap();
+    let cpu = spin();
+    let ring = reg.ring();
+    drop(reg);
+    (cpu, ring.drain(|_| ()) as u64)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let hz: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
+    // SAFETY: installs a handler that only bumps an atomic counter.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = count as *const () as usize;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigaction(empty_signal(), &action, std::ptr::null_mut());
+    }
+    type Way = (&'static str, Box<dyn Fn() -> (u64, u64)>);
+    let ways: Vec<Way> = vec![
+        ("off", Box::new(|| (spin(), 0))),
+        ("timer, empty handler", Box::new(move || timer_empty(hz))),
+        ("thread, empty handler", Box::new(move || thread_empty(hz))),
+        (
+            "thread-timers engine",
+            Box::new(move || engine(hz, Engine::ThreadTimers)),
+        ),
+        (
+            "sampler-thread engine",
+            Box::new(move || engine(hz, Engine::SamplerThread)),
+        ),
+    ];
+    let mut best = vec![(u64::MAX, 0u64); ways.len()];
+    for _ in 0..rounds {
+        for (i, (_, run)) in ways.iter().enumerate() {
+            let (cpu, signals) = run();
+            if cpu < best[i].0 {
+                best[i] = (cpu, signals);
+            }
+        }
+    }
+    let off = best[0].0 as f64;
+    println!("{hz} Hz, best of {rounds} rounds, CPU time of the sampled thread");
+    println!(
+        "{:<24} {:>9} {:>8} {:>9} {:>12}",
+        "way", "cpu ms", "signals", "overhead", "us/signal"
+    );
+    for ((name, _), &(cpu, signals)) in ways.iter().zip(&best) {
+        let extra = cpu as f64 - off;
+        let per = if signals > 0 {
+            format!("{:.2}", extra / signals as f64 / 1e3)
+        } else {
+            "-".to_string()
+        };
+        println!(
+            "{:<24} {:>9.1} {:>8} {:>8.1}% {:>12}",
+            name,
+            cpu as f64 / 1e6,
+            signals,
+            (cpu as f64 / off - 1.0) * 100.0,
+            per
+        );
+    }
+}

@@ -82,12 +82,15 @@ unsafe impl Sync for Ring {}
 unsafe impl Send for Ring {}
 
 impl Ring {
-    /// A ring of `capacity` samples.
+    /// A ring of `capacity` samples. The memory comes zeroed from the
+    /// allocator (for a large ring, untouched pages straight from mmap), so
+    /// a ring costs pages only as samples fill it.
     pub fn new(capacity: usize) -> Ring {
+        let slots = Box::<[UnsafeCell<RawSample>]>::new_zeroed_slice(capacity.max(1));
         Ring {
-            slots: (0..capacity.max(1))
-                .map(|_| UnsafeCell::new(RawSample::EMPTY))
-                .collect(),
+            // SAFETY: a RawSample is plain integers, for which all-zero
+            // bytes are a valid value (RawSample::EMPTY).
+            slots: unsafe { slots.assume_init() },
             head: AtomicUsize::new(0),
             tail: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),

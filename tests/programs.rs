@@ -9,8 +9,19 @@ use std::process::Command;
 /// The tiers every program runs under; each must match the expectations.
 /// `mixed:N` compiles the half of the functions that seed N picks.
 /// `stress` is automatic tiering with `--jit-stress` flipping a function
-/// every 100 us.
-const TIERS: &[&str] = &["interp", "baseline", "mixed:1", "mixed:2", "auto", "stress"];
+/// every 100 us. `profiled:ENGINE` is automatic tiering sampled at 10 kHz
+/// with that engine and a profile written: the signals must change nothing
+/// (the line saying where the profile went is taken out of stderr).
+const TIERS: &[&str] = &[
+    "interp",
+    "baseline",
+    "mixed:1",
+    "mixed:2",
+    "auto",
+    "stress",
+    "profiled:sampler-thread",
+    "profiled:thread-timers",
+];
 
 const EXPECT_MARKER: &str = "// == expect";
 
@@ -89,10 +100,23 @@ fn run(path: &Path, tier: &str, args: &[String]) -> Outcome {
         .args(args)
         .output()
         .expect("tierjit runs");
+    let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if tier.starts_with("profiled:") {
+        let written = stderr
+            .lines()
+            .filter(|l| l.starts_with("tierjit: profile written to "))
+            .count();
+        // Programs that do not compile never run, so write no profile.
+        assert!(written <= 1, "{}: {stderr}", path.display());
+        stderr = stderr
+            .split_inclusive('\n')
+            .filter(|l| !l.starts_with("tierjit: profile written to "))
+            .collect();
+    }
     Outcome {
         status: out.status.code().unwrap_or(-1000),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stderr,
     }
 }
 
@@ -104,6 +128,18 @@ fn tier_args(tier: &str) -> Vec<String> {
             .to_vec();
     }
     match tier.split_once(':') {
+        Some(("profiled", engine)) => {
+            let out = std::env::temp_dir().join(format!(
+                "tierjit-programs-{}-{engine}.tjprof",
+                std::process::id()
+            ));
+            vec![
+                "--tier=auto".into(),
+                format!("--profile={}", out.display()),
+                "--profile-hz=10000".into(),
+                format!("--profile-engine={engine}"),
+            ]
+        }
         Some((name, seed)) => vec![format!("--tier={name}"), format!("--mixed-seed={seed}")],
         None => vec![format!("--tier={tier}")],
     }

@@ -8,10 +8,11 @@
 //! **Handshake.** To free blobs, the retirer publishes their address ranges
 //! and sends each registered thread a real-time signal. The handler, on
 //! the target thread, looks for the blobs' addresses in that thread's
-//! state: the interrupted pc and every other register, every word of the
-//! used native stack (a frame-pointer walk alone would miss a caller while
-//! its callee is in a prologue or epilogue), the `rbp` chain, and the
-//! interpreted records with their native callers. It marks every range any
+//! state: the interrupted pc and every other register, the top words of
+//! the native stack (a frame-pointer walk alone would miss a caller while
+//! its callee is in a prologue or epilogue), the `rbp` chain, the helper
+//! call site in the context, and the interpreted records with their
+//! native callers. It marks every range any
 //! address falls in, then acknowledges. Blobs that no
 //! thread marked are removed from the code map and freed (with `int3`
 //! filling, so a thread that wrongly ran freed code would stop at once);
@@ -113,12 +114,11 @@ extern "C" fn on_handshake(_: libc::c_int, _: *mut libc::siginfo_t, context: *mu
             }
         };
         mark(pc);
-        // Conservatively, every register and every word of the used stack,
+        // Conservatively, every register and the top words of the stack,
         // besides the precise walk below: a frame walk misses a caller
-        // while its callee is in a prologue or epilogue, an entry may sit in
-        // a register between loading it and calling it, and the stress test
-        // showed the precise walk alone missing frames in a way not yet
-        // understood (see docs/tiering.md). A word that only looks like a
+        // while its callee is in a prologue or epilogue (its return address
+        // is then on top of the stack), and an entry may sit in a register
+        // between loading it and calling it. A word that only looks like a
         // code address keeps a blob alive one round longer, which is safe.
         for &value in gregs.iter() {
             mark(value as usize);
@@ -214,8 +214,11 @@ impl Drop for Registration {
 }
 
 /// Words of a thread's stack, from the top, that the handshake checks
-/// conservatively: all of them.
-const TOP_OF_STACK_WORDS: usize = usize::MAX;
+/// conservatively: enough to cover the prologues and epilogues of
+/// generated code and of `interpreter_entry`'s wrapper, the only code that
+/// runs with a native caller linked neither by `rbp`, nor by a frame
+/// record, nor by the context's helper site (docs/tiering.md).
+const TOP_OF_STACK_WORDS: usize = 64;
 
 /// How long the retirer waits for a thread's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_millis(200);

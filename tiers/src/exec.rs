@@ -247,6 +247,12 @@ impl FrameStack {
         }
     }
 
+    /// Frame `i`, outermost first.
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> Option<&FrameRecord> {
+        self.records[..self.len()].get(i)
+    }
+
     /// The innermost frame.
     #[inline(always)]
     pub fn last(&self) -> Option<&FrameRecord> {
@@ -364,6 +370,8 @@ impl ThreadState {
 
     /// Pops the innermost interpreted frame.
     pub fn pop_frame(&mut self) -> Option<FrameRecord> {
+        let n = self.frames.len().checked_sub(1)?;
+        self.link_native_caller_of(n);
         let f = self.frames.pop()?;
         self.ctx.depth -= 1;
         Some(f)
@@ -372,8 +380,31 @@ impl ThreadState {
     /// Pops interpreted frames until `len` remain.
     pub fn truncate_frames(&mut self, len: usize) {
         let popped = self.frames.len().saturating_sub(len);
+        if popped > 0 {
+            self.link_native_caller_of(len);
+        }
         self.ctx.depth -= popped as u64;
         self.frames.truncate(len);
+    }
+
+    /// Before the frame records from `index` up are dropped: if record
+    /// `index` was called from generated code, names that caller in the
+    /// context (as a helper call site), so that stack walks keep reaching
+    /// the caller's frames while Rust code returns to it. Only the
+    /// outermost record an interpreter run pushed can have a native caller
+    /// (the one `interpreter_entry` pushed), and the run pops it last.
+    fn link_native_caller_of(&mut self, index: usize) {
+        let Some((fp, ret)) = self.frames.get(index).and_then(FrameRecord::native_caller) else {
+            return;
+        };
+        // SAFETY: plain stores to our own context, volatile and fenced so
+        // that they come before the record is dropped (a signal handler on
+        // this thread reads the records, then the context).
+        unsafe {
+            std::ptr::write_volatile(&mut self.ctx.helper_pc, ret);
+            std::ptr::write_volatile(&mut self.ctx.helper_fp, fp);
+        }
+        std::sync::atomic::compiler_fence(Ordering::SeqCst);
     }
 
     /// Records a runtime error for generated code to unwind with.

@@ -83,10 +83,62 @@ pub fn call(ts: &mut ThreadState, func: FuncId, args: &[u64]) -> Result<Option<u
 /// stack, right above the caller's frame). A runtime error is left pending
 /// ([`ThreadState::set_pending`]) and 0 is returned.
 ///
+/// Stack walks (the retirer's, the sampler's) cannot walk through Rust
+/// frames, so from its first instruction to its last this entry keeps the
+/// native caller reachable: the context names the caller (`helper_pc`,
+/// `helper_fp`: the return address and frame pointer the caller passes)
+/// until the frame record that links to the caller is pushed, and again
+/// from the moment that record is popped ([`ThreadState::pop_frame`]) until
+/// the return, when the context's previous site is restored. A Rust
+/// prologue or epilogue cannot do that first or last, hence this small
+/// wrapper in assembly around [`interpreter_entry_body`]; in its own few
+/// instructions before and after, the return address is within the top
+/// words of the stack, which the retirer scans.
+///
 /// # Safety
 /// As for every [`EntryFn`]: `ts` is the calling thread's own live
 /// `ThreadState`, and `frame` points into its register stack.
+#[unsafe(naked)]
 pub unsafe extern "sysv64" fn interpreter_entry(
+    ts: *mut ThreadState,
+    frame: *mut u64,
+    func: u32,
+    caller_ret: usize,
+    caller_fp: usize,
+) -> u64 {
+    // The arguments stay in their registers for the body: rdi = ts (its
+    // context is at offset 0), rcx = caller_ret, r8 = caller_fp. Five pushes
+    // and one slot realign the stack for the call. Keeps the rbp chain.
+    core::arch::naked_asm!(
+        "push rbp",
+        "mov rbp, rsp",
+        "push rdi",
+        "push qword ptr [rdi + {site_pc}]",
+        "push qword ptr [rdi + {site_fp}]",
+        "sub rsp, 8",
+        "mov qword ptr [rdi + {site_pc}], rcx",
+        "mov qword ptr [rdi + {site_fp}], r8",
+        "call {body}",
+        "add rsp, 8",
+        "pop rcx",
+        "pop rdx",
+        "pop rdi",
+        "mov qword ptr [rdi + {site_fp}], rcx",
+        "mov qword ptr [rdi + {site_pc}], rdx",
+        "pop rbp",
+        "ret",
+        site_pc = const crate::abi::CTX_HELPER_PC,
+        site_fp = const crate::abi::CTX_HELPER_FP,
+        body = sym interpreter_entry_body,
+    )
+}
+
+/// [`interpreter_entry`] past its wrapper (which has published the native
+/// caller as the context's site).
+///
+/// # Safety
+/// As for [`interpreter_entry`].
+unsafe extern "sysv64" fn interpreter_entry_body(
     ts: *mut ThreadState,
     frame: *mut u64,
     func: u32,
@@ -97,23 +149,7 @@ pub unsafe extern "sysv64" fn interpreter_entry(
     // thread that owns `ts`, which passes its own live ThreadState and
     // nothing else refers to it during the call.
     let ts = unsafe { &mut *ts };
-    // Until our frame record links to the native caller, the context does:
-    // a stack walk (the retirer's, the sampler's) must find the caller's
-    // code while we run Rust code that cannot be walked through.
-    let saved_site = (ts.ctx.helper_pc, ts.ctx.helper_fp);
-    // SAFETY: plain stores to our own context, volatile so they happen
-    // before anything else in this function.
-    unsafe {
-        std::ptr::write_volatile(&mut ts.ctx.helper_pc, caller_ret);
-        std::ptr::write_volatile(&mut ts.ctx.helper_fp, caller_fp);
-    }
-    let result = interpret_entry(ts, frame, func, caller_ret, caller_fp, saved_site);
-    // SAFETY: as above.
-    unsafe {
-        std::ptr::write_volatile(&mut ts.ctx.helper_pc, saved_site.0);
-        std::ptr::write_volatile(&mut ts.ctx.helper_fp, saved_site.1);
-    }
-    result
+    interpret_entry(ts, frame, func, caller_ret, caller_fp)
 }
 
 /// The body of [`interpreter_entry`].
@@ -123,7 +159,6 @@ fn interpret_entry(
     func: u32,
     caller_ret: usize,
     caller_fp: usize,
-    saved_site: (usize, usize),
 ) -> u64 {
     let host = ts.host.clone();
     let module = host.module();
@@ -161,7 +196,7 @@ fn interpret_entry(
     }
     // The record links to the native caller now: stack walks must see the
     // interpreted frames as innermost, not the caller.
-    set_site(ts, saved_site);
+    set_site(ts, (0, 0));
     let result = run(ts, module, depth);
     set_site(ts, (caller_ret, caller_fp));
     ts.truncate_frames(depth);

@@ -230,3 +230,49 @@ fn program_args_parse_like_rust() {
     assert_eq!(program_arg(&args, 4), Err(Trap::BadArgument));
     assert_eq!(program_arg(&args, -1), Err(Trap::BadArgument));
 }
+
+#[test]
+fn interpreter_entry_keeps_its_native_caller_reachable_and_restores_the_site() {
+    let host = host(vec![fib()]);
+    let mut ts = thread(&host, Limits::default());
+    // An outer site (as if a helper were running further out).
+    ts.ctx.helper_pc = 0x1111;
+    ts.ctx.helper_fp = 0x2222;
+    ts.regs[0] = 10;
+    let frame = ts.regs.as_mut_ptr();
+    // SAFETY: `ts` is this thread's state and `frame` its register stack,
+    // holding fib's one argument; the fake caller addresses are only
+    // recorded, never followed (nothing walks this thread's stack here).
+    let result = unsafe { interpreter_entry(&mut ts, frame, 0, 0xaaa0, 0xbbb0) };
+    assert_eq!(result, 55);
+    assert!(ts.frames.is_empty());
+    assert_eq!((ts.ctx.helper_pc, ts.ctx.helper_fp), (0x1111, 0x2222));
+}
+
+#[test]
+fn dropping_a_record_with_a_native_caller_names_the_caller_first() {
+    let host = host(vec![fib()]);
+    let mut ts = thread(&host, Limits::default());
+    let linked = FrameRecord {
+        native_fp: 0xf0,
+        native_ret: 0xe0,
+        ..FrameRecord::new(FuncId(0), 0, NO_RESULT)
+    };
+    ts.push_frame(linked, 4).unwrap();
+    ts.push_frame(FrameRecord::new(FuncId(0), 4, NO_RESULT), 4)
+        .unwrap();
+    // An interpreted callee's record links to nothing: popping it leaves
+    // the context alone.
+    ts.pop_frame().unwrap();
+    assert_eq!(ts.ctx.helper_pc, 0);
+    ts.pop_frame().unwrap();
+    assert_eq!((ts.ctx.helper_pc, ts.ctx.helper_fp), (0xe0, 0xf0));
+    // Truncating through a linked record does the same.
+    ts.ctx.helper_pc = 0;
+    ts.push_frame(linked, 4).unwrap();
+    ts.push_frame(FrameRecord::new(FuncId(0), 4, NO_RESULT), 4)
+        .unwrap();
+    ts.truncate_frames(0);
+    assert_eq!((ts.ctx.helper_pc, ts.ctx.helper_fp), (0xe0, 0xf0));
+    assert_eq!(ts.ctx.depth, 0);
+}

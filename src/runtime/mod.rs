@@ -159,14 +159,19 @@ impl std::fmt::Display for VmError {
 
 impl std::error::Error for VmError {}
 
-/// Native stack of the thread that runs `main`: generated code recurses on
-/// it (32 bytes a frame), the interpreter does not. Address space only;
-/// pages are touched as deep as the program recurses.
-const MAIN_STACK_BYTES: usize = 256 << 20;
+/// Native stack of the thread that runs `main`. Generated code recurses on
+/// it (32 bytes a frame), and so does every call from generated code into
+/// the interpreter (about 370 bytes of Rust frames; the interpreter's own
+/// calls do not). Recursion that alternates between the tiers must still
+/// reach the 1M-frame limit, as in every other tier, before the native
+/// limit (7/8 of this): `tests/programs/stack_overflow_mutual.tj`. With
+/// 256 MiB it stopped at about 734k frames. Address space only; pages are
+/// touched as deep as the program recurses.
+const MAIN_STACK_BYTES: usize = 1 << 30;
 
-/// Native stack of each spawned thread. The interpreter does not recurse
-/// on it; compiled code will.
-const THREAD_STACK_BYTES: usize = 128 << 20;
+/// Native stack of each spawned thread: as for main
+/// (`stack_overflow_mutual_thread.tj`).
+const THREAD_STACK_BYTES: usize = 1 << 30;
 
 impl Vm {
     /// Verifies `module` and prepares it to run: every function starts in

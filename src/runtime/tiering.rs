@@ -145,10 +145,14 @@ impl Tiering {
 /// a collection costs a signal round trip to every thread.
 const COLLECT_BATCH: usize = 32;
 const COLLECT_EVERY: Duration = Duration::from_millis(20);
+/// ... but never sooner after the last collection than this many times
+/// what it took.
+const COLLECT_PACING: u32 = 10;
 
 fn compiler_loop(vm: Weak<Vm>, requests: Receiver<CompileRequest>, period: Duration) {
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut last_collect = Instant::now();
+    let mut last_collect_took = Duration::ZERO;
     loop {
         let request = requests.recv_timeout(period);
         let Some(vm) = vm.upgrade() else { return };
@@ -168,8 +172,14 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<CompileRequest>, period: Durat
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
-        if vm.retired_pending() >= COLLECT_BATCH || last_collect.elapsed() >= COLLECT_EVERY {
+        let due = vm.retired_pending() >= COLLECT_BATCH || last_collect.elapsed() >= COLLECT_EVERY;
+        // Each handshake runs a stack walk on every mutator thread, which
+        // is long on a deep stack (a million frames): space them out so
+        // that walking takes at most about a tenth of the mutators' time.
+        if due && last_collect.elapsed() >= last_collect_took * COLLECT_PACING {
+            let started = Instant::now();
             vm.collect_retired();
+            last_collect_took = started.elapsed();
             last_collect = Instant::now();
         }
     }

@@ -84,6 +84,7 @@ fn check_shares(tier: &str, threaded: bool, engine: &str) {
         &name,
     );
     assert!(p.samples.len() > 100, "{} samples", p.samples.len());
+    assert_eq!(p.stats.engine, engine);
     let shares = self_shares(&p);
     let heavy = shares.get("heavy").copied().unwrap_or(0.0);
     let light = shares.get("light").copied().unwrap_or(0.0);

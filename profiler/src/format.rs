@@ -23,8 +23,12 @@ use crate::profile::{Frame, Profile, Sample, SamplerStats, Tier, TierEvent, Tier
 /// The first six bytes of every profile file.
 pub const MAGIC: [u8; 6] = *b"TJPROF";
 
-/// The format version this code writes and reads.
-pub const VERSION: u16 = 1;
+/// The format version this code writes.
+pub const VERSION: u16 = 2;
+
+/// The oldest version this code reads. Version 1 lacks the sampling
+/// engine and the idle-tick count (read as "" and 0).
+pub const OLDEST_VERSION: u16 = 1;
 
 /// Bytes before the first section: the magic and the version.
 const PREAMBLE_LEN: usize = MAGIC.len() + 2;
@@ -78,7 +82,7 @@ impl fmt::Display for FormatError {
             FormatError::BadMagic => write!(f, "not a tierjit profile (bad magic)"),
             FormatError::UnsupportedVersion { found } => write!(
                 f,
-                "unsupported version {found} (this tierjit reads version {VERSION})"
+                "unsupported version {found} (this tierjit reads versions {OLDEST_VERSION} to {VERSION})"
             ),
             FormatError::Truncated { offset, what } => write!(
                 f,
@@ -129,11 +133,16 @@ impl Section {
 /// Fails with `InvalidInput`, before writing anything, if a frame or event
 /// names a function id that `profile.functions` does not have.
 pub fn write(profile: &Profile, out: &mut impl Write) -> io::Result<()> {
+    write_version(profile, out, VERSION)
+}
+
+/// [`write`] in an older `version` (for tests of reading old files).
+fn write_version(profile: &Profile, out: &mut impl Write, version: u16) -> io::Result<()> {
     check_function_ids(profile)?;
     out.write_all(&MAGIC)?;
-    out.write_all(&VERSION.to_le_bytes())?;
+    out.write_all(&version.to_le_bytes())?;
     for section in Section::ALL {
-        let body = encode_section(section, profile);
+        let body = encode_section(section, profile, version);
         let mut head = vec![section as u8];
         put_varint(&mut head, body.len() as u64);
         out.write_all(&head)?;
@@ -165,7 +174,7 @@ fn check_function_ids(profile: &Profile) -> io::Result<()> {
     }
 }
 
-fn encode_section(section: Section, profile: &Profile) -> Vec<u8> {
+fn encode_section(section: Section, profile: &Profile, version: u16) -> Vec<u8> {
     let mut body = Vec::new();
     match section {
         Section::Header => {
@@ -191,7 +200,7 @@ fn encode_section(section: Section, profile: &Profile) -> Vec<u8> {
                 put_event(&mut body, event);
             }
         }
-        Section::Stats => put_stats(&mut body, &profile.stats),
+        Section::Stats => put_stats(&mut body, &profile.stats, version),
     }
     body
 }
@@ -227,7 +236,7 @@ fn put_event(out: &mut Vec<u8>, event: &TierEvent) {
     }
 }
 
-fn put_stats(out: &mut Vec<u8>, stats: &SamplerStats) {
+fn put_stats(out: &mut Vec<u8>, stats: &SamplerStats, version: u16) {
     put_varint(out, stats.samples);
     put_varint(out, stats.dropped);
     put_varint(out, stats.threads.into());
@@ -236,6 +245,10 @@ fn put_stats(out: &mut Vec<u8>, stats: &SamplerStats) {
     for &(ns, count) in &stats.handler_ns {
         put_varint(out, ns);
         put_varint(out, count);
+    }
+    if version >= 2 {
+        put_string(out, &stats.engine);
+        put_varint(out, stats.idle_ticks);
     }
 }
 
@@ -259,12 +272,12 @@ fn put_string(out: &mut Vec<u8>, s: &str) {
 
 /// Reads a `.tjprof` file.
 pub fn read(bytes: &[u8]) -> Result<Profile, FormatError> {
-    check_preamble(bytes)?;
+    let version = check_preamble(bytes)?;
     let mut file = Cursor::new(bytes, PREAMBLE_LEN, bytes.len());
     let mut profile = Profile::default();
     for section in Section::ALL {
         let mut body = file.section(section)?;
-        read_section(section, &mut body, &mut profile)?;
+        read_section(section, &mut body, &mut profile, version)?;
         body.expect_end(section)?;
     }
     if file.remaining() > 0 {
@@ -279,7 +292,8 @@ pub fn read(bytes: &[u8]) -> Result<Profile, FormatError> {
     Ok(profile)
 }
 
-fn check_preamble(bytes: &[u8]) -> Result<(), FormatError> {
+/// Checks the magic; gives the version.
+fn check_preamble(bytes: &[u8]) -> Result<u16, FormatError> {
     let magic_len = bytes.len().min(MAGIC.len());
     if bytes[..magic_len] != MAGIC[..magic_len] {
         return Err(FormatError::BadMagic);
@@ -291,16 +305,17 @@ fn check_preamble(bytes: &[u8]) -> Result<(), FormatError> {
         });
     }
     let found = u16::from_le_bytes([bytes[6], bytes[7]]);
-    if found != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&found) {
         return Err(FormatError::UnsupportedVersion { found });
     }
-    Ok(())
+    Ok(found)
 }
 
 fn read_section(
     section: Section,
     body: &mut Cursor<'_>,
     profile: &mut Profile,
+    version: u16,
 ) -> Result<(), FormatError> {
     match section {
         Section::Header => read_header(body, profile),
@@ -318,7 +333,7 @@ fn read_section(
             profile.events = read_items(body, "tier event", 4, |c| read_event(c, functions))?;
             Ok(())
         }
-        Section::Stats => read_stats(body, &mut profile.stats),
+        Section::Stats => read_stats(body, &mut profile.stats, version),
     }
 }
 
@@ -335,7 +350,11 @@ fn read_header(body: &mut Cursor<'_>, profile: &mut Profile) -> Result<(), Forma
     Ok(())
 }
 
-fn read_stats(body: &mut Cursor<'_>, stats: &mut SamplerStats) -> Result<(), FormatError> {
+fn read_stats(
+    body: &mut Cursor<'_>,
+    stats: &mut SamplerStats,
+    version: u16,
+) -> Result<(), FormatError> {
     let counters = |c: &mut Cursor<'_>| -> Result<(u64, u64, u32, u64), Fault> {
         Ok((
             c.varint()?,
@@ -354,6 +373,13 @@ fn read_stats(body: &mut Cursor<'_>, stats: &mut SamplerStats) -> Result<(), For
     stats.handler_ns = read_items(body, "handler-time bucket", 2, |c| {
         Ok((c.varint()?, c.varint()?))
     })?;
+    if version >= 2 {
+        let start = body.pos;
+        let engine =
+            |c: &mut Cursor<'_>| -> Result<(String, u64), Fault> { Ok((c.string()?, c.varint()?)) };
+        (stats.engine, stats.idle_ticks) = engine(body)
+            .map_err(|f| f.into_error(start, "the engine and idle ticks", Section::Stats))?;
+    }
     Ok(())
 }
 

@@ -124,6 +124,12 @@ pub struct SamplerStats {
     /// Time spent in the signal handler: `(nanoseconds, count)` pairs,
     /// sorted by nanoseconds (a histogram).
     pub handler_ns: Vec<(u64, u64)>,
+    /// Who sent the signals: "sampler-thread" or "thread-timers" ("" in
+    /// version 1 files).
+    pub engine: String,
+    /// Ticks that found a thread not running (no sample, no signal with
+    /// the sampler-thread engine).
+    pub idle_ticks: u64,
 }
 
 impl SamplerStats {

@@ -49,6 +49,16 @@ pub enum Engine {
     ThreadTimers,
 }
 
+impl Engine {
+    /// Its name on the command line and in profiles.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::SamplerThread => "sampler-thread",
+            Engine::ThreadTimers => "thread-timers",
+        }
+    }
+}
+
 /// How to sample.
 #[derive(Clone, Copy, Debug)]
 pub struct SamplerConfig {
@@ -93,7 +103,7 @@ struct Target {
     /// A signal is on its way and its handler has not run yet: sending
     /// another now would merge with it (SIGPROF does not queue).
     pending: AtomicBool,
-    idle_ticks: AtomicU64,
+    idle_ticks: Arc<AtomicU64>,
 }
 
 /// What the handler needs of one registered thread.
@@ -328,7 +338,7 @@ impl Sampler {
             clock,
             last_cpu_ns: AtomicU64::new(now(clock).unwrap_or(0)),
             pending: AtomicBool::new(false),
-            idle_ticks: AtomicU64::new(0),
+            idle_ticks: Arc::new(AtomicU64::new(0)),
         });
         let sampler = Box::new(ThreadSampler {
             ring: Arc::new(Ring::new(self.config.ring_capacity)),
@@ -512,9 +522,10 @@ impl Registration {
         self.sampler.ring.clone()
     }
 
-    /// Ticks that found the thread using no CPU time.
-    pub fn idle_ticks(&self) -> u64 {
-        self.sampler.target.idle_ticks.load(Ordering::Relaxed)
+    /// Ticks that found the thread using no CPU time (a counter that
+    /// outlives the registration).
+    pub fn idle_ticks(&self) -> Arc<AtomicU64> {
+        self.sampler.target.idle_ticks.clone()
     }
 }
 
@@ -623,7 +634,7 @@ mod tests {
             while std::time::Instant::now() < until {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
-            let idle = reg.idle_ticks();
+            let idle = reg.idle_ticks().load(Ordering::Relaxed);
             let ring = reg.ring();
             drop(reg);
             let mut samples = 0;

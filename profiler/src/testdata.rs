@@ -91,6 +91,8 @@ pub fn rich() -> Profile {
             threads: 2,
             cpu_ns: 2_000_000_000,
             handler_ns: vec![(800, 10), (1_600, 3), (u64::MAX, 1)],
+            engine: "thread-timers".into(),
+            idle_ticks: 42,
         },
     }
 }

@@ -30,6 +30,7 @@ const HOTNESS_HALF_LIFE_NS: u64 = 200_000_000;
 struct ThreadRing {
     thread: u32,
     ring: Arc<Ring>,
+    idle_ticks: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Default)]
@@ -162,6 +163,7 @@ impl Profiling {
         self.threads.lock().push(ThreadRing {
             thread: thread as u32,
             ring: registration.ring(),
+            idle_ticks: registration.idle_ticks(),
         });
         Some(registration)
     }
@@ -232,6 +234,10 @@ impl Profiling {
         self.drain(vm);
         let threads = self.threads.lock();
         let dropped = threads.iter().map(|t| t.ring.dropped()).sum();
+        let idle_ticks = threads
+            .iter()
+            .map(|t| t.idle_ticks.load(Ordering::Relaxed))
+            .sum();
         let collected = std::mem::take(&mut *self.collected.lock());
         let mut histogram =
             hdrhistogram::Histogram::<u64>::new(3).expect("3 significant figures is valid");
@@ -253,6 +259,8 @@ impl Profiling {
                 threads: threads.len() as u32,
                 cpu_ns: collected.cpu_ns,
                 handler_ns,
+                engine: self.config.engine.name().to_string(),
+                idle_ticks,
             },
             samples: collected.samples,
             events: Vec::new(),

@@ -51,10 +51,10 @@ fn file_starts_with_magic_version_and_header_section() {
         duration_ns: 300,
         ..Profile::default()
     });
-    // magic, version 1 (LE), tag 1, length 5, "a", 300 = ac 02, rate 0.
+    // magic, version 2 (LE), tag 1, length 5, "a", 300 = ac 02, rate 0.
     assert_eq!(
         bytes[..14],
-        [b'T', b'J', b'P', b'R', b'O', b'F', 1, 0, 1, 5, 1, b'a', 0xac, 0x02]
+        [b'T', b'J', b'P', b'R', b'O', b'F', 2, 0, 1, 5, 1, b'a', 0xac, 0x02]
     );
 }
 
@@ -120,7 +120,7 @@ fn other_versions_are_refused() {
     bytes[6] = 7;
     assert_eq!(
         message(&bytes),
-        "unsupported version 7 (this tierjit reads version 1)"
+        "unsupported version 7 (this tierjit reads versions 1 to 2)"
     );
 }
 
@@ -229,6 +229,8 @@ fn documented_example() -> Profile {
             threads: 1,
             cpu_ns: 1_000_000,
             handler_ns: vec![(700, 1)],
+            engine: "sampler-thread".into(),
+            idle_ticks: 3,
         },
     }
 }
@@ -250,11 +252,30 @@ fn documented_bytes() -> Vec<u8> {
 fn docs_example_matches_the_writer() {
     let bytes = bytes_of(&documented_example());
     assert_eq!(documented_bytes(), bytes, "docs/profile-format.md is stale");
-    assert_eq!(bytes.len(), 72);
+    assert_eq!(bytes.len(), 88);
     let cut = &bytes[..bytes.len() - 1];
     assert_eq!(
         message(cut),
-        "truncated: the stats section (10 bytes) at byte 60 ends past the end of the file"
+        "truncated: the stats section (26 bytes) at byte 60 ends past the end of the file"
     );
     assert_eq!(read(&bytes), Ok(documented_example()));
+}
+
+#[test]
+fn version_1_files_still_read_without_engine_and_idle_ticks() {
+    let profile = rich();
+    let mut bytes = Vec::new();
+    write_version(&profile, &mut bytes, 1).unwrap();
+    assert_eq!(bytes[6..8], [1, 0]);
+    let old = read(&bytes).unwrap();
+    assert_eq!(old.stats.engine, "");
+    assert_eq!(old.stats.idle_ticks, 0);
+    let mut expected = profile;
+    expected.stats.engine.clear();
+    expected.stats.idle_ticks = 0;
+    assert_eq!(old, expected);
+    // A version 2 body in a file that says version 1 has bytes left over.
+    let mut mislabelled = bytes_of(&rich());
+    mislabelled[6] = 1;
+    assert!(read(&mislabelled).is_err());
 }

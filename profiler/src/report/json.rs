@@ -95,6 +95,9 @@ struct CompileTimes {
 
 #[derive(Serialize)]
 struct Sampler {
+    /// "" for profiles written before the engine was recorded.
+    engine: String,
+    idle_ticks: u64,
     requested_hz: u32,
     achieved_hz: f64,
     samples: u64,
@@ -209,6 +212,8 @@ fn timeline(profile: &Profile) -> Vec<Event> {
 fn sampler(profile: &Profile) -> Sampler {
     let stats = &profile.stats;
     Sampler {
+        engine: stats.engine.clone(),
+        idle_ticks: stats.idle_ticks,
         requested_hz: stats.requested_hz,
         achieved_hz: stats.achieved_hz(),
         samples: stats.samples,

@@ -62,6 +62,8 @@ fn known_shares() -> Profile {
             threads: 1,
             cpu_ns: 10 * MS,
             handler_ns: vec![(500, 8), (1_000, 1), (4_000, 1)],
+            engine: "sampler-thread".into(),
+            idle_ticks: 7,
         },
     }
 }
@@ -106,6 +108,7 @@ Compile times by target tier
   opt              1   2.00 ms   2.00 ms   2.00 ms   2.00 ms   2.00 ms
 
 Sampler
+  engine   sampler-thread, 7 idle ticks (a thread not running: no sample taken)
   rate     1000 Hz requested, 1000.0 Hz achieved (per thread, over 10.00 ms of CPU time)
   samples  10 recorded, 0 dropped (0.0%)
   handler  p50 500 ns, p99 4.0 us, max 4.0 us (over 10 signals)
@@ -244,6 +247,8 @@ fn json_parses_and_holds_the_analysis() {
     assert_eq!(value["compile_times"][1]["p50_ns"], 2 * MS);
     assert_eq!(value["sampler"]["handler_p99_ns"], 4_000);
     assert_eq!(value["sampler"]["achieved_hz"], 1000.0);
+    assert_eq!(value["sampler"]["engine"], "sampler-thread");
+    assert_eq!(value["sampler"]["idle_ticks"], 7);
 }
 
 #[test]

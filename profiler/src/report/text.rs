@@ -223,6 +223,13 @@ fn compile_times(out: &mut String, analysis: &Analysis) {
 fn sampler_health(out: &mut String, profile: &Profile) {
     let stats = &profile.stats;
     out.push_str("\nSampler\n");
+    if !stats.engine.is_empty() {
+        let _ = writeln!(
+            out,
+            "  engine   {}, {} idle ticks (a thread not running: no sample taken)",
+            stats.engine, stats.idle_ticks
+        );
+    }
     let _ = writeln!(
         out,
         "  rate     {} Hz requested, {:.1} Hz achieved (per thread, over {} of CPU time)",

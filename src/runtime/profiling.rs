@@ -21,8 +21,15 @@ use tierjit_profiler::stackwalk::{InterpFrames, RecordLayout};
 use tierjit_tiers::bytecode::FuncId;
 use tierjit_tiers::exec::{FrameRecord, ThreadState};
 
-/// How often the aggregator drains the rings.
+/// How often the aggregator drains the rings (and the tier policy looks
+/// at the samples).
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
+
+/// ... and during the first `STARTUP_NS` of a run, when the functions that
+/// matter are still interpreted and every millisecond spent deciding is
+/// spent in the interpreter.
+const DRAIN_EVERY_AT_START: Duration = Duration::from_millis(2);
+const STARTUP_NS: u64 = 100_000_000;
 
 /// Hotness halves every this many nanoseconds.
 const HOTNESS_HALF_LIFE_NS: u64 = 200_000_000;
@@ -145,9 +152,14 @@ impl Profiling {
                 if let Some(tiering) = &vm.tiering {
                     tiering.policy_tick(&profiling.hot_functions(0.0));
                 }
+                let young = monotonic_ns().saturating_sub(profiling.start_ns) < STARTUP_NS;
                 drop(vm);
                 // `finish` unparks it at once.
-                std::thread::park_timeout(DRAIN_EVERY);
+                std::thread::park_timeout(if young {
+                    DRAIN_EVERY_AT_START
+                } else {
+                    DRAIN_EVERY
+                });
             });
         *self.aggregator.lock() = handle.ok();
     }

@@ -63,8 +63,9 @@ pub struct Tiering {
     policy: TierPolicy,
     stress: bool,
     state: Vec<AtomicU8>,
-    queue: Sender<CompileRequest>,
-    receiver: Mutex<Option<Receiver<CompileRequest>>>,
+    /// Compile requests; `None` only wakes the thread (to see a stop).
+    queue: Sender<Option<CompileRequest>>,
+    receiver: Mutex<Option<Receiver<Option<CompileRequest>>>>,
     stop: AtomicBool,
     compiler: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Hot-detection to installed-code latency, in nanoseconds.
@@ -113,6 +114,8 @@ impl Tiering {
     /// Stops the compiler thread.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
+        // Wake it now rather than at its next timeout.
+        let _ = self.queue.send(None);
         if let Some(handle) = self.compiler.lock().take() {
             let _ = handle.join();
         }
@@ -132,10 +135,10 @@ impl Tiering {
                 .compare_exchange(INTERPRETED, QUEUED, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {
-                let _ = self.queue.send(CompileRequest {
+                let _ = self.queue.send(Some(CompileRequest {
                     func,
                     queued_at: Instant::now(),
-                });
+                }));
             }
         }
     }
@@ -149,7 +152,7 @@ const COLLECT_EVERY: Duration = Duration::from_millis(20);
 /// what it took.
 const COLLECT_PACING: u32 = 10;
 
-fn compiler_loop(vm: Weak<Vm>, requests: Receiver<CompileRequest>, period: Duration) {
+fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, period: Duration) {
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut last_collect = Instant::now();
     let mut last_collect_took = Duration::ZERO;
@@ -161,7 +164,9 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<CompileRequest>, period: Durat
             return;
         }
         match request {
-            Ok(request) => compile_request(&vm, tiering, request),
+            Ok(Some(request)) => compile_request(&vm, tiering, request),
+            // A wake-up: the stop flag is checked above, on every turn.
+            Ok(None) => continue,
             Err(RecvTimeoutError::Timeout) if tiering.stress => {
                 rng ^= rng << 13;
                 rng ^= rng >> 7;

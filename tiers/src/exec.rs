@@ -371,8 +371,11 @@ impl ThreadState {
     /// Pops the innermost interpreted frame.
     pub fn pop_frame(&mut self) -> Option<FrameRecord> {
         let n = self.frames.len().checked_sub(1)?;
-        self.link_native_caller_of(n);
-        let f = self.frames.pop()?;
+        let f = *self.frames.records.get(n)?;
+        if f.native_ret != 0 {
+            self.link_native_caller_of(n);
+        }
+        self.frames.len.store(n, Ordering::Relaxed);
         self.ctx.depth -= 1;
         Some(f)
     }
@@ -393,6 +396,9 @@ impl ThreadState {
     /// the caller's frames while Rust code returns to it. Only the
     /// outermost record an interpreter run pushed can have a native caller
     /// (the one `interpreter_entry` pushed), and the run pops it last.
+    /// Out of line: the interpreter's return path only tests the record.
+    #[cold]
+    #[inline(never)]
     fn link_native_caller_of(&mut self, index: usize) {
         let Some((fp, ret)) = self.frames.get(index).and_then(FrameRecord::native_caller) else {
             return;

@@ -98,6 +98,12 @@ pub fn call(ts: &mut ThreadState, func: FuncId, args: &[u64]) -> Result<Option<u
 /// # Safety
 /// As for every [`EntryFn`]: `ts` is the calling thread's own live
 /// `ThreadState`, and `frame` points into its register stack.
+// SAFETY (of the assembly): it follows the sysv64 convention: it keeps
+// rbx, rbp, r12-r15 and rsp, calls the body with the stack 16-byte aligned
+// and the caller's argument registers untouched, and returns the body's
+// rax. Its stores go to `helper_pc`/`helper_fp` of the context at the start
+// of `*ts` (ThreadState is repr(C) with the JitContext first, offsets
+// checked by abi.rs's tests), which the caller owns.
 #[unsafe(naked)]
 pub unsafe extern "sysv64" fn interpreter_entry(
     ts: *mut ThreadState,

@@ -68,7 +68,15 @@ fn self_shares(p: &Profile) -> HashMap<String, f64> {
 }
 
 fn check_shares(tier: &str, threaded: bool, engine: &str) {
-    let threaded_arg = if threaded { "1" } else { "0" };
+    check_shares_on(tier, if threaded { 1 } else { 0 }, engine);
+}
+
+/// `pairs`: 0 runs on the main thread only, otherwise that many heavy and
+/// as many light threads.
+fn check_shares_on(tier: &str, pairs: u32, engine: &str) {
+    let threaded = pairs > 0;
+    let pairs_arg = pairs.to_string();
+    let threaded_arg = pairs_arg.as_str();
     // Sizes give each configuration roughly half a second of CPU time.
     let (rounds, n) = match tier {
         "interp" => ("40", "250000"),
@@ -130,6 +138,11 @@ fn interpreted_shares_match_the_truth_on_one_thread() {
 #[test]
 fn baseline_shares_match_the_truth_on_one_thread() {
     check_shares("baseline", false, "sampler-thread");
+}
+
+#[test]
+fn shares_match_the_truth_with_more_threads_than_cores() {
+    check_shares_on("baseline", 3, "sampler-thread");
 }
 
 #[test]

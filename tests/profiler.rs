@@ -204,3 +204,37 @@ fn a_corrupted_profile_is_a_clear_error() {
     assert_eq!(report.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&report.stderr).contains("error"));
 }
+
+#[test]
+fn interpreted_samples_land_on_the_line_that_runs() {
+    // escape_time's loop spans lines 11 to 15; the interpreter publishes
+    // each instruction, so its samples spread over the body, not only
+    // onto the loop's backward branch.
+    let p = profile_run(
+        "interp",
+        "sampler-thread",
+        2000,
+        "examples/mandelbrot.tj",
+        &["3000"],
+        "interp-lines",
+    );
+    let escape = p
+        .functions
+        .iter()
+        .position(|f| f == "escape_time")
+        .expect("escape_time is in the profile") as u32;
+    let mut by_line: HashMap<u32, u64> = HashMap::new();
+    let mut total = 0;
+    for s in &p.samples {
+        if let Some(f) = s.frames.first().filter(|f| f.func == escape) {
+            *by_line.entry(f.line).or_default() += 1;
+            total += 1;
+        }
+    }
+    assert!(total > 50, "{total} samples in escape_time");
+    let busy = by_line.values().filter(|&&n| n * 20 >= total).count();
+    assert!(
+        busy >= 3,
+        "lines with at least 5% of escape_time's samples: {by_line:?}"
+    );
+}

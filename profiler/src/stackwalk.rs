@@ -94,6 +94,29 @@ pub struct InterpFrames {
     /// the return address into it (0 if none) and its frame pointer. Null
     /// if the thread has no such record.
     pub helper_site: *const [usize; 2],
+    /// Where the interpreter is: see [`InterpPosition`]. Null if it does
+    /// not say.
+    pub position: *const InterpPosition,
+    /// Bytes of one bytecode instruction (to turn an instruction address
+    /// into a pc).
+    pub instr_size: usize,
+}
+
+/// The instruction the interpreter is executing, which it publishes before
+/// each one (the records only say where each frame last called or looped).
+/// Valid only if `ip` is non-zero, at or after `code` on an instruction
+/// boundary, and `func` is the innermost record's function; the interpreter
+/// zeroes `ip` before it changes the rest. (A pc past the function's end
+/// is the aggregator's to reject: it knows the bytecode.)
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct InterpPosition {
+    /// Address of the instruction (0: unknown).
+    pub ip: usize,
+    /// Address of instruction 0 of the function running.
+    pub code: usize,
+    /// Its id.
+    pub func: usize,
 }
 
 impl InterpFrames {
@@ -110,7 +133,29 @@ impl InterpFrames {
             replaced: 0,
         },
         helper_site: std::ptr::null(),
+        position: std::ptr::null(),
+        instr_size: 0,
     };
+
+    /// The pc of the instruction the interpreter is executing in `func`,
+    /// if it published one that checks out.
+    fn current_pc(&self, func: u32) -> Option<u32> {
+        if self.position.is_null() || self.instr_size == 0 {
+            return None;
+        }
+        // SAFETY: the runtime registered the address of its live position
+        // words; plain reads of integers (a torn or stale value fails the
+        // checks below).
+        let [ip, code, f] = unsafe {
+            let p = self.position as *const usize;
+            [0, 1, 2].map(|i| std::ptr::read_volatile(p.add(i)))
+        };
+        let offset = ip.checked_sub(code)?;
+        if ip == 0 || f != func as usize || offset % self.instr_size != 0 {
+            return None;
+        }
+        u32::try_from(offset / self.instr_size).ok()
+    }
 
     /// The generated-code call site that is inside a runtime helper now.
     fn helper_site(&self) -> Option<(usize, usize)> {
@@ -208,7 +253,8 @@ pub fn visit_frames(
         Some(site) if map.find(pc).is_none() => (site.0.wrapping_sub(1), site.1),
         _ => (pc, fp),
     };
-    if map.find(pc).is_some()
+    let in_native = map.find(pc).is_some();
+    if in_native
         && (!visit(FRAME_NATIVE | (pc as u64 & FRAME_PAYLOAD))
             || !walk_native(bounds, map, fp, &mut visit))
     {
@@ -216,7 +262,12 @@ pub fn visit_frames(
     }
     let n = frames.count();
     for i in (0..n).rev() {
-        let (func, pc, native_fp, native_ret) = frames.record(i);
+        let (func, mut pc, native_fp, native_ret) = frames.record(i);
+        if i + 1 == n && !in_native {
+            // The interpreter itself is running this frame: its exact
+            // instruction, rather than its last call or backward branch.
+            pc = frames.current_pc(func).unwrap_or(pc);
+        }
         if func != u32::MAX && !visit(FRAME_INTERP | (func as u64) << 32 | pc as u64) {
             return;
         }
@@ -345,6 +396,8 @@ mod tests {
                 replaced: 0,
             },
             helper_site: std::ptr::null(),
+            position: std::ptr::null(),
+            instr_size: 0,
         };
         let map = CodeMap::new(1);
         let bounds = StackBounds { lo: 0, hi: 0 };
@@ -354,5 +407,35 @@ mod tests {
             sample.frames(),
             &[FRAME_INTERP | 2 << 32 | 7, FRAME_INTERP | 3]
         );
+
+        // The interpreter's published position refines the innermost
+        // record's pc, and only when it checks out.
+        let code = [0u64; 16];
+        let code_at = code.as_ptr() as usize;
+        let mut position = InterpPosition {
+            ip: code_at + 9 * 8,
+            code: code_at,
+            func: 2,
+        };
+        let innermost = |position: &InterpPosition| {
+            let frames = InterpFrames {
+                position,
+                instr_size: 8,
+                ..frames
+            };
+            let mut sample = RawSample::EMPTY;
+            walk(&bounds, &map, &frames, 0x5000, 0, &mut sample);
+            sample.frames()[0]
+        };
+        assert_eq!(innermost(&position), FRAME_INTERP | 2 << 32 | 9);
+        position.func = 0; // another function's position: stale
+        assert_eq!(innermost(&position), FRAME_INTERP | 2 << 32 | 7);
+        position.func = 2;
+        position.ip = code_at - 8; // before the start
+        assert_eq!(innermost(&position), FRAME_INTERP | 2 << 32 | 7);
+        position.ip = code_at + 9 * 8 + 3; // not on an instruction
+        assert_eq!(innermost(&position), FRAME_INTERP | 2 << 32 | 7);
+        position.ip = 0; // being changed
+        assert_eq!(innermost(&position), FRAME_INTERP | 2 << 32 | 7);
     }
 }

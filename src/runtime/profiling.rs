@@ -67,6 +67,17 @@ fn monotonic_ns() -> u64 {
     tierjit_tiers::builtins::now_ns() as u64
 }
 
+// The interpreter's position and the profiler's view of it are the same
+// three words.
+const _: () = {
+    use tierjit_profiler::stackwalk::InterpPosition as Theirs;
+    use tierjit_tiers::exec::InterpPosition as Ours;
+    assert!(std::mem::size_of::<Ours>() == std::mem::size_of::<Theirs>());
+    assert!(offset_of!(Ours, ip) == offset_of!(Theirs, ip));
+    assert!(offset_of!(Ours, code) == offset_of!(Theirs, code));
+    assert!(offset_of!(Ours, func) == offset_of!(Theirs, func));
+};
+
 /// Where the profiler finds a thread's interpreted frames.
 pub fn interp_frames(ts: &ThreadState) -> InterpFrames {
     let (records, len) = ts.frames.raw_parts();
@@ -82,6 +93,10 @@ pub fn interp_frames(ts: &ThreadState) -> InterpFrames {
             replaced: offset_of!(FrameRecord, replaced),
         },
         helper_site: &ts.ctx.helper_pc as *const usize as *const [usize; 2],
+        // The same four words in the same order (both repr(C)).
+        position: &ts.position as *const tierjit_tiers::exec::InterpPosition
+            as *const tierjit_profiler::stackwalk::InterpPosition,
+        instr_size: std::mem::size_of::<tierjit_tiers::bytecode::Instr>(),
     }
 }
 
@@ -303,7 +318,13 @@ fn resolve_frame(vm: &Vm, word: u64) -> Option<(Frame, u32)> {
     let frame = Frame {
         func: func.0,
         tier,
-        line: function.lines.line(pc),
+        // 0 (unknown) for a pc past the end, which only a torn read of
+        // the interpreter's position could give.
+        line: if (pc as usize) < function.code.len() {
+            function.lines.line(pc)
+        } else {
+            0
+        },
     };
     Some((frame, pc))
 }

@@ -308,6 +308,46 @@ pub struct ThreadState {
     /// The method-table entry the interpreter is about to call (0 when
     /// none), published for the retirer's stack walk.
     pub calling: AtomicUsize,
+    /// Where the interpreter is, for the sampler.
+    pub position: InterpPosition,
+}
+
+/// The instruction the interpreter is executing, published before each one
+/// for the sampler (frame records only say where each frame last called or
+/// looped). The interpreter zeroes `ip` before it changes the rest, and a
+/// reader checks `ip` against the others (`tierjit_profiler::stackwalk`,
+/// which reads these three words in this order).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct InterpPosition {
+    /// Address of the instruction (0: unknown).
+    pub ip: usize,
+    /// Address of instruction 0 of the function running.
+    pub code: usize,
+    /// Its id.
+    pub func: usize,
+}
+
+impl InterpPosition {
+    /// Publishes that the interpreter now runs `func` (code at `code`),
+    /// instruction not yet known.
+    #[inline(always)]
+    pub fn enter(&mut self, func: usize, code: usize) {
+        // SAFETY: plain stores to our own fields, volatile so that they
+        // happen, in this order, for a signal handler on this thread.
+        unsafe {
+            std::ptr::write_volatile(&mut self.ip, 0);
+            std::ptr::write_volatile(&mut self.func, func);
+            std::ptr::write_volatile(&mut self.code, code);
+        }
+    }
+
+    /// Publishes the instruction about to run.
+    #[inline(always)]
+    pub fn at(&mut self, ip: usize) {
+        // SAFETY: as above.
+        unsafe { std::ptr::write_volatile(&mut self.ip, ip) }
+    }
 }
 
 // SAFETY: the context's raw pointers point at the method table (kept alive
@@ -351,6 +391,7 @@ impl ThreadState {
             out,
             pending: None,
             calling: AtomicUsize::new(0),
+            position: InterpPosition::default(),
         }
     }
 

@@ -74,6 +74,7 @@ pub fn call(ts: &mut ThreadState, func: FuncId, args: &[u64]) -> Result<Option<u
         return Err(ts.error(Trap::StackOverflow));
     }
     let result = run(ts, module, depth);
+    ts.position.at(0);
     ts.truncate_frames(depth);
     result.map(|bits| callee.ret.map(|_| bits))
 }
@@ -204,6 +205,7 @@ fn interpret_entry(
     // interpreted frames as innermost, not the caller.
     set_site(ts, (0, 0));
     let result = run(ts, module, depth);
+    ts.position.at(0);
     set_site(ts, (caller_ret, caller_fp));
     ts.truncate_frames(depth);
     result.unwrap_or_else(|e| {
@@ -397,10 +399,13 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
             base = f.base;
             // SAFETY: as for the first frame.
             fp = unsafe { regs_start.add(base) };
+            ts.position.enter(func_id.0 as usize, code as usize);
         }};
     }
 
+    ts.position.enter(func_id.0 as usize, code as usize);
     loop {
+        ts.position.at(ip as usize);
         let instr = unsafe { *ip };
         ip = unsafe { ip.add(1) };
         match instr {
@@ -616,6 +621,8 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                         )
                     };
                     ts.calling.store(0, Ordering::Relaxed);
+                    // The callee may have run the interpreter too.
+                    ts.position.enter(func_id.0 as usize, code as usize);
                     if let Some(error) = ts.take_pending() {
                         ts.truncate_frames(entry_depth);
                         return Err(error);

@@ -94,29 +94,19 @@ pub struct InterpFrames {
     /// the return address into it (0 if none) and its frame pointer. Null
     /// if the thread has no such record.
     pub helper_site: *const [usize; 2],
-    /// Where the interpreter is: see [`InterpPosition`]. Null if it does
-    /// not say.
-    pub position: *const InterpPosition,
+    /// Where the interpreter is: three words, published by the
+    /// interpreter before each instruction it runs (the records only say
+    /// where each frame last called or looped): the instruction's address
+    /// (0: unknown, zeroed before the others change), the address of
+    /// instruction 0 of the function running, and its id. Used for the
+    /// innermost record only if the address is non-zero, at or after the
+    /// code base on an instruction boundary, and the id is that record's
+    /// function (a pc past the function's end is the aggregator's to
+    /// reject: it knows the bytecode). Null if the interpreter does not say.
+    pub position: *const [usize; 3],
     /// Bytes of one bytecode instruction (to turn an instruction address
     /// into a pc).
     pub instr_size: usize,
-}
-
-/// The instruction the interpreter is executing, which it publishes before
-/// each one (the records only say where each frame last called or looped).
-/// Valid only if `ip` is non-zero, at or after `code` on an instruction
-/// boundary, and `func` is the innermost record's function; the interpreter
-/// zeroes `ip` before it changes the rest. (A pc past the function's end
-/// is the aggregator's to reject: it knows the bytecode.)
-#[repr(C)]
-#[derive(Debug, Default)]
-pub struct InterpPosition {
-    /// Address of the instruction (0: unknown).
-    pub ip: usize,
-    /// Address of instruction 0 of the function running.
-    pub code: usize,
-    /// Its id.
-    pub func: usize,
 }
 
 impl InterpFrames {
@@ -146,10 +136,7 @@ impl InterpFrames {
         // SAFETY: the runtime registered the address of its live position
         // words; plain reads of integers (a torn or stale value fails the
         // checks below).
-        let [ip, code, f] = unsafe {
-            let p = self.position as *const usize;
-            [0, 1, 2].map(|i| std::ptr::read_volatile(p.add(i)))
-        };
+        let [ip, code, f] = unsafe { std::ptr::read_volatile(self.position) };
         let offset = ip.checked_sub(code)?;
         if ip == 0 || f != func as usize || offset % self.instr_size != 0 {
             return None;
@@ -412,12 +399,9 @@ mod tests {
         // record's pc, and only when it checks out.
         let code = [0u64; 16];
         let code_at = code.as_ptr() as usize;
-        let mut position = InterpPosition {
-            ip: code_at + 9 * 8,
-            code: code_at,
-            func: 2,
-        };
-        let innermost = |position: &InterpPosition| {
+        // [ip, code, func]
+        let mut position = [code_at + 9 * 8, code_at, 2];
+        let innermost = |position: &[usize; 3]| {
             let frames = InterpFrames {
                 position,
                 instr_size: 8,
@@ -428,14 +412,14 @@ mod tests {
             sample.frames()[0]
         };
         assert_eq!(innermost(&position), FRAME_INTERP | 2 << 32 | 9);
-        position.func = 0; // another function's position: stale
+        position[2] = 0; // another function's position: stale
         assert_eq!(innermost(&position), FRAME_INTERP | 2 << 32 | 7);
-        position.func = 2;
-        position.ip = code_at - 8; // before the start
+        position[2] = 2;
+        position[0] = code_at - 8; // before the start
         assert_eq!(innermost(&position), FRAME_INTERP | 2 << 32 | 7);
-        position.ip = code_at + 9 * 8 + 3; // not on an instruction
+        position[0] = code_at + 9 * 8 + 3; // not on an instruction
         assert_eq!(innermost(&position), FRAME_INTERP | 2 << 32 | 7);
-        position.ip = 0; // being changed
+        position[0] = 0; // being changed
         assert_eq!(innermost(&position), FRAME_INTERP | 2 << 32 | 7);
     }
 }

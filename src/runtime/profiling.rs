@@ -67,15 +67,12 @@ fn monotonic_ns() -> u64 {
     tierjit_tiers::builtins::now_ns() as u64
 }
 
-// The interpreter's position and the profiler's view of it are the same
-// three words.
+// The profiler reads the interpreter's position as three words, in this
+// order.
 const _: () = {
-    use tierjit_profiler::stackwalk::InterpPosition as Theirs;
-    use tierjit_tiers::exec::InterpPosition as Ours;
-    assert!(std::mem::size_of::<Ours>() == std::mem::size_of::<Theirs>());
-    assert!(offset_of!(Ours, ip) == offset_of!(Theirs, ip));
-    assert!(offset_of!(Ours, code) == offset_of!(Theirs, code));
-    assert!(offset_of!(Ours, func) == offset_of!(Theirs, func));
+    use tierjit_tiers::exec::InterpPosition as P;
+    assert!(std::mem::size_of::<P>() == 3 * 8);
+    assert!(offset_of!(P, ip) == 0 && offset_of!(P, code) == 8 && offset_of!(P, func) == 16);
 };
 
 /// Where the profiler finds a thread's interpreted frames.
@@ -93,9 +90,7 @@ pub fn interp_frames(ts: &ThreadState) -> InterpFrames {
             replaced: offset_of!(FrameRecord, replaced),
         },
         helper_site: &ts.ctx.helper_pc as *const usize as *const [usize; 2],
-        // The same four words in the same order (both repr(C)).
-        position: &ts.position as *const tierjit_tiers::exec::InterpPosition
-            as *const tierjit_profiler::stackwalk::InterpPosition,
+        position: &ts.position as *const tierjit_tiers::exec::InterpPosition as *const [usize; 3],
         instr_size: std::mem::size_of::<tierjit_tiers::bytecode::Instr>(),
     }
 }

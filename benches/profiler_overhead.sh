@@ -20,14 +20,7 @@ fi
 RUNS=${RUNS:-9}
 TIER=${TIER:-baseline}
 ENGINES=${ENGINES:-sampler-thread thread-timers}
-BIN=${TIERJIT_BIN:-target/release/tierjit}
-if [ -z "${TIERJIT_BIN:-}" ]; then
-  cargo build --release --quiet
-fi
-names=("$@")
-if [ ${#names[@]} -eq 0 ]; then
-  names=(fib sieve nbody spectralnorm mandelbrot matmul fannkuch quicksort)
-fi
+. benches/common.sh "$@"
 prof=$(mktemp -d)
 trap 'rm -rf "$prof"' EXIT
 

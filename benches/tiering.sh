@@ -8,14 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
-BIN=${TIERJIT_BIN:-target/release/tierjit}
-if [ -z "${TIERJIT_BIN:-}" ]; then
-  cargo build --release --quiet
-fi
-names=("$@")
-if [ ${#names[@]} -eq 0 ]; then
-  names=(fib sieve nbody spectralnorm mandelbrot matmul fannkuch quicksort)
-fi
+. benches/common.sh "$@"
 ms() { python3 -c "print(f'{$1/1e9:.3f}')"; }
 printf '| benchmark | baseline (s) | auto (s) | auto / baseline | tier-ups | OSR | latency p50 (us) | latency p99 (us) |\n'
 printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'

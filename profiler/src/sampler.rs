@@ -2,7 +2,7 @@
 //!
 //! **What a sample costs.** Nearly all of it is the interrupt that stops
 //! the running thread, not the handler. Measured on this project's 2-vCPU
-//! VM (`benches/signal_cost.sh`): a thread's own `CLOCK_MONOTONIC` timer
+//! VM (`profiler/examples/signal_cost.rs`): a thread's own `CLOCK_MONOTONIC` timer
 //! costs the thread about 20 us per tick (the hrtimer's interrupt, the
 //! deadline reprogramming and the signal), a `perf_event_open` software
 //! clock about 13 us, a signal sent by another thread about 9 us, and the
@@ -313,11 +313,6 @@ impl Sampler {
         })
     }
 
-    /// The configuration it samples with.
-    pub fn config(&self) -> SamplerConfig {
-        self.config
-    }
-
     /// Starts sampling the calling thread: its stack is walked with `map`
     /// (which code is generated) and `frames` (its interpreted frames,
     /// which must stay valid and unmoved while the registration lives).
@@ -398,7 +393,13 @@ fn run_sampler_thread(shared: &Shared, config: SamplerConfig) {
     }
     let period = config.period_ns();
     let min_weight = config.min_weight_ns();
-    let pid = std::process::id() as libc::pid_t;
+    // SAFETY: QueuedInfo is plain data with the layout of siginfo_t.
+    let mut info: QueuedInfo = unsafe { std::mem::zeroed() };
+    info.signo = libc::SIGPROF;
+    info.code = libc::SI_QUEUE;
+    info.pid = std::process::id() as libc::pid_t;
+    // SAFETY: getuid has no preconditions.
+    info.uid = unsafe { libc::getuid() };
     let mut next = monotonic_ns() + period;
     let mut targets = lock(&shared.targets);
     loop {
@@ -420,7 +421,7 @@ fn run_sampler_thread(shared: &Shared, config: SamplerConfig) {
             };
         };
         for target in &targets.list {
-            tick(target, pid, min_weight);
+            tick(target, &mut info, min_weight);
         }
         next += period;
         if now > next {
@@ -431,8 +432,9 @@ fn run_sampler_thread(shared: &Shared, config: SamplerConfig) {
     }
 }
 
-/// One tick for one thread: a sample if it used CPU time.
-fn tick(target: &Target, pid: libc::pid_t, min_weight: u64) {
+/// One tick for one thread: a sample if it used CPU time. `info` is the
+/// signal to send, all but its value filled in.
+fn tick(target: &Target, info: &mut QueuedInfo, min_weight: u64) {
     if target.pending.load(Ordering::Acquire) {
         // Its last signal has not been handled yet (it is not running):
         // the CPU time carries over.
@@ -445,13 +447,6 @@ fn tick(target: &Target, pid: libc::pid_t, min_weight: u64) {
         return;
     }
     target.pending.store(true, Ordering::Release);
-    // SAFETY: QueuedInfo is plain data with the layout of siginfo_t.
-    let mut info: QueuedInfo = unsafe { std::mem::zeroed() };
-    info.signo = libc::SIGPROF;
-    info.code = libc::SI_QUEUE;
-    info.pid = pid;
-    // SAFETY: getuid has no preconditions.
-    info.uid = unsafe { libc::getuid() };
     info.value = weight;
     // SAFETY: sends SIGPROF to a thread of this process that is still
     // registered (we hold the target list's lock, and a thread unregisters
@@ -459,10 +454,10 @@ fn tick(target: &Target, pid: libc::pid_t, min_weight: u64) {
     let sent = unsafe {
         libc::syscall(
             libc::SYS_rt_tgsigqueueinfo,
-            pid,
+            info.pid,
             target.tid,
             libc::SIGPROF,
-            &info as *const QueuedInfo,
+            info as *const QueuedInfo,
         )
     } == 0;
     if sent {

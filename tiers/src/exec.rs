@@ -441,12 +441,19 @@ impl ThreadState {
     #[cold]
     #[inline(never)]
     fn link_native_caller_of(&mut self, index: usize) {
-        let Some((fp, ret)) = self.frames.get(index).and_then(FrameRecord::native_caller) else {
-            return;
-        };
+        if let Some((fp, ret)) = self.frames.get(index).and_then(FrameRecord::native_caller) {
+            self.set_helper_site(ret, fp);
+        }
+    }
+
+    /// Names generated code that Rust code runs for (its return address
+    /// and `rbp`; 0 for none) in the context, for stack walkers.
+    #[inline(always)]
+    pub fn set_helper_site(&mut self, ret: usize, fp: usize) {
         // SAFETY: plain stores to our own context, volatile and fenced so
-        // that they come before the record is dropped (a signal handler on
-        // this thread reads the records, then the context).
+        // that they stay where they are among the frame pushes and pops
+        // they go with (a signal handler on this thread reads the records,
+        // then the context).
         unsafe {
             std::ptr::write_volatile(&mut self.ctx.helper_pc, ret);
             std::ptr::write_volatile(&mut self.ctx.helper_fp, fp);

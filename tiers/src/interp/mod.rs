@@ -170,14 +170,6 @@ fn interpret_entry(
     let host = ts.host.clone();
     let module = host.module();
     let base = (frame as usize).wrapping_sub(ts.regs.as_ptr() as usize) / 8;
-    let set_site = |ts: &mut ThreadState, (pc, fp): (usize, usize)| {
-        // SAFETY: plain stores to our own context, volatile so they are not
-        // moved across the frame push and pop they bracket.
-        unsafe {
-            std::ptr::write_volatile(&mut ts.ctx.helper_pc, pc);
-            std::ptr::write_volatile(&mut ts.ctx.helper_fp, fp);
-        }
-    };
     let func = FuncId(func);
     let record = FrameRecord {
         native_fp: caller_fp,
@@ -203,10 +195,11 @@ fn interpret_entry(
     }
     // The record links to the native caller now: stack walks must see the
     // interpreted frames as innermost, not the caller.
-    set_site(ts, (0, 0));
+    ts.set_helper_site(0, 0);
+    // Popping the record (in `run`, or here after an error) names the
+    // native caller in the context again (`ThreadState::pop_frame`).
     let result = run(ts, module, depth);
     ts.position.at(0);
-    set_site(ts, (caller_ret, caller_fp));
     ts.truncate_frames(depth);
     result.unwrap_or_else(|e| {
         ts.set_pending(e);

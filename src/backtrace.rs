@@ -12,7 +12,7 @@
 
 use std::fmt::Write;
 use tierjit_tiers::bytecode::Module;
-use tierjit_tiers::exec::RuntimeError;
+use tierjit_tiers::trap::RuntimeError;
 
 /// Frames shown at each end of a long backtrace.
 const SHOWN_AT_EACH_END: usize = 32;

@@ -24,9 +24,10 @@ use tierjit_profiler::profile::{Tier as ProfileTier, TierEvent, TierEventKind};
 use tierjit_tiers::baseline::{self, CompiledCode};
 use tierjit_tiers::bytecode::verify::{verify_module, VerifyError};
 use tierjit_tiers::bytecode::{FuncId, Module};
-use tierjit_tiers::exec::{EntryFn, Host, Limits, MethodTable, RuntimeError, ThreadState, Trap};
+use tierjit_tiers::exec::{EntryFn, Host, Limits, MethodTable, ThreadState};
 use tierjit_tiers::heap::Heap;
 use tierjit_tiers::interp;
+use tierjit_tiers::trap::{RuntimeError, Trap};
 
 /// Which tier runs a program's functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

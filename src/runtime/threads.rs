@@ -13,7 +13,7 @@ use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use tierjit_tiers::exec::{RuntimeError, Trap};
+use tierjit_tiers::trap::{RuntimeError, Trap};
 
 enum ThreadStatus {
     Running,

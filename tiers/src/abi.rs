@@ -126,7 +126,7 @@ pub struct HelperResult {
 
 /// The codes by which generated code names runtime errors.
 pub mod trap_code {
-    use crate::exec::Trap;
+    use crate::trap::Trap;
 
     /// The code of `trap` (never 0).
     pub fn of(trap: Trap) -> u32 {
@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn trap_codes_round_trip() {
-        use crate::exec::Trap;
+        use crate::trap::Trap;
         for t in [Trap::DivisionByZero, Trap::Terminated, Trap::OutOfMemory] {
             assert_eq!(trap_code::to_trap(trap_code::of(t) as u64), Some(t));
         }

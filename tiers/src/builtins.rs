@@ -3,8 +3,9 @@
 //! ([`crate::helpers`]). One implementation keeps the tiers identical.
 
 use crate::bytecode::FuncId;
-use crate::exec::{Host, ThreadState, Trap};
+use crate::exec::{Host, ThreadState};
 use crate::heap::AllocError;
+use crate::trap::Trap;
 use std::io::Write;
 
 /// Where a thread's output goes once its buffer holds this much.

@@ -10,7 +10,8 @@
 use crate::abi::{trap_code, HelperResult};
 use crate::builtins;
 use crate::bytecode::FuncId;
-use crate::exec::{ThreadState, Trap};
+use crate::exec::ThreadState;
+use crate::trap::Trap;
 
 type TrapFn = unsafe extern "sysv64" fn(*mut ThreadState, u32, u32, u32, usize);
 type ResultFn1 = unsafe extern "sysv64" fn(*mut ThreadState, u64) -> HelperResult;

@@ -7,6 +7,7 @@
 //!   state, the method table;
 //! - [`heap`]: tj arrays;
 //! - [`abi`]: the contract between generated code and the runtime;
+//! - [`trap`]: runtime errors ([`Trap`], [`RuntimeError`]);
 //! - [`builtins`] and [`helpers`]: the builtins every tier shares.
 //!
 //! The crate is pure with respect to process policy: it never exits, never
@@ -22,6 +23,8 @@ pub mod exec;
 pub mod heap;
 pub mod helpers;
 pub mod interp;
+pub mod trap;
 mod types;
 
+pub use trap::{RuntimeError, Trap};
 pub use types::Type;

@@ -20,7 +20,7 @@ pub mod masm;
 
 use crate::abi::{trap_code, Helper};
 use crate::bytecode::{FuncId, Instr, Module};
-use crate::exec::Trap;
+use crate::trap::Trap;
 use dynasmrt::DynamicLabel;
 use masm::{FloatCond, FloatOp, IntCond, IntOp, IntUnary, Masm};
 

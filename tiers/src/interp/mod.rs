@@ -24,8 +24,9 @@
 
 use crate::builtins::{self, float_max, float_min};
 use crate::bytecode::{FuncId, Instr, Module};
-use crate::exec::{EntryFn, FrameRecord, Host, RuntimeError, ThreadState, Trap, NO_RESULT};
+use crate::exec::{EntryFn, FrameRecord, Host, ThreadState, NO_RESULT};
 use crate::heap::ArrayRef;
+use crate::trap::{RuntimeError, Trap};
 use std::sync::atomic::Ordering;
 
 /// Calls `func` with `args` (raw register bits, one per parameter) on the

@@ -29,12 +29,15 @@
 //! Entries that share an offset keep only the first, so after an
 //! instruction that emitted no code the next pc has no entry: it is listed
 //! with no machine instructions, and its code shows under the pc before.
+//! Entries for inlined code (none in baseline code) are listed where they
+//! fall, under their whole inline chain, and do not end the body.
 
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter, OpKind};
 use std::fmt::Write;
 use std::ops::Range;
-use tierjit_tiers::baseline::{self, BaselineError, CompiledCode};
+use tierjit_tiers::baseline::{self, BaselineError};
 use tierjit_tiers::bytecode::{text, FuncId, Module};
+use tierjit_tiers::code::CompiledCode;
 
 /// Width of the hex-bytes column: instructions up to this many bytes keep
 /// the next column aligned.
@@ -73,6 +76,9 @@ enum Part {
     Body { pc: u32 },
     /// Out-of-line code for the site at bytecode `pc`.
     Stub { pc: u32 },
+    /// Code of an inlined function, starting at this native offset (its
+    /// frames come from the pc map).
+    Inlined { offset: u32 },
 }
 
 /// Splits the code into parts by the pc map (see the module doc): every
@@ -82,11 +88,18 @@ fn split(compiled: &CompiledCode, num_instrs: usize) -> Vec<(Part, Range<usize>)
     let mut parts = Vec::with_capacity(map.len() + num_instrs);
     let mut next_pc = 0u32;
     let mut in_body = true;
-    for (i, &(offset, pc)) in map.iter().enumerate() {
-        let end = map.get(i + 1).map_or(compiled.code.len(), |e| e.0 as usize);
+    for (i, entry) in map.iter().enumerate() {
+        let (offset, pc) = (entry.offset, entry.pc);
+        let end = map
+            .get(i + 1)
+            .map_or(compiled.code.len(), |e| e.offset as usize);
         let range = offset as usize..end;
         if i == 0 {
             parts.push((Part::Prologue, range));
+            continue;
+        }
+        if entry.inline != 0 {
+            parts.push((Part::Inlined { offset }, range));
             continue;
         }
         in_body = in_body && pc >= next_pc;
@@ -193,6 +206,7 @@ fn render(module: &Module, source: &str, compiled: &CompiledCode) -> String {
             Part::Prologue => None,
             Part::Body { pc } => Some(format!("@{pc}")),
             Part::Stub { pc } => Some(format!("out-of-line, pc {pc}")),
+            Part::Inlined { .. } => None,
         }
     };
     let mut last_line = None;
@@ -218,6 +232,9 @@ fn render(module: &Module, source: &str, compiled: &CompiledCode) -> String {
                 }
                 let _ = writeln!(out, "      ; pc {pc}: {}", instr_text(pc));
             }
+            Part::Inlined { offset } => {
+                let _ = writeln!(out, "      ; {}", inline_heading(module, compiled, offset));
+            }
         }
         for row in decode(&compiled.code, range, &mut formatter) {
             let bytes = &compiled.code[row.offset..row.offset + row.len];
@@ -239,6 +256,28 @@ fn render(module: &Module, source: &str, compiled: &CompiledCode) -> String {
         }
     }
     out
+}
+
+/// `inlined g pc 3 (line 7): add r2, r0, r1 <- f pc 4`: the innermost
+/// frame's function, pc, line and instruction, then each caller at its
+/// call pc.
+fn inline_heading(module: &Module, compiled: &CompiledCode, offset: u32) -> String {
+    let mut frames = Vec::new();
+    compiled.frames_at(offset, &mut frames);
+    let mut heading = String::from("inlined");
+    for (i, &(func, pc)) in frames.iter().enumerate() {
+        let f = module.func(func);
+        if i == 0 {
+            let instr = f.code.get(pc as usize).map_or(String::new(), |instr| {
+                text::instr_to_string(module, f, instr)
+            });
+            let line = f.lines.line(pc);
+            let _ = write!(heading, " {} pc {pc} (line {line}): {instr}", f.name);
+        } else {
+            let _ = write!(heading, " <- {} pc {pc}", f.name);
+        }
+    }
+    heading
 }
 
 #[cfg(test)]
@@ -277,6 +316,34 @@ fn main() -> int { return divide(fib(10), 3); }
             }
             assert_eq!(next, compiled.code.len(), "all of {func:?} is listed");
         }
+    }
+
+    #[test]
+    fn inlined_code_is_listed_under_its_chain() {
+        let module = crate::lang::compile(PROGRAM.as_bytes()).expect("compiles");
+        let divide = module.find("divide").expect("divide");
+        let fib = module.find("fib").expect("fib");
+        let mut compiled = baseline::compile(&module, divide).expect("baseline");
+        // Pretend the code of divide's pc 1 is fib's pc 0, inlined at pc 1.
+        let entry = compiled.pc_map.iter_mut().find(|e| e.pc == 1).unwrap();
+        *entry = tierjit_tiers::code::PcMapEntry {
+            inline: 1,
+            pc: 0,
+            ..*entry
+        };
+        compiled.inlines.push(tierjit_tiers::code::InlineFrame {
+            func: fib,
+            parent: 0,
+            call_pc: 1,
+        });
+        let listing = render(&module, PROGRAM, &compiled);
+        assert!(
+            listing.contains("      ; inlined fib pc 0 (line 8): ")
+                && listing.contains(" <- divide pc 1\n"),
+            "{listing}"
+        );
+        let body = listing.split("; out-of-line code").next().unwrap();
+        assert!(body.contains("; inlined fib"), "{listing}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use tierjit::lang::compile;
 use tierjit::runtime::{TierMode, Vm, VmOptions};
 use tierjit::tiers::baseline;
 use tierjit::tiers::bytecode::FuncId;
+use tierjit::tiers::code::{CompiledCode, PcMapEntry, Tier};
 
 fn vm(source: &str, tier: TierMode) -> Arc<Vm> {
     let module = compile(source.as_bytes()).expect("compiles");
@@ -67,7 +68,7 @@ fn no_mapping_is_writable_and_executable_while_generated_code_runs() {
 fn a_copied_blob_runs_the_same_at_another_address() {
     let vm = vm(SUM_OF_SQUARES, TierMode::Interp);
     let sum = vm.module().find("sum").unwrap();
-    let original = vm.compile_baseline(sum).unwrap();
+    let original = vm.compile(sum, Tier::Baseline).unwrap();
     assert_eq!(vm.run_main().unwrap(), Some(expected_sum()));
 
     // Copy the placed bytes (not a fresh compile) to a new blob elsewhere.
@@ -78,19 +79,21 @@ fn a_copied_blob_runs_the_same_at_another_address() {
         "placement wrote no fixups into the code"
     );
     let copy = vm
-        .place(
-            1,
-            &baseline::CompiledCode {
-                code: bytes,
-                ..compiled
-            },
-        )
+        .place(&CompiledCode {
+            code: bytes,
+            ..compiled
+        })
         .unwrap();
     assert_ne!(copy.code_rx, original.code_rx);
     vm.install(sum, copy);
     assert_eq!(vm.run_main().unwrap(), Some(expected_sum()));
     assert_eq!(vm.code_map().find(copy.code_rx + 1).unwrap().func, sum.0);
-    assert_eq!(vm.code_map().frame(copy.code_rx).unwrap(), (sum, 0));
+    let mut frames = Vec::new();
+    assert_eq!(
+        vm.code_map().frames(copy.code_rx, &mut frames),
+        Some(Tier::Baseline)
+    );
+    assert_eq!(frames, [(sum, 0)]);
 }
 
 #[test]
@@ -106,7 +109,7 @@ fn every_function_of_the_benchmarks_and_examples_compiles() {
                 for i in 0..module.funcs.len() {
                     let code = baseline::compile(&module, FuncId(i as u32)).unwrap();
                     assert!(!code.code.is_empty());
-                    assert_eq!(code.pc_map[0], (0, 0));
+                    assert_eq!(code.pc_map[0], PcMapEntry::root(0, 0));
                     count += 1;
                 }
             }

@@ -6,16 +6,19 @@
 //! executable in the same view, and nothing is ever `mprotect`ed. Chunks are
 //! added as code grows.
 //!
-//! A blob is `[header][code][pc map]` inside a chunk, 16-byte aligned:
+//! A blob is `[header][code][pc map][inline table]` inside a chunk,
+//! 16-byte aligned:
 //!
 //! ```text
-//! BlobHeader { magic, tier, func, code_size, pc_map_len, .. }  32 bytes
-//! code                                                          code_size bytes
-//! pc map: (native offset u32, bytecode pc u32) pairs            pc_map_len entries
+//! BlobHeader { magic, tier, func, code_size, pc_map_len, inline_len, .. }  32 bytes
+//! code, padded with int3 to a multiple of 4                                code_size bytes
+//! pc map: PcMapEntry { offset, pc, inline } (3 x u32)                      pc_map_len entries
+//! inline table: InlineFrame { func, parent, call_pc } (3 x u32)            inline_len entries
 //! ```
 //!
-//! so a blob describes itself; the [`CodeMap`](super::code_map) indexes
-//! blobs by address for lookups from native pcs.
+//! so a blob describes itself, inlined frames included ([`frames_at`]);
+//! the [`CodeMap`](super::code_map) indexes blobs by address for lookups
+//! from native pcs.
 
 use nix::sys::memfd::{memfd_create, MFdFlags};
 use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
@@ -23,6 +26,8 @@ use std::ffi::c_void;
 use std::num::NonZeroUsize;
 use std::os::fd::OwnedFd;
 use std::ptr::NonNull;
+use tierjit_tiers::bytecode::FuncId;
+use tierjit_tiers::code::{self, InlineFrame, PcMapEntry, Tier};
 
 /// Marks the start of a blob header ("TJIT").
 pub const BLOB_MAGIC: u32 = 0x544A_4954;
@@ -33,7 +38,7 @@ pub const BLOB_MAGIC: u32 = 0x544A_4954;
 pub struct BlobHeader {
     /// [`BLOB_MAGIC`].
     pub magic: u32,
-    /// 1 for baseline code, 2 for optimized code.
+    /// The tier's number ([`Tier::as_u32`]).
     pub tier: u32,
     /// The function's id.
     pub func: u32,
@@ -41,9 +46,27 @@ pub struct BlobHeader {
     pub code_size: u32,
     /// Entries of the pc map after the code.
     pub pc_map_len: u32,
+    /// Entries of the inline table after the pc map.
+    pub inline_len: u32,
     /// Reserved.
-    pub reserved: [u32; 3],
+    pub reserved: [u32; 2],
 }
+
+impl BlobHeader {
+    /// The blob's tier, if the number is a tier's.
+    pub fn tier(&self) -> Option<Tier> {
+        Tier::from_u32(self.tier)
+    }
+}
+
+const _: () = {
+    // The tables are copied as plain `repr(C)` words and read back as
+    // slices in place: 4-byte aligned, no padding.
+    assert!(std::mem::size_of::<PcMapEntry>() == 12);
+    assert!(std::mem::align_of::<PcMapEntry>() == 4);
+    assert!(std::mem::size_of::<InlineFrame>() == 12);
+    assert!(std::mem::align_of::<InlineFrame>() == 4);
+};
 
 const HEADER_SIZE: usize = std::mem::size_of::<BlobHeader>();
 const ALIGN: usize = 16;
@@ -82,8 +105,10 @@ pub struct Blob {
     pub code_rw: usize,
     /// Bytes of code.
     pub code_size: usize,
-    /// Bytes of the whole blob (header, code, pc map, padding).
+    /// Bytes of the whole blob (header, code, tables, padding).
     pub total_size: usize,
+    /// The tier of its code.
+    pub tier: Tier,
     chunk: usize,
     offset: usize,
 }
@@ -179,39 +204,38 @@ impl CodeMemory {
         Ok((self.chunks.len() - 1, 0))
     }
 
-    /// Places a blob: header, `code`, `pc_map`. The code is ready to run
-    /// once this returns (the caller publishes it with a release store).
+    /// Places a blob of `func`'s code for `tier`: header, `code`, `pc_map`,
+    /// `inlines` (see [`tierjit_tiers::code::CompiledCode`] for what the
+    /// tables mean). The code is ready to run once this returns (the caller
+    /// publishes it with a release store).
     pub fn alloc_blob(
         &mut self,
-        tier: u32,
-        func: u32,
+        tier: Tier,
+        func: FuncId,
         code: &[u8],
-        pc_map: &[(u32, u32)],
+        pc_map: &[PcMapEntry],
+        inlines: &[InlineFrame],
     ) -> Result<Blob, CodeMemoryError> {
-        let map_bytes = pc_map.len() * 8;
-        let total =
-            (HEADER_SIZE + code.len().next_multiple_of(4) + map_bytes).next_multiple_of(ALIGN);
+        let code_bytes = code.len().next_multiple_of(4);
+        let table_bytes = std::mem::size_of_val(pc_map) + std::mem::size_of_val(inlines);
+        let total = (HEADER_SIZE + code_bytes + table_bytes).next_multiple_of(ALIGN);
         let (chunk_index, offset) = self.reserve(total)?;
         let chunk = &self.chunks[chunk_index];
         let header = BlobHeader {
             magic: BLOB_MAGIC,
-            tier,
-            func,
+            tier: tier.as_u32(),
+            func: func.0,
             code_size: code.len() as u32,
             pc_map_len: pc_map.len() as u32,
-            reserved: [0; 3],
+            inline_len: inlines.len() as u32,
+            reserved: [0; 2],
         };
         let mut bytes = Vec::with_capacity(total);
-        // SAFETY: BlobHeader is repr(C) plain data without padding.
-        bytes.extend_from_slice(unsafe {
-            std::slice::from_raw_parts(&header as *const BlobHeader as *const u8, HEADER_SIZE)
-        });
+        bytes.extend_from_slice(plain_bytes(std::slice::from_ref(&header)));
         bytes.extend_from_slice(code);
-        bytes.resize(HEADER_SIZE + code.len().next_multiple_of(4), 0xCC);
-        for &(native, pc) in pc_map {
-            bytes.extend_from_slice(&native.to_le_bytes());
-            bytes.extend_from_slice(&pc.to_le_bytes());
-        }
+        bytes.resize(HEADER_SIZE + code_bytes, 0xCC);
+        bytes.extend_from_slice(plain_bytes(pc_map));
+        bytes.extend_from_slice(plain_bytes(inlines));
         bytes.resize(total, 0xCC);
         // SAFETY: [offset, offset + total) was just reserved inside this
         // chunk's writable view, and no thread runs code there yet.
@@ -229,6 +253,7 @@ impl CodeMemory {
             code_rw: base_rw + HEADER_SIZE,
             code_size: code.len(),
             total_size: total,
+            tier,
             chunk: chunk_index,
             offset,
         })
@@ -264,30 +289,42 @@ impl CodeMemory {
     }
 }
 
-/// The bytecode pc of the instruction at `offset` in the blob whose code
-/// starts at `code_rx`, from the pc map stored in the blob.
+/// The bytes of `values`, which must be `repr(C)` plain data without
+/// padding (the blob header and tables, checked above).
+fn plain_bytes<T: Copy>(values: &[T]) -> &[u8] {
+    // SAFETY: every caller passes a padding-free repr(C) type of u32
+    // fields, so each byte is initialised; the length is the slice's size.
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr() as *const u8, std::mem::size_of_val(values))
+    }
+}
+
+/// Pushes the bytecode frames of the instruction at `offset` in the blob
+/// whose code starts at `code_rx`, innermost first (inlined callees, then
+/// their callers, ending with the blob's function), from the tables stored
+/// in the blob. False (nothing pushed) if the offset maps to nothing.
 ///
 /// # Safety
 /// `code_rx` must be the code address of a live blob placed by
 /// [`CodeMemory::alloc_blob`] (one that is still in the code map).
-pub unsafe fn bytecode_pc_at(code_rx: usize, offset: u32) -> Option<u32> {
+pub unsafe fn frames_at(code_rx: usize, offset: u32, out: &mut Vec<(FuncId, u32)>) -> bool {
     // SAFETY: the caller's contract: a live blob, so its header precedes the
-    // code and its pc map follows it, all mapped and never written again.
-    let (header, map) = unsafe {
+    // code and its tables follow it, 4-aligned (the code starts 16-aligned
+    // and its size is padded to 4), all mapped and never written again.
+    let (header, pc_map, inlines) = unsafe {
         let header = std::ptr::read((code_rx - HEADER_SIZE) as *const BlobHeader);
-        let map = (code_rx + (header.code_size as usize).next_multiple_of(4)) as *const [u32; 2];
-        (
-            header,
-            std::slice::from_raw_parts(map, header.pc_map_len as usize),
-        )
+        let map = (code_rx + (header.code_size as usize).next_multiple_of(4)) as *const PcMapEntry;
+        let pc_map = std::slice::from_raw_parts(map, header.pc_map_len as usize);
+        let inlines = std::slice::from_raw_parts(
+            map.add(pc_map.len()) as *const InlineFrame,
+            header.inline_len as usize,
+        );
+        (header, pc_map, inlines)
     };
     if header.magic != BLOB_MAGIC {
-        return None;
+        return false;
     }
-    match map.partition_point(|e| e[0] <= offset) {
-        0 => None,
-        i => Some(map[i - 1][1]),
-    }
+    code::frames_at(FuncId(header.func), pc_map, inlines, offset, out)
 }
 
 impl Default for CodeMemory {
@@ -319,7 +356,10 @@ mod tests {
         let mut memory = CodeMemory::new();
         // mov eax, 42; ret
         let code = [0xB8, 42, 0, 0, 0, 0xC3];
-        let blob = memory.alloc_blob(1, 7, &code, &[(0, 0), (5, 1)]).unwrap();
+        let map = [PcMapEntry::root(0, 0), PcMapEntry::root(5, 1)];
+        let blob = memory
+            .alloc_blob(Tier::Baseline, FuncId(7), &code, &map, &[])
+            .unwrap();
         assert_eq!(memory.code(&blob), &code);
         let header = memory.header(&blob);
         assert_eq!(
@@ -343,9 +383,49 @@ mod tests {
     #[test]
     fn freed_memory_is_reused() {
         let mut memory = CodeMemory::new();
-        let a = memory.alloc_blob(1, 0, &[0xC3; 100], &[]).unwrap();
+        let a = memory
+            .alloc_blob(Tier::Baseline, FuncId(0), &[0xC3; 100], &[], &[])
+            .unwrap();
         memory.free_blob(a, true);
-        let b = memory.alloc_blob(1, 1, &[0xC3; 100], &[]).unwrap();
+        let b = memory
+            .alloc_blob(Tier::Opt, FuncId(1), &[0xC3; 100], &[], &[])
+            .unwrap();
         assert_eq!(a.code_rx, b.code_rx);
+    }
+
+    #[test]
+    fn blobs_give_back_inline_chains() {
+        let mut memory = CodeMemory::new();
+        let e = |offset, pc, inline| PcMapEntry { offset, pc, inline };
+        // Function 3 inlines 4 at its pc 6, which inlines 5 at its pc 2.
+        let map = [e(0, 0, 0), e(8, 1, 1), e(16, 9, 2), e(24, 7, 0)];
+        let inlines = [
+            InlineFrame {
+                func: FuncId(4),
+                parent: 0,
+                call_pc: 6,
+            },
+            InlineFrame {
+                func: FuncId(5),
+                parent: 1,
+                call_pc: 2,
+            },
+        ];
+        // An odd code size: the tables start at the next multiple of 4.
+        let blob = memory
+            .alloc_blob(Tier::Opt, FuncId(3), &[0x90; 31], &map, &inlines)
+            .unwrap();
+        assert_eq!(memory.header(&blob).tier(), Some(Tier::Opt));
+        let frames = |offset| {
+            let mut out = Vec::new();
+            // SAFETY: the blob is live.
+            let found = unsafe { frames_at(blob.code_rx, offset, &mut out) };
+            found.then_some(out)
+        };
+        let ids = |v: &[(u32, u32)]| Some(v.iter().map(|&(f, pc)| (FuncId(f), pc)).collect());
+        assert_eq!(frames(3), ids(&[(3, 0)]));
+        assert_eq!(frames(8), ids(&[(4, 1), (3, 6)]));
+        assert_eq!(frames(20), ids(&[(5, 9), (4, 2), (3, 6)]));
+        assert_eq!(frames(30), ids(&[(3, 7)]));
     }
 }

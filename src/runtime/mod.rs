@@ -21,9 +21,10 @@ use std::sync::{Arc, Weak};
 use threads::Threads;
 use tierjit_profiler::perf::{JitDump, PerfMap};
 use tierjit_profiler::profile::{Tier as ProfileTier, TierEvent, TierEventKind};
-use tierjit_tiers::baseline::{self, CompiledCode};
+use tierjit_tiers::baseline;
 use tierjit_tiers::bytecode::verify::{verify_module, VerifyError};
 use tierjit_tiers::bytecode::{FuncId, Module};
+use tierjit_tiers::code::{CompiledCode, Tier};
 use tierjit_tiers::exec::{EntryFn, Host, Limits, MethodTable, ThreadState};
 use tierjit_tiers::heap::Heap;
 use tierjit_tiers::interp;
@@ -219,9 +220,9 @@ impl Vm {
             .map_err(|e| VmError::Compile(format!("perf output: {e}")))?;
         for i in 0..vm.module.funcs.len() {
             if vm.options.tier.compiles(i) {
-                vm.compile_baseline(FuncId(i as u32))?;
+                vm.compile(FuncId(i as u32), Tier::Baseline)?;
                 if let Some(t) = &vm.tiering {
-                    t.mark_compiled(FuncId(i as u32));
+                    t.mark_compiled(FuncId(i as u32), Tier::Baseline);
                 }
             }
         }
@@ -283,11 +284,7 @@ impl Vm {
             self.code
                 .lock()
                 .free_blob(retired.blob, self.options.poison_freed_code);
-            let tier = if retired.tier >= 2 {
-                ProfileTier::Optimized
-            } else {
-                ProfileTier::Baseline
-            };
+            let tier = profile_tier(retired.blob.tier);
             self.event(FuncId(retired.func), TierEventKind::Retire { tier });
         }
     }
@@ -300,36 +297,53 @@ impl Vm {
         Some((h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.len()))
     }
 
-    /// Compiles `func` with the baseline compiler, places the code and
-    /// installs it in the method table (one aligned store).
-    pub fn compile_baseline(&self, func: FuncId) -> Result<Blob, VmError> {
-        self.compile_baseline_timed(func, 0)
+    /// Compiles `func` for `tier`, places the code and installs it in the
+    /// method table (one aligned store).
+    pub fn compile(&self, func: FuncId, tier: Tier) -> Result<Blob, VmError> {
+        self.compile_timed(func, tier, 0)
     }
 
-    /// [`Vm::compile_baseline`] for a request that waited `queue_ns` in the
-    /// compile queue (recorded in the tier events).
-    pub fn compile_baseline_timed(&self, func: FuncId, queue_ns: u64) -> Result<Blob, VmError> {
+    /// [`Vm::compile`] for a request that waited `queue_ns` in the compile
+    /// queue (recorded in the tier events).
+    pub fn compile_timed(&self, func: FuncId, tier: Tier, queue_ns: u64) -> Result<Blob, VmError> {
+        let from = self.current_tier(func);
         let begun = std::time::Instant::now();
-        let compiled = baseline::compile(&self.module, func)
+        let compiled = self
+            .run_compiler(func, tier)
             .map_err(|e| VmError::Compile(format!("{}: {e}", self.module.func(func).name)))?;
         self.event(
             func,
             TierEventKind::Compile {
-                from: ProfileTier::Interp,
-                to: ProfileTier::Baseline,
+                from: profile_tier(from),
+                to: profile_tier(tier),
                 duration_ns: begun.elapsed().as_nanos() as u64,
                 queue_ns,
             },
         );
-        let blob = self.place(1, &compiled)?;
+        let blob = self.place(&compiled)?;
         self.install_with_osr(func, blob, compiled.osr_entries.clone());
         self.event(
             func,
             TierEventKind::Install {
-                tier: ProfileTier::Baseline,
+                tier: profile_tier(tier),
             },
         );
         Ok(blob)
+    }
+
+    /// The compiler of `tier`: one arm per compiling tier.
+    fn run_compiler(&self, func: FuncId, tier: Tier) -> Result<CompiledCode, String> {
+        match tier {
+            Tier::Baseline => baseline::compile(&self.module, func).map_err(|e| e.to_string()),
+            Tier::Interp | Tier::Opt => Err(format!("no compiler for tier {tier}")),
+        }
+    }
+
+    /// The tier whose code calls of `func` run now.
+    pub fn current_tier(&self, func: FuncId) -> Tier {
+        self.installed.lock()[func.index()]
+            .as_ref()
+            .map_or(Tier::Interp, |code| code.blob.tier)
     }
 
     /// Records a tier event (for profiles), and prints it with
@@ -348,19 +362,25 @@ impl Vm {
     }
 
     /// Puts compiled code into executable memory and the code map.
-    pub fn place(&self, tier: u32, compiled: &CompiledCode) -> Result<Blob, VmError> {
+    pub fn place(&self, compiled: &CompiledCode) -> Result<Blob, VmError> {
         let blob = self
             .code
             .lock()
-            .alloc_blob(tier, compiled.func.0, &compiled.code, &compiled.pc_map)
+            .alloc_blob(
+                compiled.tier,
+                compiled.func,
+                &compiled.code,
+                &compiled.pc_map,
+                &compiled.inlines,
+            )
             .map_err(|e| VmError::Compile(e.to_string()))?;
         self.code_map
-            .insert(&blob, compiled.func, tier)
+            .insert(&blob, compiled.func)
             .map_err(VmError::Compile)?;
         let name = format!(
             "tj:{} [{}]",
             self.module.func(compiled.func).name,
-            if tier >= 2 { "opt" } else { "baseline" }
+            compiled.tier
         );
         self.perf
             .lock()
@@ -396,11 +416,7 @@ impl Vm {
     }
 
     fn retire(&self, func: FuncId, blob: Blob) {
-        self.retirer.retire(retire::Retired {
-            blob,
-            func: func.0,
-            tier: 1,
-        });
+        self.retirer.retire(retire::Retired { blob, func: func.0 });
     }
 
     /// The code map: which generated code is where.
@@ -564,8 +580,8 @@ impl Host for Vm {
         self.threads.join(caller, handle)
     }
 
-    fn native_frame(&self, pc: usize) -> Option<(FuncId, u32)> {
-        self.code_map.frame(pc)
+    fn native_frames(&self, pc: usize, out: &mut Vec<(FuncId, u32)>) -> bool {
+        self.code_map.frames(pc, out).is_some()
     }
 
     fn osr_entry(&self, func: FuncId, pc: u32, slot_entry: usize) -> Option<usize> {
@@ -612,6 +628,16 @@ impl PerfOutputs {
                 self.jitdump = None;
             }
         }
+    }
+}
+
+/// The profiler's name for `tier` (the profiler crate has its own tier
+/// type, which also names runtime frames).
+pub fn profile_tier(tier: Tier) -> ProfileTier {
+    match tier {
+        Tier::Interp => ProfileTier::Interp,
+        Tier::Baseline => ProfileTier::Baseline,
+        Tier::Opt => ProfileTier::Optimized,
     }
 }
 

@@ -7,7 +7,7 @@
 //! raw frames (native pcs and interpreted records) into (function, tier,
 //! line) while the code they point into is still mapped.
 
-use super::Vm;
+use super::{profile_tier, Vm};
 use parking_lot::Mutex;
 use std::mem::offset_of;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -227,16 +227,15 @@ impl Profiling {
 
     /// The resolved sample, and the bytecode pc of its innermost frame.
     fn resolve(&self, vm: &Vm, thread: u32, raw: &RawSample) -> (Sample, Option<u32>) {
+        let mut frames = Vec::with_capacity(raw.frames().len());
+        let mut scratch = Vec::new();
         let mut innermost_pc = None;
-        let frames = raw
-            .frames()
-            .iter()
-            .filter_map(|&word| resolve_frame(vm, word))
-            .map(|(frame, pc)| {
-                innermost_pc.get_or_insert(pc);
-                frame
-            })
-            .collect();
+        for &word in raw.frames() {
+            resolve_frame(vm, word, &mut scratch, &mut frames);
+            if innermost_pc.is_none() {
+                innermost_pc = scratch.first().map(|&(_, pc)| pc);
+            }
+        }
         let sample = Sample {
             thread,
             time_ns: raw.time_ns.saturating_sub(self.start_ns),
@@ -290,36 +289,38 @@ impl Profiling {
     }
 }
 
-/// The (function, tier, line) of one frame word of a raw sample, and its
-/// bytecode pc.
-fn resolve_frame(vm: &Vm, word: u64) -> Option<(Frame, u32)> {
+/// Pushes the (function, tier, line) frames of one frame word of a raw
+/// sample onto `out`, innermost first: a native pc in code that inlined
+/// calls gives a frame per inlined function, each with its own line and
+/// all with the blob's tier. Leaves the frames' `(function, pc)` in
+/// `scratch` (empty if the word resolves to nothing).
+fn resolve_frame(vm: &Vm, word: u64, scratch: &mut Vec<(FuncId, u32)>, out: &mut Vec<Frame>) {
+    scratch.clear();
     let payload = word & FRAME_PAYLOAD;
-    let (func, tier, pc) = match word & !FRAME_PAYLOAD {
-        FRAME_NATIVE => {
-            let pc = payload as usize;
-            let range = vm.code_map.find(pc)?;
-            let (func, bytecode_pc) = vm.code_map.frame(pc)?;
-            let tier = if range.tier >= 2 {
-                Tier::Optimized
-            } else {
-                Tier::Baseline
-            };
-            (func, tier, bytecode_pc)
-        }
-        FRAME_INTERP => (FuncId((payload >> 32) as u32), Tier::Interp, payload as u32),
-        _ => return None,
-    };
-    let function = vm.module().funcs.get(func.index())?;
-    let frame = Frame {
-        func: func.0,
-        tier,
-        // 0 (unknown) for a pc past the end, which only a torn read of
-        // the interpreter's position could give.
-        line: if (pc as usize) < function.code.len() {
-            function.lines.line(pc)
-        } else {
-            0
+    let tier = match word & !FRAME_PAYLOAD {
+        FRAME_NATIVE => match vm.code_map.frames(payload as usize, scratch) {
+            Some(tier) => profile_tier(tier),
+            None => return,
         },
+        FRAME_INTERP => {
+            scratch.push((FuncId((payload >> 32) as u32), payload as u32));
+            Tier::Interp
+        }
+        _ => return,
     };
-    Some((frame, pc))
+    scratch.retain(|&(func, _)| func.index() < vm.module().funcs.len());
+    for &(func, pc) in scratch.iter() {
+        let function = vm.module().func(func);
+        out.push(Frame {
+            func: func.0,
+            tier,
+            // 0 (unknown) for a pc past the end, which only a torn read of
+            // the interpreter's position could give.
+            line: if (pc as usize) < function.code.len() {
+                function.lines.line(pc)
+            } else {
+                0
+            },
+        });
+    }
 }

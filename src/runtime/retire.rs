@@ -175,10 +175,8 @@ fn install_handler() -> bool {
 pub struct Retired {
     /// The code.
     pub blob: Blob,
-    /// Its function.
+    /// Its function (the blob knows its tier).
     pub func: u32,
-    /// Its tier.
-    pub tier: u32,
 }
 
 /// The threads that may run generated code, and the blobs waiting to die.

@@ -5,7 +5,9 @@
 //! after each drain: every function whose decayed CPU time reaches
 //! [`TierPolicy::baseline_threshold_ns`] and that is still interpreted is
 //! queued for the baseline compiler. Samples decide; there are no counters
-//! in code.
+//! in code. Each function's state is one byte ([`FuncState`]): the tier
+//! it runs in and the tier a compile is queued for, so a function is
+//! queued at most once per step up.
 //!
 //! **Background compilation.** One compiler thread takes requests from a
 //! crossbeam channel, compiles, places and installs (one aligned store into
@@ -24,6 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 use tierjit_tiers::bytecode::FuncId;
+use tierjit_tiers::code::Tier;
 
 /// When a function is worth compiling.
 #[derive(Clone, Copy, Debug)]
@@ -48,13 +51,63 @@ impl Default for TierPolicy {
     }
 }
 
-const INTERPRETED: u8 = 0;
-const QUEUED: u8 = 1;
-const COMPILED: u8 = 2;
+/// One function's tiering state, packed in a byte so that queueing is one
+/// compare-and-swap: bits 0-1 hold the tier its code runs in, bits 2-3 the
+/// tier a compile is queued for (0: none; the interpreter is never a
+/// target). A compile that fails leaves its target queued, so the function
+/// is not queued for that tier again.
+pub struct FuncState(AtomicU8);
+
+impl FuncState {
+    fn pack(current: Tier, queued: Option<Tier>) -> u8 {
+        (current.as_u32() | queued.map_or(0, Tier::as_u32) << 2) as u8
+    }
+
+    fn unpack(bits: u8) -> (Tier, Option<Tier>) {
+        let tier = |n: u8| Tier::from_u32(u32::from(n & 3)).unwrap_or(Tier::Interp);
+        let queued = bits >> 2 & 3;
+        (tier(bits), (queued != 0).then(|| tier(queued)))
+    }
+
+    /// Interpreted, nothing queued.
+    pub fn new() -> FuncState {
+        FuncState(AtomicU8::new(Self::pack(Tier::Interp, None)))
+    }
+
+    /// The tier the function runs in, and the tier it is queued for.
+    pub fn load(&self) -> (Tier, Option<Tier>) {
+        Self::unpack(self.0.load(Ordering::Acquire))
+    }
+
+    /// Marks a compile from `from` to `to` queued; false if the function
+    /// is not at `from` or a compile is already queued.
+    pub fn try_queue(&self, from: Tier, to: Tier) -> bool {
+        self.0
+            .compare_exchange(
+                Self::pack(from, None),
+                Self::pack(from, Some(to)),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// Records that the function now runs in `tier`, nothing queued.
+    pub fn set(&self, tier: Tier) {
+        self.0.store(Self::pack(tier, None), Ordering::Release);
+    }
+}
+
+impl Default for FuncState {
+    fn default() -> FuncState {
+        FuncState::new()
+    }
+}
 
 /// A request for the compiler thread.
 struct CompileRequest {
     func: FuncId,
+    tier: Tier,
     queued_at: Instant,
 }
 
@@ -62,7 +115,7 @@ struct CompileRequest {
 pub struct Tiering {
     policy: TierPolicy,
     stress: bool,
-    state: Vec<AtomicU8>,
+    state: Vec<FuncState>,
     /// Compile requests; `None` only wakes the thread (to see a stop).
     queue: Sender<Option<CompileRequest>>,
     receiver: Mutex<Option<Receiver<Option<CompileRequest>>>>,
@@ -79,7 +132,7 @@ impl Tiering {
         Tiering {
             policy,
             stress,
-            state: (0..functions).map(|_| AtomicU8::new(INTERPRETED)).collect(),
+            state: (0..functions).map(|_| FuncState::new()).collect(),
             queue,
             receiver: Mutex::new(Some(receiver)),
             stop: AtomicBool::new(false),
@@ -90,9 +143,10 @@ impl Tiering {
         }
     }
 
-    /// Notes that `func` was compiled eagerly (not by this policy).
-    pub fn mark_compiled(&self, func: FuncId) {
-        self.state[func.index()].store(COMPILED, Ordering::Relaxed);
+    /// Notes that `func` was compiled for `tier` eagerly (not by this
+    /// policy).
+    pub fn mark_compiled(&self, func: FuncId, tier: Tier) {
+        self.state[func.index()].set(tier);
     }
 
     /// Starts the compiler thread (it holds only a weak reference).
@@ -130,13 +184,10 @@ impl Tiering {
             if heat < self.policy.baseline_threshold_ns {
                 break;
             }
-            let state = &self.state[func.index()];
-            if state
-                .compare_exchange(INTERPRETED, QUEUED, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
+            if self.state[func.index()].try_queue(Tier::Interp, Tier::Baseline) {
                 let _ = self.queue.send(Some(CompileRequest {
                     func,
+                    tier: Tier::Baseline,
                     queued_at: Instant::now(),
                 }));
             }
@@ -192,16 +243,17 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, perio
 
 fn compile_request(vm: &Vm, tiering: &Tiering, request: CompileRequest) {
     let queue_ns = request.queued_at.elapsed().as_nanos() as u64;
-    match vm.compile_baseline_timed(request.func, queue_ns) {
-        Ok(_) => {
-            tiering.state[request.func.index()].store(COMPILED, Ordering::Release);
-            let _ = tiering
-                .latency
-                .lock()
-                .record(request.queued_at.elapsed().as_nanos().max(1) as u64);
-        }
-        // A function the baseline compiler cannot take stays interpreted.
-        Err(_) => tiering.state[request.func.index()].store(COMPILED, Ordering::Release),
+    // A function the compiler cannot take stays where it is, still marked
+    // queued (FuncState), so it is not queued again.
+    if vm
+        .compile_timed(request.func, request.tier, queue_ns)
+        .is_ok()
+    {
+        tiering.state[request.func.index()].set(request.tier);
+        let _ = tiering
+            .latency
+            .lock()
+            .record(request.queued_at.elapsed().as_nanos().max(1) as u64);
     }
 }
 
@@ -209,10 +261,31 @@ fn compile_request(vm: &Vm, tiering: &Tiering, request: CompileRequest) {
 /// (retiring the code), or interpreted code to fresh baseline code.
 fn stress_flip(vm: &Vm, tiering: &Tiering, func: FuncId) {
     let state = &tiering.state[func.index()];
-    if state.load(Ordering::Acquire) == COMPILED {
+    if state.load().0 != Tier::Interp {
         vm.uninstall(func);
-        state.store(INTERPRETED, Ordering::Release);
-    } else if vm.compile_baseline_timed(func, 0).is_ok() {
-        state.store(COMPILED, Ordering::Release);
+        state.set(Tier::Interp);
+    } else if vm.compile(func, Tier::Baseline).is_ok() {
+        state.set(Tier::Baseline);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn func_state_queues_once_per_step_up() {
+        let state = FuncState::new();
+        assert_eq!(state.load(), (Tier::Interp, None));
+        assert!(!state.try_queue(Tier::Baseline, Tier::Opt));
+        assert!(state.try_queue(Tier::Interp, Tier::Baseline));
+        assert!(!state.try_queue(Tier::Interp, Tier::Baseline));
+        assert_eq!(state.load(), (Tier::Interp, Some(Tier::Baseline)));
+        state.set(Tier::Baseline);
+        assert_eq!(state.load(), (Tier::Baseline, None));
+        assert!(state.try_queue(Tier::Baseline, Tier::Opt));
+        assert_eq!(state.load(), (Tier::Baseline, Some(Tier::Opt)));
+        state.set(Tier::Opt);
+        assert_eq!(state.load(), (Tier::Opt, None));
     }
 }

@@ -60,9 +60,11 @@ pub trait Host: Send + Sync {
     /// Waits for thread `handle` and gives its result. `caller` is the
     /// joining thread's own handle (joining oneself is an error).
     fn join(&self, caller: i64, handle: i64) -> Result<i64, Trap>;
-    /// The function and bytecode pc of a native pc inside generated code,
-    /// or `None` if `pc` is not in generated code.
-    fn native_frame(&self, pc: usize) -> Option<(FuncId, u32)>;
+    /// Pushes the bytecode frames `(function, pc)` of a native pc inside
+    /// generated code, innermost first: the functions inlined there, each
+    /// caller at the pc of its call, ending with the compiled function.
+    /// False (nothing pushed) if `pc` is not in generated code.
+    fn native_frames(&self, pc: usize, out: &mut Vec<(FuncId, u32)>) -> bool;
     /// The address of the on-stack-replacement entry for loop header `pc`
     /// of `func`, if the code at `slot_entry` (the function's current
     /// method-table entry) has one.
@@ -428,12 +430,13 @@ impl ThreadState {
         }
     }
 
-    /// The error `trap` raised in generated code at (`func`, `pc`) whose
-    /// native frame pointer is `fp` (no own frame if `func` is `None`).
-    pub fn native_error(&self, trap: Trap, own: Option<(FuncId, u32)>, fp: usize) -> RuntimeError {
+    /// The error `trap` raised in generated code whose native frame
+    /// pointer is `fp`; `own` are the bytecode frames of that native frame,
+    /// innermost first (empty when the error belongs to its caller).
+    pub fn native_error(&self, trap: Trap, own: Vec<(FuncId, u32)>, fp: usize) -> RuntimeError {
         RuntimeError {
             trap,
-            frames: self.backtrace(own.into_iter().collect(), Some(fp)),
+            frames: self.backtrace(own, Some(fp)),
         }
     }
 
@@ -457,8 +460,10 @@ impl ThreadState {
                 frames.push((record.func, record.pc));
             }
             if let Some((caller_fp, caller_ret)) = record.native_caller() {
-                if let Some(frame) = self.host.native_frame(caller_ret.wrapping_sub(1)) {
-                    frames.push(frame);
+                if self
+                    .host
+                    .native_frames(caller_ret.wrapping_sub(1), &mut frames)
+                {
                     fp = Some(caller_fp);
                 }
             }
@@ -470,18 +475,18 @@ impl ThreadState {
     }
 }
 
-/// Follows the `rbp` chain from the native frame at `fp`, pushing each
-/// caller that is generated code; stops at the first caller that is not
-/// (the interpreter, or the host), or at `limit` frames.
+/// Follows the `rbp` chain from the native frame at `fp`, pushing the
+/// bytecode frames of each caller that is generated code (several where
+/// it inlined calls); stops at the first caller that is not (the
+/// interpreter, or the host), or past `limit` frames.
 fn walk_native_callers(host: &dyn Host, mut fp: usize, out: &mut Vec<(FuncId, u32)>, limit: usize) {
     while fp != 0 && fp.is_multiple_of(8) && out.len() <= limit {
         // SAFETY: generated code keeps the rbp chain (abi.rs): `fp` is the
         // frame pointer of a live native frame of this thread, below its
         // caller's, so `[fp]` and `[fp + 8]` are readable stack slots.
         let (next_fp, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
-        match host.native_frame(ret.wrapping_sub(1)) {
-            Some(frame) => out.push(frame),
-            None => break,
+        if !host.native_frames(ret.wrapping_sub(1), out) {
+            break;
         }
         if next_fp <= fp {
             break;

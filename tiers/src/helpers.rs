@@ -81,7 +81,10 @@ unsafe extern "sysv64" fn trap(ts: *mut ThreadState, code: u32, func: u32, pc: u
     // SAFETY: helpers are called by generated code with its context.
     let ts = unsafe { thread(ts) };
     let trap = trap_code::to_trap(code as u64).unwrap_or(Trap::Terminated);
-    let own = (func != u32::MAX).then_some((FuncId(func), pc));
+    let own = (func != u32::MAX)
+        .then_some((FuncId(func), pc))
+        .into_iter()
+        .collect();
     let error = ts.native_error(trap, own, fp);
     ts.set_pending(error);
 }

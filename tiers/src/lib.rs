@@ -3,6 +3,8 @@
 //! - [`bytecode`]: the opcode table, modules, builder, verifier, text form;
 //! - [`interp`]: tier 0, the interpreter, the reference for every tier;
 //! - [`baseline`]: tier 1, the single-pass x86-64 compiler;
+//! - [`code`]: what every compiler produces ([`code::CompiledCode`]) and
+//!   the [`code::Tier`] type;
 //! - [`exec`]: what running code needs from the host runtime, per-thread
 //!   state, the method table;
 //! - [`heap`]: tj arrays;
@@ -19,6 +21,7 @@ pub mod abi;
 pub mod baseline;
 pub mod builtins;
 pub mod bytecode;
+pub mod code;
 pub mod exec;
 pub mod heap;
 pub mod helpers;

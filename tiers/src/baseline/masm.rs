@@ -23,6 +23,10 @@ macro_rules! asm {
     };
 }
 
+/// Bytes the prologue pushes below the return address (`rbp`, `rbx`,
+/// `r15`): [`crate::code::CompiledCode::frame_size`].
+pub const FRAME_SIZE: u32 = 24;
+
 /// Byte offset of register `r` in the frame.
 fn slot(r: Reg) -> i32 {
     8 * r.0 as i32

@@ -20,52 +20,10 @@ pub mod masm;
 
 use crate::abi::{trap_code, Helper};
 use crate::bytecode::{FuncId, Instr, Module};
+use crate::code::{CompiledCode, PcMapEntry, Tier};
 use crate::trap::Trap;
 use dynasmrt::DynamicLabel;
 use masm::{FloatCond, FloatOp, IntCond, IntOp, IntUnary, Masm};
-
-/// The output of the baseline compiler for one function.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CompiledCode {
-    /// The function compiled.
-    pub func: FuncId,
-    /// Position-independent machine code; the entry point is offset 0.
-    pub code: Vec<u8>,
-    /// `(native offset, bytecode pc)`, sorted by offset: from each offset on
-    /// (until the next entry) the code belongs to that bytecode pc.
-    pub pc_map: Vec<(u32, u32)>,
-    /// On-stack-replacement entries: `(loop header pc, native offset)`.
-    /// Entering at the offset (with the `EntryFn` convention, on the frame
-    /// the interpreter was running) continues the function at that pc:
-    /// baseline frames have the interpreter's layout, so nothing needs
-    /// translating.
-    pub osr_entries: Vec<(u32, u32)>,
-}
-
-impl CompiledCode {
-    /// The OSR entry offset for loop header `pc`.
-    pub fn osr_entry(&self, pc: u32) -> Option<u32> {
-        self.osr_entries
-            .iter()
-            .find(|&&(p, _)| p == pc)
-            .map(|&(_, o)| o)
-    }
-}
-
-impl CompiledCode {
-    /// The bytecode pc of the machine code at `offset`.
-    pub fn bytecode_pc(&self, offset: u32) -> Option<u32> {
-        lookup_pc(&self.pc_map, offset)
-    }
-}
-
-/// The bytecode pc of `offset` in a sorted pc map.
-pub fn lookup_pc(pc_map: &[(u32, u32)], offset: u32) -> Option<u32> {
-    match pc_map.partition_point(|&(o, _)| o <= offset) {
-        0 => None,
-        i => Some(pc_map[i - 1].1),
-    }
-}
 
 /// Why a function could not be compiled.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,7 +52,7 @@ struct Compiler<'m> {
     /// The label of every pc that a branch targets.
     labels: Vec<Option<DynamicLabel>>,
     traps: Vec<TrapSite>,
-    pc_map: Vec<(u32, u32)>,
+    pc_map: Vec<PcMapEntry>,
     unwind: DynamicLabel,
     epilogue: DynamicLabel,
     pc: u32,
@@ -130,7 +88,7 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
     };
     let overflow = c.masm.label();
     let entry_poll = c.masm.label();
-    c.pc_map.push((0, 0));
+    c.pc_map.push(PcMapEntry::root(0, 0));
     c.masm.prologue(f.num_regs, overflow);
     c.masm.poll(entry_poll);
     c.traps.push(TrapSite {
@@ -146,7 +104,8 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
         if let Some(label) = c.labels[pc] {
             c.masm.bind(label);
         }
-        c.pc_map.push((c.masm.offset() as u32, pc as u32));
+        c.pc_map
+            .push(PcMapEntry::root(c.masm.offset() as u32, pc as u32));
         c.instr(instr);
     }
     let mut loop_headers: Vec<u32> = f
@@ -163,7 +122,7 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
     // Where an instruction emitted no code, the next one's code is its own:
     // keep the last entry for each offset.
     c.pc_map.dedup_by(|later, earlier| {
-        if later.0 == earlier.0 {
+        if later.offset == earlier.offset {
             *earlier = *later;
             true
         } else {
@@ -172,9 +131,13 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
     });
     Ok(CompiledCode {
         func,
+        tier: Tier::Baseline,
         code,
         pc_map: c.pc_map,
+        inlines: Vec::new(),
         osr_entries,
+        call_sites: Vec::new(),
+        frame_size: masm::FRAME_SIZE,
     })
 }
 
@@ -445,7 +408,7 @@ impl Compiler<'_> {
         let mut entries = Vec::with_capacity(headers.len());
         for &pc in headers {
             let offset = self.masm.offset() as u32;
-            self.pc_map.push((offset, pc));
+            self.pc_map.push(PcMapEntry::root(offset, pc));
             self.masm.forget();
             self.masm.prologue(num_regs, overflow);
             let header = self.labels[pc as usize].expect("loop headers are branch targets");
@@ -460,13 +423,16 @@ impl Compiler<'_> {
     fn out_of_line(&mut self, overflow: DynamicLabel) {
         let end_pc = self.module.func(self.func).code.len() as u32;
         self.masm.bind(self.epilogue);
-        self.pc_map
-            .push((self.masm.offset() as u32, end_pc.saturating_sub(1)));
+        self.pc_map.push(PcMapEntry::root(
+            self.masm.offset() as u32,
+            end_pc.saturating_sub(1),
+        ));
         self.masm.epilogue();
         let func = self.func.0;
         for site in std::mem::take(&mut self.traps) {
             self.masm.bind(site.label);
-            self.pc_map.push((self.masm.offset() as u32, site.pc));
+            self.pc_map
+                .push(PcMapEntry::root(self.masm.offset() as u32, site.pc));
             match site.code {
                 Some(code) => self.masm.trap_stub(code, func, site.pc, self.unwind),
                 None => self.masm.helper_trap_stub(func, site.pc, self.unwind),
@@ -478,7 +444,8 @@ impl Compiler<'_> {
         // The prologue found no room for this frame: the error belongs to
         // the caller, whose frame the trap helper finds from ours.
         self.masm.bind(overflow);
-        self.pc_map.push((self.masm.offset() as u32, 0));
+        self.pc_map
+            .push(PcMapEntry::root(self.masm.offset() as u32, 0));
         self.masm
             .trap_stub_without_frame(trap_code::of(Trap::StackOverflow));
         self.masm.epilogue_uncounted();

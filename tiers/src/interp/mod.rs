@@ -186,7 +186,8 @@ fn interpret_entry(
         let error = match native_caller {
             // The caller in generated code is the innermost frame.
             Some((fp, ret)) => {
-                let own = host.native_frame(ret.wrapping_sub(1));
+                let mut own = Vec::new();
+                host.native_frames(ret.wrapping_sub(1), &mut own);
                 ts.native_error(Trap::StackOverflow, own, fp)
             }
             None => ts.error(Trap::StackOverflow),

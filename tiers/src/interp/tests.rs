@@ -44,8 +44,8 @@ impl Host for TestHost {
     fn join(&self, _: i64, _: i64) -> Result<i64, Trap> {
         Err(Trap::BadThreadHandle)
     }
-    fn native_frame(&self, _: usize) -> Option<(FuncId, u32)> {
-        None
+    fn native_frames(&self, _: usize, _: &mut Vec<(FuncId, u32)>) -> bool {
+        false
     }
     fn osr_entry(&self, _: FuncId, _: u32, _: usize) -> Option<usize> {
         None

@@ -10,6 +10,8 @@
 //! - [`heap`]: tj arrays;
 //! - [`abi`]: the contract between generated code and the runtime;
 //! - [`trap`]: runtime errors ([`Trap`], [`RuntimeError`]);
+//! - [`x64`]: the x86-64 assembler every compiler emits through, and the
+//!   instruction sequences all generated code shares with the runtime;
 //! - [`builtins`] and [`helpers`]: the builtins every tier shares.
 //!
 //! The crate is pure with respect to process policy: it never exits, never
@@ -28,6 +30,7 @@ pub mod helpers;
 pub mod interp;
 pub mod trap;
 mod types;
+pub mod x64;
 
 pub use trap::{RuntimeError, Trap};
 pub use types::Type;

@@ -22,7 +22,7 @@ use crate::abi::{trap_code, Helper};
 use crate::bytecode::{FuncId, Instr, Module};
 use crate::code::{CompiledCode, PcMapEntry, Tier};
 use crate::trap::Trap;
-use dynasmrt::DynamicLabel;
+use crate::x64::DynamicLabel;
 use masm::{FloatCond, FloatOp, IntCond, IntOp, IntUnary, Masm};
 
 /// Why a function could not be compiled.

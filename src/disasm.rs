@@ -2,16 +2,18 @@
 //! and the source it came from (`tierjit disasm`).
 //!
 //! ```text
-//! fn fib(int) -> int    ; 4 registers, 431 bytes of baseline code
+//! fn fib(int) -> int    ; 4 registers, 333 bytes of baseline code
 //!       ; prologue
-//!       0000  55                             push rbp
+//!       0000  55                                push rbp
+//! ...
 //! ; line 4: if n < 2 { return n; }
-//!    0  ldi        r1, 2
-//!       0021  48 c7 43 08 02 00 00 00        mov qword ptr [rbx+8], 2
+//!    0  jgei.i     r0, 2, @2
+//!       0045  48 83 3b 02                       cmp qword ptr [rbx], 2
+//!       0049  0f 8d 08 00 00 00                 jge 0x57    ; @2
 //! ...
 //! ; out-of-line code
-//!       ; pc 7: ret        r2
-//!       0153  48 89 ec                       mov rsp, rbp
+//!       ; pc 7: ret        r1
+//!       00d2  49 83 6f 20 01                    sub qword ptr [r15+0x20], 1
 //! ```
 //!
 //! Needs: a verified module (what [`crate::lang::compile`] gives) and the

@@ -17,8 +17,9 @@
 //!   the interpreter); result bits in `rax`. Every call, in any tier, goes
 //!   through `call [methods + 8*id]`.
 //! - **Frames.** Generated code keeps the `rbp` chain: `push rbp; mov rbp,
-//!   rsp; push rbx; push r15`. A native pc maps back to (function, bytecode
-//!   pc) through the blob's pc map; a caller is found from `[rbp + 8]`.
+//!   rsp; push rbx; push r15`. A native pc maps back to its chain of
+//!   bytecode frames (inlined ones included) through the blob's pc map
+//!   ([`crate::code`]); a caller is found from `[rbp + 8]`.
 //! - **Runtime errors** unwind by return: the trap helper records the error
 //!   (with the backtrace) and sets [`JitContext::pending`]; every function
 //!   checks `pending` after each call and returns at once if it is set.

@@ -4,7 +4,7 @@
 //!
 //! Needs: the context in `r15` and the frame in `rbx` (`abi.rs`). Frame
 //! registers live in memory at `[rbx + 8*r]`; nothing stays in a machine
-//! register between two bytecode instructions except what [`Cached`]
+//! register between two bytecode instructions except what `Cached`
 //! tracks within a straight run of instructions (the store to the frame
 //! always happens). Scratch registers are `rax`, `rcx`, `rdx`, `rsi`,
 //! `rdi`, `r8` and `xmm0`/`xmm1`. Guarantees: every operation has the

@@ -1,11 +1,14 @@
 //! Tier 1: the baseline compiler, a single pass over verified bytecode.
 //!
 //! A pure function: bytecode in, position-independent x86-64 bytes and a pc
-//! map out ([`CompiledCode`]); the runtime places the bytes in executable
+//! map out ([`CompiledCode`] of tier [`Tier::Baseline`]: every pc-map entry
+//! names the function itself, `inline: 0`; no inlined frames, no direct
+//! call sites; `frame_size` 24); the runtime places the bytes in executable
 //! memory and installs them in the method table. Each instruction becomes a
-//! few machine instructions on frame registers in memory (see [`masm`]), so
-//! the frame layout is exactly the interpreter's and the tiers can call each
-//! other freely through the method table.
+//! few machine instructions on frame registers in memory (see [`masm`],
+//! which emits through the shared [`crate::x64`] assembler), so the frame
+//! layout is exactly the interpreter's and the tiers can call each other
+//! freely through the method table.
 //!
 //! Out-of-line code follows the body: one stub per trap site (it calls the
 //! trap helper with the site's bytecode pc, then unwinds), the shared

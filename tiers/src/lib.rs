@@ -3,6 +3,7 @@
 //! - [`bytecode`]: the opcode table, modules, builder, verifier, text form;
 //! - [`interp`]: tier 0, the interpreter, the reference for every tier;
 //! - [`baseline`]: tier 1, the single-pass x86-64 compiler;
+//! - [`opt`]: tier 2, the optimizing compiler (its SSA IR so far);
 //! - [`exec`]: what running code needs from the host runtime, per-thread
 //!   state, the method table;
 //! - [`heap`]: tj arrays;
@@ -22,6 +23,7 @@ pub mod exec;
 pub mod heap;
 pub mod helpers;
 pub mod interp;
+pub mod opt;
 mod types;
 
 pub use types::Type;

@@ -1,0 +1,1 @@
+//! Parsing the IR's text form.

@@ -22,18 +22,20 @@
 //! check of the same array and index until bounds-check elimination
 //! proves one redundant.
 //!
-//! The text form (see [`print`]) prints and parses back:
+//! The text form (see [`print`](mod@print)) prints and parses back
+//! ([`parse`]); [`verify`](mod@verify) checks the invariants every pass
+//! keeps:
 //!
 //! ```text
-//! fn sum(v0: [int]) -> int regs 6 entry_regs 0
+//! function f0 "sum" -> int regs 6 entry_regs 0
 //! block0(v0: [int]):
-//!     v1 = iconst 0                  @0
-//!     v2 = len v0                    @1
-//!     jump block1(v1, v1)            @2
+//!     v1 = iconst 0 @0
+//!     v2 = len v0 @1
+//!     jump block1(v1, v1) @2
 //! block1(v3: int, v4: int):
-//!     poll                           @3
-//!     v5 = icmp.lt v4, v2            @3
-//!     brif v5, block2, block3        @3
+//!     poll @3
+//!     v5 = icmp.lt v4, v2 @3
+//!     brif v5, block2, block3 @3
 //! ...
 //! ```
 

@@ -8,7 +8,7 @@
 //!     v2 = len v0 @1
 //!     bounds_check v0, v1 @2
 //!     v3 = load v0, v1 @2
-//!     v4 = call f2 window 4 (v3) @5
+//!     v4 = call f2 window 4 (v3) -> int @5
 //!     print_str 3 @6
 //!     brif v4, block1(v1), block2 @7
 //! block1(v5: int):
@@ -26,9 +26,13 @@
 //! - `@PC` is a location in the function itself, `@K:PC` in inlined frame K.
 //! - Immediates: `iconst` in decimal, `fconst` as the float's bits in hex
 //!   (`0x3ff0000000000000`), `bconst true|false`, `frame_check K`,
-//!   `print_str S`; calls and spawns name the callee `fN` and the window.
+//!   `print_str S`; calls and spawns name the callee `fN` and the window,
+//!   then their arguments in parentheses; a call with a result ends with
+//!   its type (`-> T`), which only the module could tell otherwise.
+//! - The terminator is the block's last line: `jump`, `brif`, `ret`, or
+//!   `<none>` for a block not finished yet.
 
-use super::{Block, Func, Op, Term, Value};
+use super::{Block, Func, Inst, Op, Term, Value};
 use std::fmt::Write;
 
 /// The whole function as text.
@@ -106,34 +110,52 @@ fn block_to_string(f: &Func, b: Block, out: &mut String) {
     }
     out.push_str(":\n");
     for &i in &data.insts {
-        let inst = f.inst(i);
-        out.push_str("    ");
-        if let Some(r) = inst.result {
-            write!(out, "{} = ", value(r)).unwrap();
-        }
-        out.push_str(&inst.op.name());
-        let imm = match inst.op {
-            Op::Iconst(c) => Some(c.to_string()),
-            Op::Fconst(bits) => Some(format!("{bits:#x}")),
-            Op::Bconst(b) => Some(b.to_string()),
-            Op::PrintStr(s) => Some(s.to_string()),
-            Op::FrameCheck(k) => Some(k.to_string()),
-            Op::Call { func, window } | Op::Spawn { func, window } => {
-                Some(format!("f{} window {window}", func.0))
-            }
-            _ => None,
-        };
-        if let Some(imm) = imm {
-            write!(out, " {imm}").unwrap();
-        }
-        if matches!(inst.op, Op::Call { .. } | Op::Spawn { .. }) {
-            write!(out, " ({})", values(&inst.args)).unwrap();
-        } else if !inst.args.is_empty() {
-            write!(out, " {}", values(&inst.args)).unwrap();
-        }
-        writeln!(out, " {}", loc(inst.loc)).unwrap();
+        writeln!(out, "    {}", inst_to_string(f, i)).unwrap();
     }
-    out.push_str("    ");
+    writeln!(out, "    {}", term_to_string(f, b)).unwrap();
+}
+
+/// One instruction as its line of the text form (without indentation).
+pub fn inst_to_string(f: &Func, i: Inst) -> String {
+    let inst = f.inst(i);
+    let mut out = String::new();
+    if let Some(r) = inst.result {
+        write!(out, "{} = ", value(r)).unwrap();
+    }
+    out.push_str(&inst.op.name());
+    let imm = match inst.op {
+        Op::Iconst(c) => Some(c.to_string()),
+        Op::Fconst(bits) => Some(format!("{bits:#x}")),
+        Op::Bconst(b) => Some(b.to_string()),
+        Op::PrintStr(s) => Some(s.to_string()),
+        Op::FrameCheck(k) => Some(k.to_string()),
+        Op::Call { func, window } | Op::Spawn { func, window } => {
+            Some(format!("f{} window {window}", func.0))
+        }
+        _ => None,
+    };
+    if let Some(imm) = imm {
+        write!(out, " {imm}").unwrap();
+    }
+    if matches!(inst.op, Op::Call { .. } | Op::Spawn { .. }) {
+        write!(out, " ({})", values(&inst.args)).unwrap();
+    } else if !inst.args.is_empty() {
+        write!(out, " {}", values(&inst.args)).unwrap();
+    }
+    // A call's result type is the callee's return type, which the text
+    // does not otherwise say.
+    if let (Op::Call { .. }, Some(r)) = (inst.op, inst.result) {
+        write!(out, " -> {}", f.ty(r)).unwrap();
+    }
+    write!(out, " {}", loc(inst.loc)).unwrap();
+    out
+}
+
+/// A block's terminator as its line of the text form (without
+/// indentation).
+pub fn term_to_string(f: &Func, b: Block) -> String {
+    let data = f.block(b);
+    let mut out = String::new();
     match &data.term {
         Term::None => out.push_str("<none>"),
         Term::Jump(d) => write!(out, "jump {}", block_call(d)).unwrap(),
@@ -152,5 +174,6 @@ fn block_to_string(f: &Func, b: Block, out: &mut String) {
         Term::Return(None) => out.push_str("ret"),
         Term::Return(Some(v)) => write!(out, "ret {}", value(*v)).unwrap(),
     }
-    writeln!(out, " {}", loc(data.term_loc)).unwrap();
+    write!(out, " {}", loc(data.term_loc)).unwrap();
+    out
 }

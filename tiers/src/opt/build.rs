@@ -91,10 +91,11 @@ fn is_terminator(i: &Instr) -> bool {
     i.effects().contains(crate::bytecode::Effects::TERMINATOR)
 }
 
-/// A register's type at a point: unknown yet, one type, or conflicting.
+/// A register's type at a point: one type, or none that may be read
+/// (never written on some path, or written with different types on
+/// different paths), as the bytecode verifier sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RegType {
-    Unset,
     Is(Type),
     Conflict,
 }
@@ -102,7 +103,6 @@ enum RegType {
 impl RegType {
     fn join(self, other: RegType) -> RegType {
         match (self, other) {
-            (RegType::Unset, x) | (x, RegType::Unset) => x,
             (RegType::Is(a), RegType::Is(b)) if a == b => RegType::Is(a),
             _ => RegType::Conflict,
         }
@@ -110,8 +110,8 @@ impl RegType {
 }
 
 /// The type each register holds at each block's entry (forward dataflow,
-/// as in the verifier). `Unset` at the entry of a register that is not a
-/// parameter means "never written".
+/// as in the verifier; `None` for blocks not reached). A register that is
+/// not a parameter starts as `Conflict`: it holds nothing to read yet.
 fn compute_entry_types(
     module: &Module,
     f: &Function,
@@ -157,7 +157,7 @@ fn compute_entry_types(
 
 /// The effect of one instruction on register types.
 fn apply_writes(module: &Module, instr: &Instr, regs: &mut [RegType]) {
-    let mut like = RegType::Unset;
+    let mut like = RegType::Conflict;
     let mut callee = None;
     instr.for_each_operand(|kind, v| match kind {
         OperandKind::RAny => like = regs[v as usize],
@@ -206,7 +206,7 @@ pub fn build(module: &Module, func: FuncId, osr_pc: Option<u32>) -> Result<Func,
     let cfg = compute_cfg(f);
     let nregs = f.num_regs as usize;
     let (entry_block, mut entry_state) = match osr_pc {
-        None => (0, vec![RegType::Unset; nregs]),
+        None => (0, vec![RegType::Conflict; nregs]),
         Some(pc) => {
             let b = *cfg
                 .block_at
@@ -216,7 +216,7 @@ pub fn build(module: &Module, func: FuncId, osr_pc: Option<u32>) -> Result<Func,
             if !cfg.loop_headers[b as usize] {
                 return Err(BuildError(format!("pc {pc} is not a loop header")));
             }
-            (b as usize, vec![RegType::Unset; nregs])
+            (b as usize, vec![RegType::Conflict; nregs])
         }
     };
     if osr_pc.is_none() {
@@ -225,7 +225,7 @@ pub fn build(module: &Module, func: FuncId, osr_pc: Option<u32>) -> Result<Func,
         }
     } else {
         // Types at the header from a normal entry.
-        let mut normal = vec![RegType::Unset; nregs];
+        let mut normal = vec![RegType::Conflict; nregs];
         for (i, &t) in f.params.iter().enumerate() {
             normal[i] = RegType::Is(t);
         }
@@ -349,21 +349,32 @@ fn reverse_postorder(cfg: &Cfg, entry: usize) -> Vec<usize> {
 
 impl Builder<'_> {
     /// The value of register `r` at the current end of `block`.
+    ///
+    /// Walks up through single, built predecessors to the nearest block
+    /// that knows `r` or gets a parameter for it, and caches the answer in
+    /// every block on the way. A loop, not recursion: such chains can be
+    /// as long as the function.
     fn read(&mut self, block: super::ir::Block, r: u16) -> Value {
-        if let Some(&v) = self.defs[block.index()].get(&r) {
-            return v;
-        }
-        let preds = &self.preds[block.index()];
-        let v = if preds.len() == 1 && self.built[preds[0].index()] {
-            let p = preds[0];
-            self.read(p, r)
-        } else {
-            let ty = self.entry_type(block, r);
-            let v = self.ir.add_param(block, ty);
-            self.params[block.index()].push(r);
-            v
+        let mut chain = Vec::new();
+        let mut b = block;
+        let v = loop {
+            if let Some(&v) = self.defs[b.index()].get(&r) {
+                break v;
+            }
+            chain.push(b);
+            let preds = &self.preds[b.index()];
+            if preds.len() == 1 && self.built[preds[0].index()] {
+                b = preds[0];
+            } else {
+                let ty = self.entry_type(b, r);
+                let v = self.ir.add_param(b, ty);
+                self.params[b.index()].push(r);
+                break v;
+            }
         };
-        self.defs[block.index()].insert(r, v);
+        for c in chain {
+            self.defs[c.index()].insert(r, v);
+        }
         v
     }
 
@@ -371,7 +382,12 @@ impl Builder<'_> {
     /// read of it there implies is one type).
     fn entry_type(&self, block: super::ir::Block, r: u16) -> Type {
         let i = self.bytecode_block[block.index()];
-        match self.types[i].as_ref().map(|t| t[r as usize]) {
+        match self
+            .types
+            .get(i)
+            .and_then(|t| t.as_ref())
+            .map(|t| t[r as usize])
+        {
             Some(RegType::Is(t)) => t,
             // Unreachable for verified code; an int keeps the IR typed.
             _ => Type::Int,
@@ -395,7 +411,10 @@ impl Builder<'_> {
                     *done += 1;
                     progress = true;
                     let block = super::ir::Block(bi as u32);
-                    let preds = self.preds[bi].clone();
+                    // A block that branches here both ways is listed twice
+                    // in a row; one visit gives both of its edges the argument.
+                    let mut preds = self.preds[bi].clone();
+                    preds.dedup();
                     for p in preds {
                         let v = self.read(p, r);
                         let term = &mut self.ir.blocks[p.index()].term;
@@ -848,17 +867,139 @@ pub fn drop_params(f: &mut Func, b: super::ir::Block, keep: &[usize], preds: &[s
         f.values[p.index()].def = super::ir::ValueDef::Param(b, new_index as u32);
     }
     f.blocks[b.index()].params = kept;
-    let mut seen = Vec::new();
-    for &pred in preds {
-        if seen.contains(&pred) {
-            continue;
-        }
-        seen.push(pred);
+    // Each predecessor once (one may have two edges here); sorting keeps
+    // this linear-logarithmic in the number of predecessors.
+    let mut preds = preds.to_vec();
+    preds.sort_unstable();
+    preds.dedup();
+    for pred in preds {
         for d in f.blocks[pred.index()].term.successors_mut() {
             if d.block == b {
                 let args = std::mem::take(&mut d.args);
                 d.args = keep.iter().map(|&i| args[i]).collect();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bytecode::verify::verify_module;
+    use crate::bytecode::LineTable;
+    use crate::opt::ir::print::func_to_string;
+    use crate::opt::ir::verify::verify;
+
+    /// A one-function module of `code` (checked by the bytecode verifier).
+    fn module(params: Vec<Type>, ret: Option<Type>, num_regs: u16, code: Vec<Instr>) -> Module {
+        let func = Function {
+            name: "f".into(),
+            params,
+            ret,
+            num_regs,
+            code,
+            consts: Vec::new(),
+            lines: LineTable::default(),
+        };
+        let module = Module {
+            funcs: vec![func],
+            strings: Vec::new(),
+        };
+        verify_module(&module).expect("valid bytecode");
+        module
+    }
+
+    fn build_verified(module: &Module, osr_pc: Option<u32>) -> Func {
+        let ir = build(module, FuncId(0), osr_pc).expect("builds");
+        if let Err(e) = verify(&ir) {
+            panic!("{e}\n{}", func_to_string(&ir));
+        }
+        ir
+    }
+
+    #[test]
+    fn branch_whose_target_is_also_its_fall_through() {
+        // pc 2 branches to pc 3 both ways: two edges from one block into
+        // a block with a parameter (r0 comes from pc 0 or from pc 1).
+        let m = module(
+            vec![Type::Int],
+            Some(Type::Int),
+            1,
+            vec![
+                Instr::JumpGtIntImm {
+                    a: Reg(0),
+                    imm: 0,
+                    target: 3,
+                },
+                Instr::LoadInt {
+                    dst: Reg(0),
+                    imm: 7,
+                },
+                Instr::JumpGtIntImm {
+                    a: Reg(0),
+                    imm: 0,
+                    target: 3,
+                },
+                Instr::Return { src: Reg(0) },
+            ],
+        );
+        build_verified(&m, None);
+    }
+
+    #[test]
+    fn osr_entry_loads_only_registers_set_on_every_path() {
+        // r2 is written only inside the loop: it holds nothing on the way
+        // in, so the loop header at pc 2 does not load it.
+        let m = module(
+            vec![Type::Int],
+            Some(Type::Int),
+            3,
+            vec![
+                Instr::LoadInt {
+                    dst: Reg(1),
+                    imm: 0,
+                },
+                Instr::Jump { target: 4 },
+                Instr::AddIntImm {
+                    dst: Reg(2),
+                    a: Reg(1),
+                    imm: 1,
+                },
+                Instr::Mov {
+                    dst: Reg(1),
+                    src: Reg(2),
+                },
+                Instr::JumpLtInt {
+                    a: Reg(1),
+                    b: Reg(0),
+                    target: 2,
+                },
+                Instr::Return { src: Reg(1) },
+            ],
+        );
+        let ir = build_verified(&m, Some(2));
+        assert_eq!(ir.entry_regs, vec![0, 1]);
+    }
+
+    #[test]
+    fn long_chain_of_single_predecessor_blocks() {
+        // 100,000 early exits: reading r1 at the end walks back through
+        // every block of the chain.
+        let n = 100_000;
+        let mut code = vec![Instr::LoadInt {
+            dst: Reg(1),
+            imm: 1,
+        }];
+        for _ in 0..n {
+            code.push(Instr::JumpGtIntImm {
+                a: Reg(0),
+                imm: 0,
+                target: n + 2,
+            });
+        }
+        code.push(Instr::Return { src: Reg(1) });
+        code.push(Instr::Return { src: Reg(1) });
+        let m = module(vec![Type::Int], Some(Type::Int), 2, code);
+        build_verified(&m, None);
     }
 }

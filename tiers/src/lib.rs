@@ -5,6 +5,7 @@
 //! - [`baseline`]: tier 1, the single-pass x86-64 compiler;
 //! - [`code`]: what every compiler produces ([`code::CompiledCode`]) and
 //!   the [`code::Tier`] type;
+//! - [`opt`]: tier 2, the optimizing compiler;
 //! - [`exec`]: what running code needs from the host runtime, per-thread
 //!   state, the method table;
 //! - [`heap`]: tj arrays;
@@ -28,6 +29,7 @@ pub mod exec;
 pub mod heap;
 pub mod helpers;
 pub mod interp;
+pub mod opt;
 pub mod trap;
 mod types;
 pub mod x64;

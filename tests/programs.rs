@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The tiers every program runs under; each must match the expectations.
-/// `mixed:N` compiles the half of the functions that seed N picks.
+/// `opt` compiles every function with the optimizer, verifying its IR
+/// after every pass and checking every register allocation. `mixed:N`
+/// starts each function in the tier (interp, baseline, opt) seed N picks.
 /// `stress` is automatic tiering with `--jit-stress` flipping a function
 /// every 100 us. `profiled:ENGINE` is automatic tiering sampled at 10 kHz
 /// with that engine and a profile written: the signals must change nothing
@@ -15,8 +17,10 @@ use std::process::Command;
 const TIERS: &[&str] = &[
     "interp",
     "baseline",
+    "opt",
     "mixed:1",
     "mixed:2",
+    "mixed:3",
     "auto",
     "stress",
     "profiled:sampler-thread",
@@ -126,6 +130,9 @@ fn tier_args(tier: &str) -> Vec<String> {
         return ["--tier=auto", "--jit-stress", "--jit-stress-period-us=100"]
             .map(String::from)
             .to_vec();
+    }
+    if tier == "opt" {
+        return ["--tier=opt", "--opt-check"].map(String::from).to_vec();
     }
     match tier.split_once(':') {
         Some(("profiled", engine)) => {

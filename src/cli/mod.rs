@@ -60,6 +60,17 @@ enum Command {
         /// Which functions `--tier mixed` compiles.
         #[arg(long, default_value_t = 1)]
         mixed_seed: u64,
+        /// At exit, print the time the optimizer spent in each stage.
+        #[arg(long)]
+        time_passes: bool,
+        /// Verify the optimizer's IR after every pass and check each
+        /// register allocation with regalloc2's checker (slow; for tests).
+        #[arg(long)]
+        opt_check: bool,
+        /// Run only these optimizer passes (comma separated; `none` for
+        /// none), to find which one miscompiles a program.
+        #[arg(long, value_delimiter = ',', value_name = "PASS,...")]
+        opt_passes: Option<Vec<String>>,
         /// Sample every thread while it runs and write the profile here
         /// (read it with `tierjit report`).
         #[arg(long, value_name = "OUT.tjprof")]
@@ -124,8 +135,10 @@ enum Tier {
     Interp,
     /// Tier 1: compile every function with the baseline compiler first.
     Baseline,
-    /// Compile a pseudo-random half of the functions (see --mixed-seed) and
-    /// interpret the rest: for testing calls across tiers.
+    /// Tier 2: compile every function with the optimizing compiler first.
+    Opt,
+    /// Start each function in a pseudo-random tier (see --mixed-seed):
+    /// interpreted, baseline or optimized; for testing calls across tiers.
     Mixed,
 }
 
@@ -158,6 +171,9 @@ pub fn main() -> i32 {
             trace_tiers,
             tier_stats,
             mixed_seed,
+            time_passes,
+            opt_check,
+            opt_passes,
             profile,
             profile_hz,
             profile_engine,
@@ -171,6 +187,7 @@ pub fn main() -> i32 {
                 Tier::Auto => TierMode::Auto,
                 Tier::Interp => TierMode::Interp,
                 Tier::Baseline => TierMode::Baseline,
+                Tier::Opt => TierMode::Opt,
                 Tier::Mixed => TierMode::Mixed(mixed_seed),
             };
             let options = VmOptions {
@@ -185,6 +202,9 @@ pub fn main() -> i32 {
                 jitdump_dir: jitdump.then_some(jitdump_dir),
                 jit_stress,
                 trace_tiers,
+                time_passes,
+                opt_check,
+                opt_passes,
                 policy: TierPolicy {
                     stress_period: std::time::Duration::from_micros(jit_stress_period_us),
                     ..TierPolicy::default()
@@ -283,6 +303,7 @@ fn run(path: &str, options: VmOptions, profile_path: Option<&str>, tier_stats: b
     let result = vm.run_main();
     vm.flush_output();
     let (retired, freed) = vm.shutdown();
+    print_pass_times(&vm);
     if tier_stats {
         print_tier_stats(&vm, retired, freed);
     }
@@ -326,6 +347,28 @@ fn write_profile(out: &str, profile: &tierjit_profiler::profile::Profile) {
 }
 
 /// `--tier-stats`: what tiering did, on stderr.
+/// `--time-passes`: one line per optimizer stage (nothing if no function
+/// was optimized).
+fn print_pass_times(vm: &Vm) {
+    let times = vm.pass_times();
+    let total: f64 = times.stages.iter().map(|s| s.1.as_secs_f64()).sum();
+    if times.stages.is_empty() {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "tierjit: optimizer time by stage (all functions):");
+    for (name, time, n) in &times.stages {
+        let secs = time.as_secs_f64();
+        let _ = writeln!(
+            err,
+            "  {name:<10} {:>10.3} ms  {:>5.1}%  ({n} runs)",
+            secs * 1e3,
+            100.0 * secs / total.max(1e-12)
+        );
+    }
+    let _ = writeln!(err, "  {:<10} {:>10.3} ms", "total", total * 1e3);
+}
+
 fn print_tier_stats(vm: &Vm, retired: u64, freed: u64) {
     let mut stderr = std::io::stderr().lock();
     match vm.tier_up_latency() {

@@ -28,6 +28,7 @@ use tierjit_tiers::code::{CompiledCode, Tier};
 use tierjit_tiers::exec::{EntryFn, Host, Limits, MethodTable, ThreadState};
 use tierjit_tiers::heap::Heap;
 use tierjit_tiers::interp;
+use tierjit_tiers::opt;
 use tierjit_tiers::trap::{RuntimeError, Trap};
 
 /// Which tier runs a program's functions.
@@ -41,23 +42,28 @@ pub enum TierMode {
     Auto,
     /// Compile every function with the baseline compiler before running.
     Baseline,
-    /// Compile a pseudo-random half of the functions (chosen by the seed)
-    /// and interpret the rest: every call may cross between tiers.
+    /// Compile every function with the optimizing compiler before running
+    /// (a function it refuses gets baseline code).
+    Opt,
+    /// Start each function in a pseudo-random tier (chosen by the seed):
+    /// interpreted, baseline or optimized, so every call may cross
+    /// between tiers.
     Mixed(u64),
 }
 
 impl TierMode {
-    /// True if function `i` starts compiled.
-    fn compiles(self, i: usize) -> bool {
+    /// The tier function `i` starts in.
+    fn start_tier(self, i: usize) -> Tier {
         match self {
-            TierMode::Interp | TierMode::Auto => false,
-            TierMode::Baseline => true,
+            TierMode::Interp | TierMode::Auto => Tier::Interp,
+            TierMode::Baseline => Tier::Baseline,
+            TierMode::Opt => Tier::Opt,
             TierMode::Mixed(seed) => {
                 // splitmix64 of (seed, i): a fixed, well-mixed choice.
                 let mut z = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
                 z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
                 z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                (z ^ (z >> 31)) & 1 == 1
+                Tier::ALL[((z ^ (z >> 31)) % 3) as usize]
             }
         }
     }
@@ -93,6 +99,13 @@ pub struct VmOptions {
     pub poison_freed_code: bool,
     /// Name every placed blob in `/tmp/perf-PID.map` for `perf`.
     pub perf_map: bool,
+    /// Verify the optimizer's IR after every pass and check its register
+    /// allocation (slower compiles; for tests).
+    pub opt_check: bool,
+    /// Add up the time of each optimizer stage ([`Vm::pass_times`]).
+    pub time_passes: bool,
+    /// Run only these optimizer passes (`None`: all).
+    pub opt_passes: Option<Vec<String>>,
     /// Record every placed blob in a jitdump file in this directory for
     /// `perf inject --jit`.
     pub jitdump_dir: Option<std::path::PathBuf>,
@@ -113,6 +126,9 @@ impl Default for VmOptions {
             trace_tiers: false,
             poison_freed_code: true,
             perf_map: false,
+            opt_check: false,
+            time_passes: false,
+            opt_passes: None,
             jitdump_dir: None,
         }
     }
@@ -136,6 +152,8 @@ pub struct Vm {
     osr_count: std::sync::atomic::AtomicU64,
     perf: Mutex<PerfOutputs>,
     events: Mutex<Vec<TierEvent>>,
+    /// Time spent in each optimizer stage, with `time_passes`.
+    pass_times: Mutex<PassTimes>,
     started: std::time::Instant,
     options: VmOptions,
     this: Weak<Vm>,
@@ -207,6 +225,7 @@ impl Vm {
             osr_count: std::sync::atomic::AtomicU64::new(0),
             perf: Mutex::new(PerfOutputs::default()),
             events: Mutex::new(Vec::new()),
+            pass_times: Mutex::new(PassTimes::default()),
             started: std::time::Instant::now(),
             options,
             this: this.clone(),
@@ -219,11 +238,28 @@ impl Vm {
             .open(&vm.options)
             .map_err(|e| VmError::Compile(format!("perf output: {e}")))?;
         for i in 0..vm.module.funcs.len() {
-            if vm.options.tier.compiles(i) {
-                vm.compile(FuncId(i as u32), Tier::Baseline)?;
-                if let Some(t) = &vm.tiering {
-                    t.mark_compiled(FuncId(i as u32), Tier::Baseline);
+            let func = FuncId(i as u32);
+            let tier = match vm.options.tier.start_tier(i) {
+                Tier::Interp => continue,
+                Tier::Opt => match vm.compile(func, Tier::Opt) {
+                    Ok(_) => Tier::Opt,
+                    // Too large for the optimizer, or a failure that must
+                    // not stop the program: baseline code runs it.
+                    Err(e) => {
+                        if vm.options.trace_tiers {
+                            eprintln!("tier: {e}; staying in baseline");
+                        }
+                        vm.compile(func, Tier::Baseline)?;
+                        Tier::Baseline
+                    }
+                },
+                Tier::Baseline => {
+                    vm.compile(func, Tier::Baseline)?;
+                    Tier::Baseline
                 }
+            };
+            if let Some(t) = &vm.tiering {
+                t.mark_compiled(func, tier);
             }
         }
         if let Some(t) = &vm.tiering {
@@ -335,7 +371,22 @@ impl Vm {
     fn run_compiler(&self, func: FuncId, tier: Tier) -> Result<CompiledCode, String> {
         match tier {
             Tier::Baseline => baseline::compile(&self.module, func).map_err(|e| e.to_string()),
-            Tier::Interp | Tier::Opt => Err(format!("no compiler for tier {tier}")),
+            Tier::Opt => {
+                let options = opt::Options {
+                    verify: self.options.opt_check.then_some(true),
+                    check_allocation: self.options.opt_check,
+                    passes: self.options.opt_passes.clone(),
+                    ..opt::Options::default()
+                };
+                let mut report = opt::Report::default();
+                let code = opt::compile_with_report(&self.module, func, &options, &mut report)
+                    .map_err(|e| e.to_string());
+                if self.options.time_passes {
+                    self.pass_times.lock().add(&report);
+                }
+                code
+            }
+            Tier::Interp => Err(format!("no compiler for tier {tier}")),
         }
     }
 
@@ -502,6 +553,12 @@ impl Vm {
         let mut profile = self.profiling.as_ref().map(|p| p.finish(self, program))?;
         profile.events = self.events.lock().clone();
         Some(profile)
+    }
+
+    /// Time spent in each optimizer stage so far (with
+    /// [`VmOptions::time_passes`]).
+    pub fn pass_times(&self) -> PassTimes {
+        self.pass_times.lock().clone()
     }
 
     /// The module being run.
@@ -672,4 +729,25 @@ struct Installed {
     blob: Blob,
     /// `(loop header pc, offset)` of each on-stack-replacement entry.
     osr: Vec<(u32, u32)>,
+}
+
+/// Total time of each optimizer stage over every function compiled.
+#[derive(Clone, Debug, Default)]
+pub struct PassTimes {
+    /// (stage, total time, compilations), in pipeline order.
+    pub stages: Vec<(&'static str, std::time::Duration, u64)>,
+}
+
+impl PassTimes {
+    fn add(&mut self, report: &opt::Report) {
+        for &(name, time) in &report.times {
+            match self.stages.iter_mut().find(|s| s.0 == name) {
+                Some(s) => {
+                    s.1 += time;
+                    s.2 += 1;
+                }
+                None => self.stages.push((name, time, 1)),
+            }
+        }
+    }
 }

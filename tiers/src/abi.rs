@@ -112,6 +112,11 @@ pub enum Helper {
     NowNs,
 }
 
+/// The trap helper's `func` argument that means "the frames are those the
+/// pc map names at the trap stub's helper call" (optimized code, whose
+/// stubs may stand for inlined frames).
+pub const TRAP_FRAMES_FROM_PC: u32 = u32::MAX - 1;
+
 /// Number of helpers.
 pub const HELPER_COUNT: usize = Helper::NowNs as usize + 1;
 

@@ -7,7 +7,7 @@
 //! a [`HelperResult`]; a non-zero trap code sends the caller to its trap
 //! stub, which calls [`Helper::Trap`] with the location.
 
-use crate::abi::{trap_code, HelperResult};
+use crate::abi::{self, trap_code, HelperResult};
 use crate::builtins;
 use crate::bytecode::FuncId;
 use crate::exec::ThreadState;
@@ -81,10 +81,18 @@ unsafe extern "sysv64" fn trap(ts: *mut ThreadState, code: u32, func: u32, pc: u
     // SAFETY: helpers are called by generated code with its context.
     let ts = unsafe { thread(ts) };
     let trap = trap_code::to_trap(code as u64).unwrap_or(Trap::Terminated);
-    let own = (func != u32::MAX)
-        .then_some((FuncId(func), pc))
-        .into_iter()
-        .collect();
+    let mut own = Vec::new();
+    match func {
+        // No frame of its own: the caller's error (a prologue's overflow).
+        u32::MAX => {}
+        // Optimized code: the pc map at the stub's call names the frames,
+        // inlined ones included.
+        abi::TRAP_FRAMES_FROM_PC => {
+            ts.host
+                .native_frames(ts.ctx.helper_pc.wrapping_sub(1), &mut own);
+        }
+        _ => own.push((FuncId(func), pc)),
+    }
     let error = ts.native_error(trap, own, fp);
     ts.set_pending(error);
 }

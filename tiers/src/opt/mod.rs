@@ -1,8 +1,263 @@
-//! Tier 2, the optimizing compiler (being built).
+//! Tier 2: the optimizing compiler.
 //!
-//! - [`ir`]: the SSA IR (blocks with parameters), its text form, parser and
-//!   verifier;
-//! - [`build`]: SSA construction from verified bytecode.
+//! ```text
+//!  verified bytecode
+//!        │ build.rs        SSA with block parameters (Braun et al.)
+//!        ▼
+//!     IR (ir/)  ──▶ passes, one after another (PASSES, below); the
+//!        │          verifier runs after each in debug builds and tests
+//!        │ lower.rs        machine instructions over virtual registers,
+//!        ▼                 x86 operand constraints, split critical edges
+//!     VCode ──▶ regalloc2 (Ion) ──▶ allocation (+ its checker in tests)
+//!        │ emit.rs         x86-64 through the shared assembler (x64.rs)
+//!        ▼
+//!  CompiledCode { code, pc map with inline chains, OSR entry, .. }
+//! ```
+//!
+//! A pure function, like the baseline compiler: bytecode in, code out; the
+//! runtime places and installs it. tj is statically typed, so nothing is
+//! speculated and there is no deoptimization: what a pass assumes, it
+//! proves. What every pass keeps exact (LANGUAGE.md): integer wrapping,
+//! float rounding per operation (no reassociation, no fused multiply-add),
+//! and runtime errors: an instruction that may trap never runs earlier,
+//! more often, or with other operands than the bytecode says, and its
+//! location keeps the interpreter's backtrace, inlined frames included.
+//!
+//! Code compiled for on-stack replacement ([`Options::osr_pc`]) is entered
+//! at a loop header with the activation's frame: its entry loads the
+//! registers live there from the frame (the frame layout is every tier's).
 
+pub mod analysis;
+pub mod bce;
 pub mod build;
+pub mod dce;
+pub mod emit;
+pub mod fold;
+pub mod gvn;
+pub mod inline;
 pub mod ir;
+pub mod layout;
+pub mod licm;
+pub mod lower;
+pub mod strength;
+
+use crate::bytecode::{FuncId, Module};
+use crate::code::CompiledCode;
+use ir::Func;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Why a function was not compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptError(pub String);
+
+impl std::fmt::Display for OptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "optimizing compilation failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for OptError {}
+
+/// Functions with more bytecode instructions than this stay in the
+/// baseline tier: compile time must stay bounded (see docs/opt.md).
+pub const MAX_BYTECODE_INSTRUCTIONS: usize = 200_000;
+
+/// How to compile.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Compile for entry at this loop header (on-stack replacement)
+    /// instead of the function's start.
+    pub osr_pc: Option<u32>,
+    /// Verify the IR after every pass (default: in debug builds).
+    pub verify: Option<bool>,
+    /// Run regalloc2's checker on the allocation.
+    pub check_allocation: bool,
+    /// Print the IR after the pass of this name (`build` for the IR as
+    /// built) into [`Report::dumps`].
+    pub dump_after: Option<String>,
+    /// Run only the passes named here (`None`: every pass), for
+    /// bisecting a miscompilation.
+    pub passes: Option<Vec<String>>,
+    /// Samples the profile saw at each call site, by (function, call pc):
+    /// the inliner takes hot call sites first and inlines larger callees
+    /// there.
+    pub call_heat: HashMap<(FuncId, u32), u64>,
+}
+
+/// What a compilation measured and printed on request.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// Time of each stage, in order (`build`, each pass, `lower`,
+    /// `regalloc`, `emit`).
+    pub times: Vec<(&'static str, Duration)>,
+    /// IR text requested with [`Options::dump_after`].
+    pub dumps: Vec<String>,
+}
+
+/// What a pass may read besides the function.
+pub struct PassContext<'a> {
+    /// The module the function is in.
+    pub module: &'a Module,
+    /// Samples seen at call sites, by (function, call pc).
+    pub call_heat: &'a HashMap<(FuncId, u32), u64>,
+}
+
+impl PassContext<'_> {
+    /// Samples the profile saw at the call at `pc` of `func` (0 without a
+    /// profile).
+    pub fn call_heat(&self, func: FuncId, pc: u32) -> u64 {
+        self.call_heat.get(&(func, pc)).copied().unwrap_or(0)
+    }
+
+    /// True if the profile saw the call at `pc` of `func` running.
+    pub fn is_hot_call(&self, func: FuncId, pc: u32) -> bool {
+        self.call_heat(func, pc) > 0
+    }
+}
+
+/// One optimization pass.
+pub struct Pass {
+    /// Its name, for `--dump` and `--time-passes`.
+    pub name: &'static str,
+    /// Runs it.
+    pub run: fn(&mut Func, &PassContext),
+}
+
+/// The passes, in the order they run. Each entry says why it is where it
+/// is (docs/opt.md has the long form).
+pub const PASSES: &[Pass] = &[
+    // First: an inlined body meets its arguments, often constants, and
+    // everything below sees through the call.
+    Pass {
+        name: "inline",
+        run: inline::inline_calls,
+    },
+    // Constants from inlining and the bytecode; branches on them go.
+    Pass {
+        name: "fold",
+        run: fold::fold_constants,
+    },
+    // Division by constants becomes pure shifts (so GVN and LICM may
+    // treat it as arithmetic).
+    Pass {
+        name: "strength",
+        run: strength::reduce_strength,
+    },
+    // One name per computed value: `len(a)` computed in several places
+    // becomes one value, which bounds-check elimination relies on.
+    Pass {
+        name: "gvn",
+        run: gvn::number_values,
+    },
+    // Invariant arithmetic and lengths leave loops (makes preheaders).
+    Pass {
+        name: "licm",
+        run: licm::hoist_loop_invariants,
+    },
+    // Needs GVN's single `len(a)` and the loops as LICM left them.
+    Pass {
+        name: "bce",
+        run: bce::eliminate_bounds_checks,
+    },
+    // What the passes above left unused.
+    Pass {
+        name: "dce",
+        run: dce::eliminate_dead_code,
+    },
+    // Last: the order of blocks is only about emission.
+    Pass {
+        name: "layout",
+        run: layout::lay_out_blocks,
+    },
+];
+
+/// The names of every stage that `--dump` and `--time-passes` know.
+pub fn stage_names() -> Vec<&'static str> {
+    let mut names = vec!["build"];
+    names.extend(PASSES.iter().map(|p| p.name));
+    names.extend(["lower", "regalloc", "emit"]);
+    names
+}
+
+/// Compiles function `func` of a verified module.
+pub fn compile(module: &Module, func: FuncId, options: &Options) -> Result<CompiledCode, OptError> {
+    compile_with_report(module, func, options, &mut Report::default())
+}
+
+/// [`compile`], recording times and dumps in `report`.
+pub fn compile_with_report(
+    module: &Module,
+    func: FuncId,
+    options: &Options,
+    report: &mut Report,
+) -> Result<CompiledCode, OptError> {
+    let size = module.func(func).code.len();
+    if size > MAX_BYTECODE_INSTRUCTIONS {
+        return Err(OptError(format!(
+            "{size} bytecode instructions is over the optimizer's budget of {MAX_BYTECODE_INSTRUCTIONS}"
+        )));
+    }
+    let verify = options.verify.unwrap_or(cfg!(debug_assertions));
+    let mut clock = Instant::now();
+    let mut lap = |report: &mut Report, name: &'static str| {
+        let now = Instant::now();
+        report.times.push((name, now - clock));
+        clock = now;
+    };
+    let mut f = build::build(module, func, options.osr_pc).map_err(|e| OptError(e.0))?;
+    lap(report, "build");
+    check(&f, "build", verify, options, report)?;
+    let cx = PassContext {
+        module,
+        call_heat: &options.call_heat,
+    };
+    for pass in PASSES {
+        if let Some(only) = &options.passes {
+            if !only.iter().any(|p| p == pass.name) {
+                continue;
+            }
+        }
+        (pass.run)(&mut f, &cx);
+        lap(report, pass.name);
+        check(&f, pass.name, verify, options, report)?;
+    }
+    let vcode = lower::lower(&f);
+    lap(report, "lower");
+    let env = lower::machine_env();
+    let ra_options = regalloc2::RegallocOptions {
+        verbose_log: false,
+        validate_ssa: verify,
+        algorithm: regalloc2::Algorithm::Ion,
+    };
+    let regs = regalloc2::run(&vcode, &env, &ra_options)
+        .map_err(|e| OptError(format!("register allocation: {e:?}")))?;
+    if options.check_allocation {
+        let mut checker = regalloc2::checker::Checker::new(&vcode, &env);
+        checker.prepare(&regs);
+        checker
+            .run()
+            .map_err(|e| OptError(format!("register allocation checker: {e:?}")))?;
+    }
+    lap(report, "regalloc");
+    let code = emit::emit(&f, &vcode, &regs).map_err(OptError)?;
+    lap(report, "emit");
+    Ok(code)
+}
+
+/// Verifies `f` after stage `stage` (if asked) and dumps it (if asked).
+fn check(
+    f: &Func,
+    stage: &str,
+    verify: bool,
+    options: &Options,
+    report: &mut Report,
+) -> Result<(), OptError> {
+    if verify {
+        ir::verify::verify(f).map_err(|e| OptError(format!("after {stage}: {e}")))?;
+    }
+    if options.dump_after.as_deref() == Some(stage) {
+        report.dumps.push(ir::print::func_to_string(f));
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! Loop-invariant code motion: computations whose operands do not change
+//! in a loop move to the loop's preheader, so they run once per entry to
+//! the loop instead of once per iteration.
+//!
+//! Only instructions that cannot trap move: pure ones (arithmetic,
+//! comparisons, constants, array lengths: an array's length never
+//! changes, so `len(a)` of an invariant `a` is invariant), and `/` and `%`
+//! by a constant other than zero. A hoisted instruction may run when the
+//! loop body would not have (the loop runs zero times, or it sat under a
+//! condition): that is why nothing that traps, reads memory or has an
+//! effect moves. Bounds checks stay; bounds-check elimination removes the
+//! ones it can prove.
+//!
+//! Every loop gets a preheader first: a block that is the header's only
+//! predecessor from outside the loop and jumps straight to it.
+
+use super::analysis::{compute_domtree, compute_loops, Loops};
+use super::ir::{Block, BlockCall, Func, Loc, Op, Term, Value};
+use super::PassContext;
+
+/// Hoists loop-invariant computations in `f`.
+pub fn hoist_loop_invariants(f: &mut Func, _: &PassContext) {
+    let dom = compute_domtree(f);
+    let mut loops = compute_loops(f, &dom);
+    if loops.loops.is_empty() {
+        return;
+    }
+    // Innermost loops first: what leaves an inner loop may then leave
+    // the outer one too.
+    let mut order: Vec<usize> = (0..loops.loops.len()).collect();
+    order.sort_by_key(|&l| std::cmp::Reverse(loops.loops[l].depth));
+    // Block -> position in reverse postorder, to visit loop blocks in
+    // dominance order.
+    // A preheader sorts right before its header.
+    let mut sort_key: Vec<(u32, u32)> = dom.rpo_index.iter().map(|&i| (i, 1)).collect();
+    for l in order {
+        let pre = ensure_preheader(f, &mut loops, l);
+        if sort_key.len() <= pre.index() {
+            sort_key.resize(pre.index() + 1, (u32::MAX, 0));
+            let header = loops.loops[l].header;
+            sort_key[pre.index()] = (sort_key[header.index()].0, 0);
+        }
+        let mut blocks = loops.loops[l].blocks.clone();
+        blocks.sort_by_key(|b| sort_key[b.index()]);
+        // Values defined in the loop (params and results of instructions
+        // still in it).
+        let mut defined_inside = vec![false; f.values.len()];
+        for &b in &blocks {
+            for &p in &f.block(b).params {
+                defined_inside[p.index()] = true;
+            }
+            for &i in &f.block(b).insts {
+                if let Some(r) = f.inst(i).result {
+                    defined_inside[r.index()] = true;
+                }
+            }
+        }
+        let mut hoisted = Vec::new();
+        for &b in &blocks {
+            let insts = std::mem::take(&mut f.blocks[b.index()].insts);
+            let mut kept = Vec::with_capacity(insts.len());
+            for i in insts {
+                let inst = f.inst(i);
+                let invariant = can_hoist(f, inst.op, &inst.args)
+                    && inst.args.iter().all(|a| !defined_inside[a.index()]);
+                if invariant {
+                    if let Some(r) = inst.result {
+                        defined_inside[r.index()] = false;
+                    }
+                    hoisted.push(i);
+                } else {
+                    kept.push(i);
+                }
+            }
+            f.blocks[b.index()].insts = kept;
+        }
+        f.blocks[pre.index()].insts.extend(hoisted);
+    }
+}
+
+/// True for instructions that may run whether or not the loop body would
+/// have (see the module doc).
+fn can_hoist(f: &Func, op: Op, args: &[Value]) -> bool {
+    match op {
+        Op::Copy => false,
+        Op::Idiv | Op::Irem => f.as_iconst(args[1]).is_some_and(|c| c != 0),
+        _ => op.is_pure(),
+    }
+}
+
+/// The preheader of loop `l`, made if there is none (and then added to
+/// every loop that contains `l`).
+fn ensure_preheader(f: &mut Func, loops: &mut Loops, l: usize) -> Block {
+    let header = loops.loops[l].header;
+    let preds = f.compute_preds();
+    let outside: Vec<Block> = dedup(
+        preds[header.index()]
+            .iter()
+            .copied()
+            .filter(|&p| !loops.loops[l].blocks.contains(&p))
+            .collect(),
+    );
+    if let [p] = outside[..] {
+        if matches!(f.block(p).term, Term::Jump(_)) && p != f.entry {
+            return p;
+        }
+    }
+    let pre = f.add_block();
+    // `add_block` put it last in the layout: it belongs right before the
+    // header.
+    f.layout.pop();
+    let at = f
+        .layout
+        .iter()
+        .position(|&b| b == header)
+        .expect("the header is live");
+    f.layout.insert(at, pre);
+    let types: Vec<_> = f.block(header).params.iter().map(|&p| f.ty(p)).collect();
+    let params: Vec<Value> = types.into_iter().map(|t| f.add_param(pre, t)).collect();
+    let loc: Loc = f.block(header).term_loc;
+    for p in outside {
+        for d in f.blocks[p.index()].term.successors_mut() {
+            if d.block == header {
+                d.block = pre;
+            }
+        }
+    }
+    f.set_term(pre, Term::Jump(BlockCall::new(header, params)), loc);
+    let mut outer = loops.loops[l].parent;
+    while let Some(o) = outer {
+        loops.loops[o].blocks.push(pre);
+        outer = loops.loops[o].parent;
+    }
+    pre
+}
+
+fn dedup(mut v: Vec<Block>) -> Vec<Block> {
+    v.sort();
+    v.dedup();
+    v
+}

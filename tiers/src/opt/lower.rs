@@ -1,0 +1,1072 @@
+//! Lowering: IR to machine instructions over virtual registers, in the
+//! form `regalloc2` allocates.
+//!
+//! Needs: a verified [`Func`] whose entry block has no predecessors.
+//! Gives: a [`VCode`]: blocks in the IR's layout order (plus one block per
+//! split critical edge), each a contiguous range of [`MInst`]s ending in a
+//! branch or return, with every operand's constraint:
+//!
+//! - two-address x86 operations define their result as a reuse of their
+//!   first input;
+//! - `idiv` takes the dividend in `rax` and the divisor in `rcx` and
+//!   defines `rax` or `rdx`; variable shifts take the count in `rcx`;
+//! - calls and helper calls take fixed argument registers, define `rax`,
+//!   and clobber every caller-saved register;
+//! - a compare whose only use is the branch right after it is fused into
+//!   the branch.
+//!
+//! Every IR value is the virtual register with the same index; floats are
+//! in the float class, everything else in the int class. Pinned machine
+//! registers (`rbx` frame, `r15` context, `rbp`, `rsp`) and the scratch
+//! registers (`r11`, `xmm15`) are never allocated.
+
+use super::ir::{Block, FloatCC, Func, Inst, IntCC, Loc, Op, Term, Value};
+use crate::abi::Helper;
+use crate::bytecode::FuncId;
+use crate::trap::Trap;
+use crate::x64::{Alu, Gpr};
+use crate::Type;
+use regalloc2::{
+    Block as RBlock, Inst as RInst, InstRange, MachineEnv, Operand, PReg, PRegSet, RegClass, VReg,
+};
+
+/// `xmm` register `n` as a regalloc2 register.
+pub fn xmm(n: u8) -> PReg {
+    PReg::new(n as usize, RegClass::Float)
+}
+
+/// A general-purpose register as a regalloc2 register.
+pub fn gpr(r: Gpr) -> PReg {
+    PReg::new(r as usize, RegClass::Int)
+}
+
+/// The integer scratch register (never allocated; free inside one
+/// instruction's code).
+pub const SCRATCH: Gpr = Gpr::R11;
+/// The float scratch register.
+pub const FSCRATCH: u8 = 15;
+
+/// Allocatable registers: caller-saved ones first (free to use, but lost
+/// at calls), then callee-saved ones (saved in the prologue when used).
+pub fn machine_env() -> MachineEnv {
+    let preferred_int = [
+        Gpr::Rax,
+        Gpr::Rcx,
+        Gpr::Rdx,
+        Gpr::Rsi,
+        Gpr::Rdi,
+        Gpr::R8,
+        Gpr::R9,
+        Gpr::R10,
+    ];
+    let callee_saved = [Gpr::R12, Gpr::R13, Gpr::R14];
+    let mut int_pref = PRegSet::empty();
+    for r in preferred_int {
+        int_pref.add(gpr(r));
+    }
+    let mut int_non = PRegSet::empty();
+    for r in callee_saved {
+        int_non.add(gpr(r));
+    }
+    let mut float_pref = PRegSet::empty();
+    for n in 0..FSCRATCH {
+        float_pref.add(xmm(n));
+    }
+    MachineEnv {
+        preferred_regs_by_class: [int_pref, float_pref, PRegSet::empty()],
+        non_preferred_regs_by_class: [int_non, PRegSet::empty(), PRegSet::empty()],
+        scratch_by_class: [Some(gpr(SCRATCH)), Some(xmm(FSCRATCH)), None],
+        fixed_stack_slots: Vec::new(),
+    }
+}
+
+/// Registers a call (to tj code or a helper) may change: the SysV
+/// caller-saved ones.
+pub fn call_clobbers() -> PRegSet {
+    let mut set = PRegSet::empty();
+    for r in [
+        Gpr::Rax,
+        Gpr::Rcx,
+        Gpr::Rdx,
+        Gpr::Rsi,
+        Gpr::Rdi,
+        Gpr::R8,
+        Gpr::R9,
+        Gpr::R10,
+        Gpr::R11,
+    ] {
+        set.add(gpr(r));
+    }
+    for n in 0..16 {
+        set.add(xmm(n));
+    }
+    set
+}
+
+/// One-operand integer operations done in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unary {
+    /// `-x`
+    Neg,
+    /// `~x`
+    Not,
+    /// `!b` on a bool
+    NotBool,
+}
+
+/// Two-operand SSE arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+}
+
+/// How a conditional branch decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BranchKind {
+    /// On a bool register (operand 0).
+    Bool,
+    /// On an integer comparison of operands 0 and 1.
+    Icmp(IntCC),
+    /// On an integer comparison of operand 0 with an immediate.
+    IcmpImm(IntCC, i32),
+    /// On a float comparison of operands 0 and 1.
+    Fcmp(FloatCC),
+}
+
+/// Where a helper argument comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelperArg {
+    /// An int-class operand, already in its fixed register.
+    Fixed,
+    /// A float operand whose bits go to this register.
+    FloatBits(Gpr),
+    /// A constant.
+    Imm(Gpr, u32),
+    /// The address of frame register `window` (of the root frame).
+    FrameAddr(Gpr, u32),
+}
+
+/// A machine instruction before register allocation. Its operands (in
+/// [`VCode::operands`]) are listed, in order, in each variant's comment.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MInst {
+    /// `def`: loads frame register `reg`.
+    LoadParam {
+        /// The frame register.
+        reg: u32,
+        /// Into an xmm register.
+        float: bool,
+    },
+    /// `def`: a constant.
+    Const {
+        /// The bits.
+        bits: u64,
+        /// Into an xmm register.
+        float: bool,
+    },
+    /// `use, def`: a copy.
+    Move {
+        /// Of a float.
+        float: bool,
+    },
+    /// `a, b, def(reuse a)`
+    Alu(Alu),
+    /// `a, def(reuse a)`
+    AluImm(Alu, i32),
+    /// `a, b, def(reuse a)`
+    Imul,
+    /// `a, def`
+    ImulImm(i32),
+    /// `a(rax), b(rcx), def(rax or rdx)`; traps through `trap` on zero.
+    Div {
+        /// `%` instead of `/`.
+        rem: bool,
+        /// Trap site index.
+        trap: u32,
+    },
+    /// `a, count(rcx), def(reuse a)`
+    Shift {
+        /// Arithmetic right shift instead of left.
+        right: bool,
+    },
+    /// `a, def(reuse a)`
+    ShiftImm {
+        /// Arithmetic right shift instead of left.
+        right: bool,
+        /// The count, already mod 64.
+        amount: u8,
+    },
+    /// `a, def(reuse a)`
+    Unary(Unary),
+    /// `a, def(reuse a), temp`
+    Abs,
+    /// `a, b, def(reuse a)`
+    MinMax {
+        /// max instead of min.
+        max: bool,
+    },
+    /// `a, b, def`: a bool.
+    Cmp(IntCC),
+    /// `a, def`: a bool.
+    CmpImm(IntCC, i32),
+    /// `a, b, def(reuse a)`
+    Fop(FloatOp),
+    /// `a, def`
+    Fsqrt,
+    /// `a, b, def(reuse a)`
+    FminMax {
+        /// max instead of min.
+        max: bool,
+    },
+    /// `a, def(reuse a)`
+    Fneg,
+    /// `a, def(reuse a)`
+    Fabs,
+    /// `int a, float def`
+    ItoF,
+    /// `float a, int def`
+    FtoI,
+    /// `a, b, def`: a bool.
+    Fcmp(FloatCC),
+    /// `arr, def`
+    Len,
+    /// `arr, idx`; traps through `trap`.
+    BoundsCheck {
+        /// Trap site index.
+        trap: u32,
+    },
+    /// `arr, idx, def`
+    Load {
+        /// A float element.
+        float: bool,
+    },
+    /// `arr, idx, val`
+    Store {
+        /// A float element.
+        float: bool,
+    },
+    /// `arr, idx, val, def(reuse val)`
+    AtomicAdd,
+    /// `val`: writes frame register `reg` (a call's argument).
+    StoreFrame {
+        /// The frame register.
+        reg: u32,
+        /// Of a float.
+        float: bool,
+    },
+    /// `def(rax)?`: calls `func` through its method-table slot.
+    Call {
+        /// The callee.
+        func: FuncId,
+        /// First register of its window in the root frame.
+        window: u32,
+        /// Inline depth of the calling frame (frames to count around
+        /// the call).
+        depth: u32,
+    },
+    /// `int args (fixed)..., float args..., def(rax)?`: a runtime helper.
+    Helper {
+        /// Which.
+        helper: Helper,
+        /// How each argument gets to its register, in operand order for
+        /// `Fixed` and `FloatBits`.
+        args: Vec<HelperArg>,
+        /// A fallible helper's trap site (the code comes in `rdx`).
+        trap: Option<u32>,
+    },
+    /// `rax-class def`: bits of an int register into a float one
+    /// (`movq xmm, gpr`): `a, def`.
+    GprToXmm,
+    /// Stops if the program is ending.
+    Poll {
+        /// Trap site index.
+        trap: u32,
+    },
+    /// Checks that an inlined frame fits (as a call's prologue would).
+    FrameCheck {
+        /// Trap site index.
+        trap: u32,
+        /// Frames deeper than the compiled function's.
+        depth: u32,
+        /// One past the inlined frame's last register (root-frame index).
+        regs_end: u32,
+    },
+    /// Unconditional branch to successor 0.
+    Jump,
+    /// Conditional branch: successor 0 if true, else successor 1.
+    Branch(BranchKind),
+    /// `value?(rax, or any xmm)`: returns.
+    Ret {
+        /// The value is a float.
+        float: bool,
+    },
+}
+
+/// A place where generated code may raise a runtime error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrapSite {
+    /// The error (`None`: the code a helper returned in `rdx`).
+    pub trap: Option<Trap>,
+    /// Where: the frames of the backtrace's innermost end.
+    pub loc: Loc,
+}
+
+/// Lowered code of one function.
+pub struct VCode {
+    /// The instructions.
+    pub insts: Vec<MInst>,
+    /// Where each instruction comes from.
+    pub locs: Vec<Loc>,
+    /// Operands of instruction `i`: `operands[operand_ranges[i]..operand_ranges[i + 1]]`.
+    pub operands: Vec<Operand>,
+    operand_ranges: Vec<u32>,
+    clobbers: Vec<PRegSet>,
+    /// Per block: its instruction range, successors, predecessors,
+    /// parameters, and the arguments it passes to each successor.
+    pub blocks: Vec<VBlock>,
+    /// Trap sites, indexed by the `trap` fields.
+    pub traps: Vec<TrapSite>,
+    num_vregs: usize,
+}
+
+/// A block of [`VCode`].
+#[derive(Clone, Debug, Default)]
+pub struct VBlock {
+    /// First instruction.
+    pub start: u32,
+    /// One past the last (a branch or return).
+    pub end: u32,
+    /// Successors.
+    pub succs: Vec<RBlock>,
+    /// Predecessors.
+    pub preds: Vec<RBlock>,
+    /// Parameters.
+    pub params: Vec<VReg>,
+    /// Arguments for each successor's parameters.
+    pub succ_args: Vec<Vec<VReg>>,
+    /// For a block made to split a critical edge: the block whose branch
+    /// it splits (machine code places it right after that block).
+    pub split_from: Option<u32>,
+}
+
+impl VCode {
+    /// Operands of instruction `i`.
+    pub fn inst_ops(&self, i: usize) -> &[Operand] {
+        &self.operands[self.operand_ranges[i] as usize..self.operand_ranges[i + 1] as usize]
+    }
+}
+
+impl regalloc2::Function for VCode {
+    fn num_insts(&self) -> usize {
+        self.insts.len()
+    }
+    fn num_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+    fn entry_block(&self) -> RBlock {
+        RBlock::new(0)
+    }
+    fn block_insns(&self, block: RBlock) -> InstRange {
+        let b = &self.blocks[block.index()];
+        InstRange::new(RInst::new(b.start as usize), RInst::new(b.end as usize))
+    }
+    fn block_succs(&self, block: RBlock) -> &[RBlock] {
+        &self.blocks[block.index()].succs
+    }
+    fn block_preds(&self, block: RBlock) -> &[RBlock] {
+        &self.blocks[block.index()].preds
+    }
+    fn block_params(&self, block: RBlock) -> &[VReg] {
+        &self.blocks[block.index()].params
+    }
+    fn is_ret(&self, insn: RInst) -> bool {
+        matches!(self.insts[insn.index()], MInst::Ret { .. })
+    }
+    fn is_branch(&self, insn: RInst) -> bool {
+        matches!(self.insts[insn.index()], MInst::Jump | MInst::Branch(_))
+    }
+    fn branch_blockparams(&self, block: RBlock, _insn: RInst, succ_idx: usize) -> &[VReg] {
+        &self.blocks[block.index()].succ_args[succ_idx]
+    }
+    fn inst_operands(&self, insn: RInst) -> &[Operand] {
+        self.inst_ops(insn.index())
+    }
+    fn inst_clobbers(&self, insn: RInst) -> PRegSet {
+        self.clobbers[insn.index()]
+    }
+    fn num_vregs(&self) -> usize {
+        self.num_vregs
+    }
+    fn spillslot_size(&self, _regclass: RegClass) -> usize {
+        1
+    }
+}
+
+fn class(ty: Type) -> RegClass {
+    match ty {
+        Type::Float => RegClass::Float,
+        _ => RegClass::Int,
+    }
+}
+
+struct Lowerer<'f> {
+    f: &'f Func,
+    code: VCode,
+    /// Uses of each value (instructions and terminators).
+    uses: Vec<u32>,
+    /// Uses of each value that take it as an immediate if it is a small
+    /// constant.
+    imm_uses: Vec<u32>,
+    /// The VCode block of each IR block.
+    vblock: Vec<u32>,
+    loc: Loc,
+    /// Blocks made by `split_edge`, whose one jump is lowered last.
+    pending_splits: Vec<usize>,
+    /// The block being lowered.
+    current: u32,
+}
+
+/// Lowers `f`. `header_pcs` maps IR blocks to the bytecode loop header
+/// they start (for OSR bookkeeping).
+pub fn lower(f: &Func) -> VCode {
+    let mut uses = vec![0u32; f.values.len()];
+    let mut imm_uses = vec![0u32; f.values.len()];
+    for &b in &f.layout {
+        for &i in &f.block(b).insts {
+            let inst = f.inst(i);
+            for (n, &a) in inst.args.iter().enumerate() {
+                uses[a.index()] += 1;
+                if takes_imm(inst.op, n) {
+                    imm_uses[a.index()] += 1;
+                }
+            }
+        }
+        f.block(b).term.for_each_use(|v| uses[v.index()] += 1);
+    }
+    let mut l = Lowerer {
+        f,
+        code: VCode {
+            insts: Vec::with_capacity(f.insts.len() * 2),
+            locs: Vec::with_capacity(f.insts.len() * 2),
+            operands: Vec::with_capacity(f.insts.len() * 3),
+            operand_ranges: vec![0],
+            clobbers: Vec::new(),
+            blocks: Vec::new(),
+            traps: Vec::new(),
+            num_vregs: f.values.len(),
+        },
+        uses,
+        imm_uses,
+        vblock: vec![u32::MAX; f.blocks.len()],
+        loc: Loc::default(),
+        pending_splits: Vec::new(),
+        current: 0,
+    };
+    // The entry block first, then the layout order.
+    let mut order = vec![f.entry];
+    order.extend(f.layout.iter().copied().filter(|&b| b != f.entry));
+    for (i, &b) in order.iter().enumerate() {
+        l.vblock[b.index()] = i as u32;
+    }
+    l.code.blocks = vec![VBlock::default(); order.len()];
+    let preds = f.compute_preds();
+    for (i, &b) in order.iter().enumerate() {
+        l.current = i as u32;
+        l.lower_block(i, b, &preds);
+    }
+    // Split blocks come last in instruction order (regalloc2 wants each
+    // block's instructions right after the previous block's).
+    for index in std::mem::take(&mut l.pending_splits) {
+        let start = l.code.insts.len() as u32;
+        l.emit(MInst::Jump, &[]);
+        let vb = &mut l.code.blocks[index];
+        vb.start = start;
+        vb.end = start + 1;
+    }
+    // Predecessors from successors.
+    for b in 0..l.code.blocks.len() {
+        for s in l.code.blocks[b].succs.clone() {
+            l.code.blocks[s.index()].preds.push(RBlock::new(b));
+        }
+    }
+    l.code
+}
+
+impl Lowerer<'_> {
+    fn vreg(&self, v: Value) -> VReg {
+        VReg::new(v.index(), class(self.f.ty(v)))
+    }
+
+    fn new_vreg(&mut self, class: RegClass) -> VReg {
+        let v = VReg::new(self.code.num_vregs, class);
+        self.code.num_vregs += 1;
+        v
+    }
+
+    fn push(&mut self, inst: MInst, operands: &[Operand], clobbers: PRegSet) {
+        self.code.insts.push(inst);
+        self.code.locs.push(self.loc);
+        self.code.operands.extend_from_slice(operands);
+        self.code
+            .operand_ranges
+            .push(self.code.operands.len() as u32);
+        self.code.clobbers.push(clobbers);
+    }
+
+    fn emit(&mut self, inst: MInst, operands: &[Operand]) {
+        self.push(inst, operands, PRegSet::empty());
+    }
+
+    fn trap(&mut self, trap: Option<Trap>, loc: Loc) -> u32 {
+        self.code.traps.push(TrapSite { trap, loc });
+        (self.code.traps.len() - 1) as u32
+    }
+
+    fn lower_block(&mut self, index: usize, b: Block, preds: &[Vec<Block>]) {
+        let f = self.f;
+        let data = f.block(b);
+        let start = self.code.insts.len() as u32;
+        if b == f.entry {
+            for (&p, &reg) in data.params.iter().zip(&f.entry_regs) {
+                self.loc = Loc {
+                    inline: 0,
+                    pc: f.osr_pc.unwrap_or(0),
+                };
+                let float = f.ty(p) == Type::Float;
+                let d = self.vreg(p);
+                self.emit(MInst::LoadParam { reg, float }, &[Operand::reg_def(d)]);
+            }
+            self.code.blocks[index].params = Vec::new();
+        } else {
+            self.code.blocks[index].params = data.params.iter().map(|&p| self.vreg(p)).collect();
+        }
+        let fused = self.fused_compare(b);
+        for &i in &data.insts {
+            if Some(i) == fused {
+                continue;
+            }
+            self.loc = f.inst(i).loc;
+            self.lower_inst(i);
+        }
+        self.loc = data.term_loc;
+        self.lower_term(index, b, fused, preds);
+        let end = self.code.insts.len() as u32;
+        let vb = &mut self.code.blocks[index];
+        vb.start = start;
+        vb.end = end;
+    }
+
+    /// The compare that only the block's branch uses, if it is the last
+    /// instruction (so nothing between it and the branch changes flags).
+    fn fused_compare(&self, b: Block) -> Option<Inst> {
+        let data = self.f.block(b);
+        let Term::Branch { cond, .. } = data.term else {
+            return None;
+        };
+        let last = *data.insts.last()?;
+        let inst = self.f.inst(last);
+        (inst.result == Some(cond)
+            && self.uses[cond.index()] == 1
+            && matches!(inst.op, Op::Icmp(_) | Op::Fcmp(_)))
+        .then_some(last)
+    }
+
+    fn lower_term(&mut self, index: usize, b: Block, fused: Option<Inst>, preds: &[Vec<Block>]) {
+        let f = self.f;
+        match &f.block(b).term {
+            Term::Jump(d) => {
+                let target = RBlock::new(self.vblock[d.block.index()] as usize);
+                let args = d.args.iter().map(|&v| self.vreg(v)).collect();
+                self.emit(MInst::Jump, &[]);
+                let vb = &mut self.code.blocks[index];
+                vb.succs.push(target);
+                vb.succ_args.push(args);
+            }
+            Term::Branch {
+                cond,
+                then_dest,
+                else_dest,
+            } => {
+                let (kind, ops) = match fused {
+                    Some(i) => {
+                        let inst = f.inst(i);
+                        let (a, bv) = (inst.args[0], inst.args[1]);
+                        match inst.op {
+                            Op::Icmp(cc) => match self.small_const(bv) {
+                                Some(imm) => (
+                                    BranchKind::IcmpImm(cc, imm),
+                                    vec![Operand::reg_use(self.vreg(a))],
+                                ),
+                                None => (
+                                    BranchKind::Icmp(cc),
+                                    vec![
+                                        Operand::reg_use(self.vreg(a)),
+                                        Operand::reg_use(self.vreg(bv)),
+                                    ],
+                                ),
+                            },
+                            Op::Fcmp(cc) => (
+                                BranchKind::Fcmp(cc),
+                                vec![
+                                    Operand::reg_use(self.vreg(a)),
+                                    Operand::reg_use(self.vreg(bv)),
+                                ],
+                            ),
+                            _ => unreachable!("fused compares are compares"),
+                        }
+                    }
+                    None => (BranchKind::Bool, vec![Operand::reg_use(self.vreg(*cond))]),
+                };
+                self.emit(MInst::Branch(kind), &ops);
+                for d in [then_dest, else_dest] {
+                    let target = self.vblock[d.block.index()];
+                    let args: Vec<VReg> = d.args.iter().map(|&v| self.vreg(v)).collect();
+                    if preds[d.block.index()].len() > 1 {
+                        // A critical edge: through a block of its own.
+                        let split = self.split_edge(target, args);
+                        let vb = &mut self.code.blocks[index];
+                        vb.succs.push(split);
+                        vb.succ_args.push(Vec::new());
+                    } else {
+                        let vb = &mut self.code.blocks[index];
+                        vb.succs.push(RBlock::new(target as usize));
+                        vb.succ_args.push(args);
+                    }
+                }
+            }
+            Term::Return(v) => match v {
+                Some(v) => {
+                    let float = f.ty(*v) == Type::Float;
+                    let op = if float {
+                        Operand::reg_use(self.vreg(*v))
+                    } else {
+                        Operand::reg_fixed_use(self.vreg(*v), gpr(Gpr::Rax))
+                    };
+                    self.emit(MInst::Ret { float }, &[op]);
+                }
+                None => self.emit(MInst::Ret { float: false }, &[]),
+            },
+            Term::None => unreachable!("verified functions have terminators"),
+        }
+    }
+
+    /// Defers a block that jumps to `target` with `args`; gives its index.
+    /// Split blocks are laid out after every IR block (their code is one
+    /// jump, emitted where the allocator's edge moves need it).
+    fn split_edge(&mut self, target: u32, args: Vec<VReg>) -> RBlock {
+        self.code.blocks.push(VBlock {
+            succs: vec![RBlock::new(target as usize)],
+            succ_args: vec![args],
+            split_from: Some(self.current),
+            ..VBlock::default()
+        });
+        let index = self.code.blocks.len() - 1;
+        self.pending_splits.push(index);
+        RBlock::new(index)
+    }
+}
+
+/// Whether operand `arg` of an instruction with op `op` is lowered as an
+/// immediate when it is a constant that fits in 32 bits.
+fn takes_imm(op: Op, arg: usize) -> bool {
+    arg == 1
+        && matches!(
+            op,
+            Op::Iadd
+                | Op::Isub
+                | Op::Iand
+                | Op::Ior
+                | Op::Ixor
+                | Op::Imul
+                | Op::Ishl
+                | Op::Ishr
+                | Op::Icmp(_)
+        )
+}
+
+impl Lowerer<'_> {
+    /// The value as a 32-bit immediate, if it is an int constant that fits.
+    fn small_const(&self, v: Value) -> Option<i32> {
+        self.f
+            .as_iconst(v)
+            .and_then(|c| i32::try_from(c).ok())
+            .filter(|_| self.f.ty(v) == Type::Int)
+    }
+
+    fn use_(&self, v: Value) -> Operand {
+        Operand::reg_use(self.vreg(v))
+    }
+
+    fn fixed_use(&self, v: Value, r: Gpr) -> Operand {
+        Operand::reg_fixed_use(self.vreg(v), gpr(r))
+    }
+
+    fn def(&self, v: Value) -> Operand {
+        Operand::reg_def(self.vreg(v))
+    }
+
+    fn reuse(&self, v: Value, input: usize) -> Operand {
+        Operand::reg_reuse_def(self.vreg(v), input)
+    }
+
+    fn lower_inst(&mut self, i: Inst) {
+        let inst = self.f.inst(i);
+        let a = |n: usize| inst.args[n];
+        let result = inst.result;
+        let r = || result.expect("this op has a result");
+        let loc = inst.loc;
+        match inst.op {
+            Op::Iconst(c) => {
+                if self.code_needs_const(r()) {
+                    self.emit(
+                        MInst::Const {
+                            bits: c as u64,
+                            float: false,
+                        },
+                        &[self.def(r())],
+                    )
+                }
+            }
+            Op::Bconst(b) => self.emit(
+                MInst::Const {
+                    bits: b as u64,
+                    float: false,
+                },
+                &[self.def(r())],
+            ),
+            Op::Fconst(bits) => self.emit(MInst::Const { bits, float: true }, &[self.def(r())]),
+            Op::Iadd | Op::Isub | Op::Iand | Op::Ior | Op::Ixor => {
+                let alu = match inst.op {
+                    Op::Iadd => Alu::Add,
+                    Op::Isub => Alu::Sub,
+                    Op::Iand => Alu::And,
+                    Op::Ior => Alu::Or,
+                    _ => Alu::Xor,
+                };
+                match self.small_const(a(1)) {
+                    Some(imm) => self.emit(
+                        MInst::AluImm(alu, imm),
+                        &[self.use_(a(0)), self.reuse(r(), 0)],
+                    ),
+                    None => self.emit(
+                        MInst::Alu(alu),
+                        &[self.use_(a(0)), self.use_(a(1)), self.reuse(r(), 0)],
+                    ),
+                }
+            }
+            Op::Imul => match self.small_const(a(1)) {
+                Some(imm) => self.emit(MInst::ImulImm(imm), &[self.use_(a(0)), self.def(r())]),
+                None => self.emit(
+                    MInst::Imul,
+                    &[self.use_(a(0)), self.use_(a(1)), self.reuse(r(), 0)],
+                ),
+            },
+            Op::Idiv | Op::Irem => {
+                let rem = inst.op == Op::Irem;
+                let trap = self.trap(Some(Trap::DivisionByZero), loc);
+                let out = if rem { Gpr::Rdx } else { Gpr::Rax };
+                let other = if rem { Gpr::Rax } else { Gpr::Rdx };
+                let mut clobbers = PRegSet::empty();
+                clobbers.add(gpr(other));
+                self.push(
+                    MInst::Div { rem, trap },
+                    &[
+                        self.fixed_use(a(0), Gpr::Rax),
+                        self.fixed_use(a(1), Gpr::Rcx),
+                        Operand::reg_fixed_def(self.vreg(r()), gpr(out)),
+                    ],
+                    clobbers,
+                );
+            }
+            Op::Ishl | Op::Ishr => {
+                let right = inst.op == Op::Ishr;
+                match self.f.as_iconst(a(1)) {
+                    Some(c) => self.emit(
+                        MInst::ShiftImm {
+                            right,
+                            amount: (c & 63) as u8,
+                        },
+                        &[self.use_(a(0)), self.reuse(r(), 0)],
+                    ),
+                    None => self.emit(
+                        MInst::Shift { right },
+                        &[
+                            self.use_(a(0)),
+                            self.fixed_use(a(1), Gpr::Rcx),
+                            self.reuse(r(), 0),
+                        ],
+                    ),
+                }
+            }
+            Op::Imin | Op::Imax => self.emit(
+                MInst::MinMax {
+                    max: inst.op == Op::Imax,
+                },
+                &[self.use_(a(0)), self.use_(a(1)), self.reuse(r(), 0)],
+            ),
+            Op::Ineg => self.emit(
+                MInst::Unary(Unary::Neg),
+                &[self.use_(a(0)), self.reuse(r(), 0)],
+            ),
+            Op::Inot => self.emit(
+                MInst::Unary(Unary::Not),
+                &[self.use_(a(0)), self.reuse(r(), 0)],
+            ),
+            Op::Bnot => self.emit(
+                MInst::Unary(Unary::NotBool),
+                &[self.use_(a(0)), self.reuse(r(), 0)],
+            ),
+            Op::Iabs => {
+                let t = self.new_vreg(RegClass::Int);
+                self.emit(
+                    MInst::Abs,
+                    &[self.use_(a(0)), self.reuse(r(), 0), Operand::reg_temp(t)],
+                )
+            }
+            Op::Fadd | Op::Fsub | Op::Fmul | Op::Fdiv => {
+                let op = match inst.op {
+                    Op::Fadd => FloatOp::Add,
+                    Op::Fsub => FloatOp::Sub,
+                    Op::Fmul => FloatOp::Mul,
+                    _ => FloatOp::Div,
+                };
+                self.emit(
+                    MInst::Fop(op),
+                    &[self.use_(a(0)), self.use_(a(1)), self.reuse(r(), 0)],
+                )
+            }
+            Op::Fmin | Op::Fmax => self.emit(
+                MInst::FminMax {
+                    max: inst.op == Op::Fmax,
+                },
+                &[self.use_(a(0)), self.use_(a(1)), self.reuse(r(), 0)],
+            ),
+            Op::Fneg => self.emit(MInst::Fneg, &[self.use_(a(0)), self.reuse(r(), 0)]),
+            Op::Fabs => self.emit(MInst::Fabs, &[self.use_(a(0)), self.reuse(r(), 0)]),
+            Op::Fsqrt => self.emit(MInst::Fsqrt, &[self.use_(a(0)), self.def(r())]),
+            Op::ItoF => self.emit(MInst::ItoF, &[self.use_(a(0)), self.def(r())]),
+            Op::FtoI => self.emit(MInst::FtoI, &[self.use_(a(0)), self.def(r())]),
+            Op::Icmp(cc) => match self.small_const(a(1)) {
+                Some(imm) => self.emit(MInst::CmpImm(cc, imm), &[self.use_(a(0)), self.def(r())]),
+                None => self.emit(
+                    MInst::Cmp(cc),
+                    &[self.use_(a(0)), self.use_(a(1)), self.def(r())],
+                ),
+            },
+            Op::Fcmp(cc) => self.emit(
+                MInst::Fcmp(cc),
+                &[self.use_(a(0)), self.use_(a(1)), self.def(r())],
+            ),
+            Op::NewArray => {
+                let float_init = self.f.ty(a(0)) == Type::Float;
+                let init = if float_init {
+                    (HelperArg::FloatBits(Gpr::Rdx), self.use_(a(0)))
+                } else {
+                    (HelperArg::Fixed, self.fixed_use(a(0), Gpr::Rdx))
+                };
+                let trap = self.trap(None, loc);
+                // Operand order: len (rsi), init.
+                self.helper(
+                    Helper::NewArray,
+                    vec![HelperArg::Fixed, init.0],
+                    vec![self.fixed_use(a(1), Gpr::Rsi), init.1],
+                    result,
+                    Some(trap),
+                );
+            }
+            Op::Len => self.emit(MInst::Len, &[self.use_(a(0)), self.def(r())]),
+            Op::BoundsCheck => {
+                let trap = self.trap(Some(Trap::IndexOutOfBounds), loc);
+                self.emit(
+                    MInst::BoundsCheck { trap },
+                    &[self.use_(a(0)), self.use_(a(1))],
+                )
+            }
+            Op::Load => {
+                let float = self.f.ty(r()) == Type::Float;
+                self.emit(
+                    MInst::Load { float },
+                    &[self.use_(a(0)), self.use_(a(1)), self.def(r())],
+                )
+            }
+            Op::Store => {
+                let float = self.f.ty(a(2)) == Type::Float;
+                self.emit(
+                    MInst::Store { float },
+                    &[self.use_(a(0)), self.use_(a(1)), self.use_(a(2))],
+                )
+            }
+            Op::AtomicAdd => self.emit(
+                MInst::AtomicAdd,
+                &[
+                    self.use_(a(0)),
+                    self.use_(a(1)),
+                    self.use_(a(2)),
+                    self.reuse(r(), 2),
+                ],
+            ),
+            Op::Call { func, window } => {
+                self.store_window(&inst.args, window);
+                let depth = self.f.inline_depth(loc.inline);
+                let mut clobbers = call_clobbers();
+                let mut ops = Vec::new();
+                let mut float_result = None;
+                if let Some(v) = result {
+                    if self.f.ty(v) == Type::Float {
+                        let bits = self.new_vreg(RegClass::Int);
+                        ops.push(Operand::reg_fixed_def(bits, gpr(Gpr::Rax)));
+                        float_result = Some((bits, v));
+                    } else {
+                        ops.push(Operand::reg_fixed_def(self.vreg(v), gpr(Gpr::Rax)));
+                    }
+                    clobbers.remove(gpr(Gpr::Rax));
+                }
+                self.push(
+                    MInst::Call {
+                        func,
+                        window,
+                        depth,
+                    },
+                    &ops,
+                    clobbers,
+                );
+                if let Some((bits, v)) = float_result {
+                    self.emit(MInst::GprToXmm, &[Operand::reg_use(bits), self.def(v)]);
+                }
+            }
+            Op::Spawn { func, window } => {
+                self.store_window(&inst.args, window);
+                let trap = self.trap(None, loc);
+                self.helper(
+                    Helper::Spawn,
+                    vec![
+                        HelperArg::Imm(Gpr::Rsi, func.0),
+                        HelperArg::FrameAddr(Gpr::Rdx, window),
+                    ],
+                    vec![],
+                    result,
+                    Some(trap),
+                );
+            }
+            Op::Join | Op::Arg => {
+                let helper = if inst.op == Op::Join {
+                    Helper::Join
+                } else {
+                    Helper::Arg
+                };
+                let trap = self.trap(None, loc);
+                self.helper(
+                    helper,
+                    vec![HelperArg::Fixed],
+                    vec![self.fixed_use(a(0), Gpr::Rsi)],
+                    result,
+                    Some(trap),
+                );
+            }
+            Op::PrintInt | Op::PrintBool => {
+                let helper = if inst.op == Op::PrintInt {
+                    Helper::PrintInt
+                } else {
+                    Helper::PrintBool
+                };
+                self.helper(
+                    helper,
+                    vec![HelperArg::Fixed],
+                    vec![self.fixed_use(a(0), Gpr::Rsi)],
+                    None,
+                    None,
+                );
+            }
+            Op::PrintFloat => self.helper(
+                Helper::PrintFloat,
+                vec![HelperArg::FloatBits(Gpr::Rsi)],
+                vec![self.use_(a(0))],
+                None,
+                None,
+            ),
+            Op::PrintStr(s) => self.helper(
+                Helper::PrintStr,
+                vec![HelperArg::Imm(Gpr::Rsi, s)],
+                vec![],
+                None,
+                None,
+            ),
+            Op::Argc => self.helper(Helper::Argc, vec![], vec![], result, None),
+            Op::NowNs => self.helper(Helper::NowNs, vec![], vec![], result, None),
+            Op::Poll => {
+                let trap = self.trap(Some(Trap::Terminated), loc);
+                self.emit(MInst::Poll { trap }, &[]);
+            }
+            Op::FrameCheck(k) => {
+                let frame = self
+                    .f
+                    .inline_frame(k)
+                    .expect("frame checks name inlined frames");
+                let callee_regs = frame.reg_base + frame.num_regs;
+                // The overflow is the caller's error, at its call.
+                let at = Loc {
+                    inline: frame.parent,
+                    pc: frame.call_pc,
+                };
+                let trap = self.trap(Some(Trap::StackOverflow), at);
+                self.emit(
+                    MInst::FrameCheck {
+                        trap,
+                        depth: frame.depth,
+                        regs_end: callee_regs,
+                    },
+                    &[],
+                );
+            }
+            Op::Copy => {
+                let float = self.f.ty(r()) == Type::Float;
+                self.emit(MInst::Move { float }, &[self.use_(a(0)), self.def(r())])
+            }
+        }
+    }
+
+    /// Whether constant `v` must be in a register: some use does not take
+    /// it as an immediate.
+    fn code_needs_const(&self, v: Value) -> bool {
+        self.small_const(v).is_none() || self.imm_uses[v.index()] < self.uses[v.index()]
+    }
+
+    /// Writes a call's arguments into its window of the frame.
+    fn store_window(&mut self, args: &[Value], window: u32) {
+        for (i, &v) in args.iter().enumerate() {
+            let float = self.f.ty(v) == Type::Float;
+            self.emit(
+                MInst::StoreFrame {
+                    reg: window + i as u32,
+                    float,
+                },
+                &[self.use_(v)],
+            );
+        }
+    }
+
+    /// A helper call: `ops` are its register arguments in `args` order
+    /// (`Fixed` and `FloatBits` ones); the result, if any, comes in `rax`.
+    fn helper(
+        &mut self,
+        helper: Helper,
+        args: Vec<HelperArg>,
+        mut ops: Vec<Operand>,
+        result: Option<Value>,
+        trap: Option<u32>,
+    ) {
+        let mut clobbers = call_clobbers();
+        if let Some(v) = result {
+            ops.push(Operand::reg_fixed_def(self.vreg(v), gpr(Gpr::Rax)));
+            clobbers.remove(gpr(Gpr::Rax));
+        }
+        self.push(MInst::Helper { helper, args, trap }, &ops, clobbers);
+    }
+}

@@ -55,21 +55,27 @@ fn check_seed(seed: u64, tally: &Mutex<Tally>) {
     }
 }
 
-#[test]
-fn generated_programs_behave_the_same_on_every_tier() {
+/// Calls `check` with seeds `FIRST_SEED..FIRST_SEED + count` on
+/// [`THREADS`] threads.
+fn for_each_seed(count: u64, check: impl Fn(u64) + Sync) {
     let next = AtomicU64::new(0);
-    let tally = Mutex::new(Tally::default());
     std::thread::scope(|scope| {
         for _ in 0..THREADS {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= PROGRAMS {
+                if i >= count {
                     break;
                 }
-                check_seed(FIRST_SEED + i, &tally);
+                check(FIRST_SEED + i);
             });
         }
     });
+}
+
+#[test]
+fn generated_programs_behave_the_same_on_every_tier() {
+    let tally = Mutex::new(Tally::default());
+    for_each_seed(PROGRAMS, |seed| check_seed(seed, &tally));
     let tally = tally.into_inner().unwrap();
     let shown: Vec<&String> = tally.failures.iter().take(3).collect();
     assert!(
@@ -86,6 +92,35 @@ fn generated_programs_behave_the_same_on_every_tier() {
         tally.printed * 10 >= PROGRAMS * 8,
         "only {} of {PROGRAMS} programs print anything",
         tally.printed
+    );
+}
+
+/// With `trap_percent: 0` no program may end in a runtime error: every
+/// division, index and array length the generator leaves unguarded, in
+/// loops, helpers and invariant expressions alike, must be safe.
+#[test]
+fn programs_that_must_not_trap_do_not() {
+    let config = GenConfig {
+        trap_percent: 0,
+        ..GenConfig::default()
+    };
+    let failures = Mutex::new(Vec::new());
+    for_each_seed(PROGRAMS / 2, |seed| {
+        let program = generate(seed, &config);
+        let failure = match compare(exe(), &program, &["interp"]) {
+            Ok(outcome) if !outcome.is_runtime_error() => return,
+            Ok(outcome) => outcome.stderr,
+            Err(mismatch) => mismatch.summary(),
+        };
+        let failure = format!("seed {seed} with trap_percent 0: {failure}\n{program}");
+        failures.lock().unwrap().push(failure);
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} programs failed; the first:\n{}",
+        failures.len(),
+        failures[0]
     );
 }
 

@@ -1,5 +1,30 @@
 //! Random, well-typed tj programs for differential testing of the tiers.
 //!
+//! Besides every statement, operator and builtin at every type, the
+//! programs go after what an optimizing tier gets wrong, mixed in among
+//! the ordinary statements by probability:
+//!
+//! - loops over array indices ([`loops`]): induction variables counting up
+//!   by 1, 2 or `1 + k` for a loop-invariant `k`, or down to 0; bounds
+//!   `len(a)`, `len(a) - 1`, a literal length or a bound parameter; nested
+//!   loops whose inner range starts or ends at the outer index; accesses
+//!   at `i - 1`, `i + 1` and `len(a) - 1 - i` that reach exactly the first
+//!   and last element; loop-invariant divisions and loads that could trap,
+//!   under guards that are false on early iterations or in loops that run
+//!   zero times (hoisting them is wrong); stores through one name of an
+//!   array and loads through another;
+//! - small helper functions to inline ([`helpers`]): arithmetic leaves,
+//!   getters, setters, divisions, alias probes, short reductions, chains
+//!   of them and tiny self-recursion, called from loops; array arguments
+//!   that alias (`f(a, a)`); two loads of one element around a store
+//!   through another name or in a callee;
+//! - edge values ([`edges`]): the int range's ends, `-1` divisors, shift
+//!   counts of 64 and more or below 0, powers of two; `0.0`, `-0.0`, NaN,
+//!   infinities, subnormals, `1e308`, floats near the int conversion bounds
+//!   (`9.2e18`, `2^63`, `-9.3e18`), in arithmetic, `int()`, `float()`,
+//!   `min`/`max`, `abs`, `sqrt` and comparisons, also negated ones and
+//!   `x != x`, in loop conditions and branches.
+//!
 //! Contract: [`generate`] is a pure function of `(seed, config)`, and every
 //! program it gives
 //!
@@ -8,10 +33,13 @@
 //!   no-chaining rule for comparisons never matter), and ends every function
 //!   that has a return type with `return EXPR;`;
 //! - **terminates quickly**: every `for` range is bounded by constants
-//!   (literal ends, `E & 3`, `E & 7`, or `len(a)` with every array at most
-//!   [`MAX_ARRAY_LEN`] long); every `while` has its own counter that is
-//!   bounded in the header and incremented first thing in the body; calls
-//!   form a DAG (`fK` calls only `fJ` with `J < K`) except for
+//!   (literal ends, `E & 3`, `E & 7`, `len(a)` with every array at most
+//!   [`MAX_ARRAY_LEN`] long, `len(a) - k` for `k >= 0`, an invariant
+//!   `d <= 2`, or a bound parameter, which every call site passes in
+//!   `0..=MAX_ARRAY_LEN`); every `while` has its own counter that is
+//!   bounded in the header and stepped first thing in the body (up by 1,
+//!   2 or `1 + k` with `k` in `0..=3` to a bound, or down towards 0);
+//!   calls form a DAG (`fK` calls only `fJ` with `J < K`) except for
 //!   self-recursion on a `depth` parameter that starts at most
 //!   [`MAX_RECURSION_DEPTH`] and drops by one per call; and a static cost
 //!   model (an upper bound on expression nodes evaluated and on lines
@@ -24,15 +52,23 @@
 //!
 //! Runtime errors happen only in *trapping* programs
 //! ([`GenConfig::trap_percent`] of them), where a few divisors, indices and
-//! array lengths are left unguarded. Everywhere else a divisor is a nonzero
-//! literal or `(E | 1)`, an index is `0`, `len(a) - 1` or
-//! `abs(E % len(a))`, and an array length is in `1..=MAX_ARRAY_LEN`.
+//! array lengths are left unguarded, a few index loops step one past an
+//! end, and a few invariant operations lose their guard. Everywhere else
+//! a divisor is a nonzero literal or `(E | 1)`, or an invariant `d` under
+//! `d != 0` or in a loop `0..d`; an index is `0`, `len(a) - 1`,
+//! `abs(E % len(a))`, an index variable plus an offset its [`IndexFact`]
+//! allows, or an invariant `k` under `k < len(a)`, `k < i` or in a loop
+//! `0..(len(a) - k)`; an array length is in `1..=MAX_ARRAY_LEN`; and every
+//! parameter gets what its [`Role`] promises.
 //!
-//! Layout that [`super::minimize`] relies on: one statement per line; a
-//! block's `}` alone on its line or as `} else {`; a `while` loop's counter
-//! increment (and bound check) and a recursive function's depth guard on
-//! the same line as the opening brace, so that deleting whole lines cannot
-//! remove a loop's bound or a recursion's base case.
+//! Layout that [`super::minimize`] relies on: one statement per line (a
+//! one-line `if C { S }` or `for t in 0..E { S }` counts as one); a
+//! block's `}` alone on its line or as `} else {`; a `while` loop's
+//! counter step (and bound check, and an index copy `let i = w;`) and a
+//! recursive function's depth guard on the same line as the opening brace,
+//! and no counter step in parentheses, so that neither deleting whole lines
+//! nor replacing names, numbers or groups by `0` or `1` can remove a loop's
+//! bound or a recursion's base case.
 
 /// The longest array a program creates; also bounds `for i in 0..len(a)`.
 pub const MAX_ARRAY_LEN: i64 = 8;
@@ -40,14 +76,22 @@ pub const MAX_ARRAY_LEN: i64 = 8;
 /// The largest `depth` argument a recursive function is called with.
 pub const MAX_RECURSION_DEPTH: i64 = 3;
 
+mod edges;
 mod exprs;
+mod helpers;
+mod loops;
 mod stmts;
+
+use helpers::HelperKind;
 
 /// Size knobs of [`generate`].
 #[derive(Clone, Debug)]
 pub struct GenConfig {
-    /// Functions besides `main`: between 0 and this many.
+    /// Functions besides `main` and the helpers: between 0 and this many.
     pub max_functions: usize,
+    /// Small helper functions (see [`helpers`]), in some programs:
+    /// between 0 and this many.
+    pub max_helpers: usize,
     /// Parameters of a function: between 0 and this many.
     pub max_params: usize,
     /// `const` items: between 0 and this many.
@@ -74,6 +118,7 @@ impl Default for GenConfig {
     fn default() -> Self {
         GenConfig {
             max_functions: 6,
+            max_helpers: 4,
             max_params: 10,
             max_consts: 4,
             max_stmts: 6,
@@ -125,6 +170,14 @@ impl Rng {
         &items[self.below(items.len())]
     }
 
+    /// Fisher-Yates.
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below(i + 1);
+            items.swap(i, j);
+        }
+    }
+
     /// An index into `weights`, each chosen with probability proportional
     /// to its weight.
     fn weighted(&mut self, weights: &[u32]) -> usize {
@@ -164,6 +217,15 @@ impl Ty {
         }
     }
 
+    /// The array type of `element`s (int or float).
+    fn array_of(element: Ty) -> Ty {
+        if element == Ty::Float {
+            Ty::FloatArray
+        } else {
+            Ty::IntArray
+        }
+    }
+
     fn element(self) -> Option<Ty> {
         match self {
             Ty::IntArray => Some(Ty::Int),
@@ -180,8 +242,9 @@ enum Access {
     Mutable,
     /// Constants and `for` variables: read and shadow.
     ReadOnly,
-    /// Loop counters and `depth`: read only; never assigned or shadowed,
-    /// because termination depends on them.
+    /// Loop counters, `depth`, loop bounds, index variables, the arrays
+    /// they index and loop invariants: read only; never assigned or
+    /// shadowed, because termination or an [`IndexFact`] depends on them.
     Guard,
     /// Thread handles: never touched after their one `join`.
     Hidden,
@@ -192,6 +255,50 @@ struct Var {
     name: String,
     ty: Ty,
     access: Access,
+}
+
+/// What a parameter is for; every call site passes only values that fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// Any value of its type.
+    Plain,
+    /// `depth` of a recursive function: `0..=MAX_RECURSION_DEPTH` from
+    /// outside, one less per self-call.
+    Depth,
+    /// A loop bound: `0..=MAX_ARRAY_LEN`.
+    Bound,
+    /// An index into the array passed as parameter `k`: in bounds unless
+    /// the program traps there.
+    IndexInto(usize),
+    /// A divisor: nonzero unless the program traps there.
+    Divisor,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Param {
+    ty: Ty,
+    role: Role,
+}
+
+impl Param {
+    fn plain(ty: Ty) -> Param {
+        Param {
+            ty,
+            role: Role::Plain,
+        }
+    }
+}
+
+/// What the generator knows about the int variable `var` wherever it is
+/// visible: for every array variable in `arrays` (all [`Access::Guard`],
+/// so never reassigned, and all of one length), `var - below >= 0` and
+/// `var + above < len`. Loops over indices and index parameters set it.
+#[derive(Clone, Debug)]
+struct IndexFact {
+    var: String,
+    arrays: Vec<String>,
+    below: i64,
+    above: i64,
 }
 
 /// An upper bound on what running some code costs.
@@ -221,10 +328,11 @@ impl Cost {
 #[derive(Clone, Debug)]
 struct Signature {
     name: String,
-    params: Vec<Ty>,
+    params: Vec<Param>,
     ret: Option<Ty>,
-    /// The first parameter is `depth: int` and the function may call itself.
-    recursive: bool,
+    /// What kind of small function meant to be inlined it is, if it is
+    /// one (see [`helpers`]).
+    helper: Option<HelperKind>,
     /// One call from outside, including all its recursion.
     cost: Cost,
 }
@@ -255,6 +363,11 @@ struct FnState {
     /// `vars[scopes[k]..]` were declared in the k-th open block or later.
     vars: Vec<Var>,
     scopes: Vec<usize>,
+    /// What holds about index variables here; pushed and popped by the
+    /// loops and functions that establish it.
+    facts: Vec<IndexFact>,
+    /// The [`Role::Bound`] parameters.
+    bounds: Vec<String>,
     /// How many times the current statement may run per call: the product
     /// of the enclosing loops' trip bounds.
     mult: u64,
@@ -301,7 +414,13 @@ impl<'c> Generator<'c> {
 
     /// Whether to leave this operation unguarded.
     fn trap_here(&mut self) -> bool {
-        self.traps && self.rng.chance(6)
+        self.trap_with(6)
+    }
+
+    /// [`Self::trap_here`] with `percent` chance in a trapping program,
+    /// for rare constructs whose trapping variant matters.
+    fn trap_with(&mut self, percent: u32) -> bool {
+        self.traps && self.rng.chance(percent)
     }
 
     // ---- items -------------------------------------------------------
@@ -311,16 +430,25 @@ impl<'c> Generator<'c> {
         for _ in 0..self.rng.below(self.config.max_consts + 1) {
             items.push(self.const_item());
         }
-        for _ in 0..self.rng.below(self.config.max_functions + 1) {
-            items.push(self.function());
+        // Small helpers and ordinary functions interleave, so that each
+        // kind calls the other (calls go to earlier functions only).
+        let mut helper_slots = vec![false; self.rng.below(self.config.max_functions + 1)];
+        if self.rng.chance(60) {
+            helper_slots.extend(vec![true; self.rng.below(self.config.max_helpers + 1)]);
+        }
+        self.rng.shuffle(&mut helper_slots);
+        for helper in helper_slots {
+            let item = if helper {
+                self.helper()
+            } else {
+                self.function()
+            };
+            items.push(item);
         }
         items.push(self.main());
         // Items may come in any order; shuffle so callers sometimes
         // precede their callees and constants their dependencies.
-        for i in (1..items.len()).rev() {
-            let j = self.rng.below(i + 1);
-            items.swap(i, j);
-        }
+        self.rng.shuffle(&mut items);
         items.join("\n")
     }
 
@@ -361,7 +489,7 @@ impl<'c> Generator<'c> {
                 }
                 1 => {
                     let op = *self.rng.pick(&["/", "%"]);
-                    let divisor = *self.rng.pick(exprs::SAFE_DIVISORS);
+                    let divisor = *self.rng.pick(edges::SAFE_DIVISORS);
                     format!("({} {op} {divisor})", self.const_expr(ty, d))
                 }
                 2 => format!("({}{})", self.rng.pick(&["-", "~"]), self.const_expr(ty, d)),
@@ -399,10 +527,21 @@ impl<'c> Generator<'c> {
         let recursive = self.rng.chance(20);
         let mut params = Vec::new();
         if recursive {
-            params.push(Ty::Int);
+            params.push(Param {
+                ty: Ty::Int,
+                role: Role::Depth,
+            });
         }
         for _ in 0..self.rng.below(self.config.max_params + 1) {
-            params.push(*self.rng.pick(&Ty::ALL));
+            params.push(Param::plain(*self.rng.pick(&Ty::ALL)));
+        }
+        if self.rng.chance(25) {
+            let at = self.rng.range(i64::from(recursive), params.len() as i64) as usize;
+            let bound = Param {
+                ty: Ty::Int,
+                role: Role::Bound,
+            };
+            params.insert(at, bound);
         }
         let ret = match self.rng.below(8) {
             0 | 1 => None,
@@ -428,26 +567,30 @@ impl<'c> Generator<'c> {
             name: name.clone(),
             params: params.clone(),
             ret,
-            recursive,
+            helper: None,
             cost: Cost::default(),
         });
         self.begin_function(index, ret, recursive, budget);
-        let names = self.declare_params(&params, recursive);
-        let ret_text = ret.map_or(String::new(), |t| format!(" -> {}", t.name()));
-        let mut header = format!("fn {name}({}){ret_text} {{", names.join(", "));
+        let names = self.declare_params(&params);
+        let mut header = Self::fn_header(&name, &names, &params, ret);
         if recursive {
             let base = ret.map_or(String::new(), |t| format!(" {}", self.leaf(t)));
             header.push_str(&format!(" if depth <= 0 {{ return{base}; }}"));
         }
         let body = self.function_body(header, ret);
-        let spent = self.f.spent;
-        let calls = if recursive {
+        self.finish_signature(index);
+        body
+    }
+
+    /// Sets the cost of `funcs[index]`, whose body was just generated:
+    /// what its body spent, times how often one outside call runs it.
+    fn finish_signature(&mut self, index: usize) {
+        let calls = if self.f.recursive {
             invocations(self.f.self_calls)
         } else {
             1
         };
-        self.funcs[index].cost = spent.plus(Cost { work: 4, prints: 0 }).times(calls);
-        body
+        self.funcs[index].cost = self.f.spent.plus(Cost { work: 4, prints: 0 }).times(calls);
     }
 
     fn main(&mut self) -> String {
@@ -475,19 +618,53 @@ impl<'c> Generator<'c> {
         self.f.scopes.push(0);
     }
 
-    /// Declares the parameters; gives `name: type` for each.
-    fn declare_params(&mut self, params: &[Ty], recursive: bool) -> Vec<String> {
-        let mut texts = Vec::new();
-        for (i, &ty) in params.iter().enumerate() {
-            let (name, access) = if recursive && i == 0 {
-                ("depth".to_string(), Access::Guard)
-            } else {
-                (self.fresh("p"), Access::Mutable)
+    /// Declares the parameters; gives their names. A parameter
+    /// with a role other than [`Role::Plain`], or that one indexes, is
+    /// [`Access::Guard`]: what callers promise about it must stay true.
+    fn declare_params(&mut self, params: &[Param]) -> Vec<String> {
+        let mut names = Vec::new();
+        for param in params {
+            let name = match param.role {
+                Role::Depth => "depth".to_string(),
+                Role::Bound => self.fresh("n"),
+                Role::IndexInto(_) => self.fresh("i"),
+                Role::Divisor => self.fresh("d"),
+                Role::Plain => self.fresh("p"),
             };
-            texts.push(format!("{name}: {}", ty.name()));
-            self.f.vars.push(Var { name, ty, access });
+            names.push(name);
         }
-        texts
+        for (k, param) in params.iter().enumerate() {
+            let name = names[k].clone();
+            let indexed = params.iter().any(|q| q.role == Role::IndexInto(k));
+            let access = if param.role == Role::Plain && !indexed {
+                Access::Mutable
+            } else {
+                Access::Guard
+            };
+            match param.role {
+                Role::Bound => self.f.bounds.push(name.clone()),
+                Role::IndexInto(array) => self.f.facts.push(IndexFact {
+                    var: name.clone(),
+                    arrays: vec![names[array].clone()],
+                    below: 0,
+                    above: 0,
+                }),
+                _ => {}
+            }
+            self.declare(name, param.ty, access);
+        }
+        names
+    }
+
+    /// `fn NAME(PARAMS) -> RET {` for parameters named `names`.
+    fn fn_header(name: &str, names: &[String], params: &[Param], ret: Option<Ty>) -> String {
+        let list: Vec<String> = names
+            .iter()
+            .zip(params)
+            .map(|(name, p)| format!("{name}: {}", p.ty.name()))
+            .collect();
+        let ret_text = ret.map_or(String::new(), |t| format!(" -> {}", t.name()));
+        format!("fn {name}({}){ret_text} {{", list.join(", "))
     }
 
     fn function_body(&mut self, header: String, ret: Option<Ty>) -> String {
@@ -500,6 +677,11 @@ impl<'c> Generator<'c> {
             let value = self.expr(ty, self.config.max_expr_depth);
             self.line(format!("return {value};"));
         }
+        self.close_function()
+    }
+
+    /// Closes the function being generated; gives its text.
+    fn close_function(&mut self) -> String {
         self.f.lines.push("}".to_string());
         let mut text = self.f.lines.join("\n");
         text.push('\n');
@@ -662,6 +844,65 @@ mod tests {
         }
         assert_eq!(fmt_int(i64::MIN), "(-9223372036854775808)");
         assert_eq!(fmt_int(-5), "(-5)");
+    }
+
+    /// How many of 300 programs show each construct the generator aims at
+    /// optimizers: each must stay common enough to matter.
+    #[test]
+    fn optimizer_constructs_appear() {
+        fn while_line(l: &str) -> bool {
+            l.trim_start().starts_with("while ")
+        }
+        type LineCheck = fn(&str) -> bool;
+        let checks: &[(&str, LineCheck)] = &[
+            ("nested index loop", |l| {
+                l.contains("for j") || l.contains("while j")
+            }),
+            ("counter step 2", |l| while_line(l) && l.ends_with(" + 2;")),
+            ("invariant counter step", |l| {
+                while_line(l) && l.contains(" + 1 + k")
+            }),
+            ("counting down", |l| while_line(l) && l.contains(" - 1;")),
+            ("bound len(a) - 1", |l| {
+                l.contains(") - 1) {") || l.contains(") - 1 {")
+            }),
+            ("bound parameter", |l| l.contains("..min(n")),
+            ("offset access", |l| {
+                l.contains(" + 1)]") || l.contains(" - 1)]")
+            }),
+            ("guarded invariant division", |l| {
+                l.contains("(d") && l.contains(" != 0)")
+            }),
+            ("zero-trip invariant loop", |l| {
+                l.trim_start().starts_with("for t")
+            }),
+            ("guarded invariant load", |l| {
+                l.contains("if (k") && l.contains("{ s")
+            }),
+            ("alias of a guarded array", |l| {
+                l.trim_start().starts_with("let g") && l.contains(" = g")
+            }),
+            ("getter", |l| {
+                l.starts_with("    return p") && l.ends_with("];")
+            }),
+            ("setter", |l| {
+                l.starts_with("    p") && l.contains("[i") && l.contains("] = p")
+            }),
+            ("NaN", |l| l.contains("(0.0 / 0.0)")),
+            ("negative zero", |l| l.contains("(-0.0)")),
+            ("near the int bounds", |l| {
+                l.contains("9.2e18") || l.contains("9.3e18")
+            }),
+            ("int minimum", |l| l.contains("9223372036854775808")),
+            ("negated comparison", |l| l.contains("(!((")),
+        ];
+        let programs: Vec<String> = (0..300)
+            .map(|seed| generate(seed, &GenConfig::default()))
+            .collect();
+        for (name, check) in checks {
+            let count = programs.iter().filter(|p| p.lines().any(*check)).count();
+            assert!(count >= 10, "{name}: only in {count} of 300 programs");
+        }
     }
 
     #[test]

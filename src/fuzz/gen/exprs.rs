@@ -2,79 +2,9 @@
 //! that keep divisions, indices and array lengths from trapping except in
 //! trapping programs (see the module docs of [`super`]).
 
-use super::Cost;
-use super::{Generator, Signature, Ty, MAX_ARRAY_LEN, MAX_RECURSION_DEPTH, MAX_SELF_CALLS};
-
-const INT_EDGES: &[&str] = &[
-    "0",
-    "1",
-    "(-1)",
-    "2",
-    "3",
-    "7",
-    "10",
-    "63",
-    "64",
-    "65",
-    "255",
-    "256",
-    "0xFF",
-    "0x7FFFFFFF",
-    "0x80000000",
-    "4294967296",
-    "1_000_000",
-    "9223372036854775807",
-    "(-9223372036854775808)",
-    "(-0x8000000000000000)",
-    "(-9223372036854775807)",
-];
-
-const FLOAT_EDGES: &[f64] = &[
-    0.0,
-    -0.0,
-    1.0,
-    -1.0,
-    0.5,
-    0.1,
-    0.3,
-    3.0,
-    2.5e-3,
-    1e-5,
-    1e16,
-    9007199254740993.0,
-    1e308,
-    -1e308,
-    1.7976931348623157e308,
-    2.2250738585072014e-308,
-    5e-324,
-    9.3e18,
-    -9.3e18,
-];
-
-/// Float expressions that are not literals: NaN, both infinities, -NaN.
-const FLOAT_SPECIALS: &[&str] = &[
-    "(0.0 / 0.0)",
-    "(1.0 / 0.0)",
-    "((-1.0) / 0.0)",
-    "(1e308 * 10.0)",
-    "(-(0.0 / 0.0))",
-];
-
-const SHIFT_EDGES: &[&str] = &["0", "1", "31", "32", "63", "64", "65", "(-1)", "127"];
-
-/// Divisors that never trap (`MIN / -1` is defined).
-pub(super) const SAFE_DIVISORS: &[&str] = &[
-    "1",
-    "(-1)",
-    "2",
-    "3",
-    "7",
-    "10",
-    "(-3)",
-    "64",
-    "9223372036854775807",
-    "(-9223372036854775808)",
-];
+use super::edges::{FLOAT_EDGES, FLOAT_SPECIALS, INT_EDGES, SAFE_DIVISORS, SHIFT_EDGES};
+use super::{Cost, Generator, Param, Role, Signature, Ty};
+use super::{MAX_ARRAY_LEN, MAX_RECURSION_DEPTH, MAX_SELF_CALLS};
 
 /// An int literal; negative ones in parentheses so they can stand anywhere.
 pub(super) fn fmt_int(v: i64) -> String {
@@ -119,7 +49,7 @@ impl Generator<'_> {
     fn int_expr(&mut self, d: usize) -> Option<String> {
         let int = Ty::Int;
         Some(
-            match self.rng.weighted(&[20, 8, 10, 6, 6, 6, 6, 3, 8, 8, 2]) {
+            match self.rng.weighted(&[20, 8, 10, 6, 6, 6, 6, 3, 8, 8, 2, 6]) {
                 0 => {
                     let op = *self.rng.pick(&["+", "-", "*"]);
                     format!("({} {op} {})", self.expr(int, d), self.expr(int, d))
@@ -150,14 +80,15 @@ impl Generator<'_> {
                 }
                 8 => self.element(int)?,
                 9 => self.call(Some(int), d)?,
-                _ => self.atomic_add(d)?,
+                10 => self.atomic_add(d)?,
+                _ => self.int_edge_expr(d),
             },
         )
     }
 
     fn float_expr(&mut self, d: usize) -> Option<String> {
         let float = Ty::Float;
-        Some(match self.rng.weighted(&[25, 5, 8, 4, 10, 8, 8, 4]) {
+        Some(match self.rng.weighted(&[25, 5, 8, 4, 10, 8, 8, 4, 8]) {
             0 => {
                 let op = *self.rng.pick(&["+", "-", "*", "/"]);
                 format!("({} {op} {})", self.expr(float, d), self.expr(float, d))
@@ -168,12 +99,13 @@ impl Generator<'_> {
             4 => self.numeric_builtin(float, d),
             5 => self.element(float)?,
             6 => self.call(Some(float), d)?,
-            _ => self.rng.pick(FLOAT_SPECIALS).to_string(),
+            7 => self.rng.pick(FLOAT_SPECIALS).to_string(),
+            _ => self.float_edge_expr(d),
         })
     }
 
     fn bool_expr(&mut self, d: usize) -> Option<String> {
-        Some(match self.rng.weighted(&[20, 15, 5, 10, 5, 5]) {
+        Some(match self.rng.weighted(&[20, 15, 5, 10, 5, 5, 8]) {
             0 | 1 => {
                 let operand = if self.rng.chance(55) {
                     Ty::Int
@@ -200,7 +132,8 @@ impl Generator<'_> {
                 )
             }
             4 => format!("(!{})", self.expr(Ty::Bool, d)),
-            _ => self.call(Some(Ty::Bool), d)?,
+            5 => self.call(Some(Ty::Bool), d)?,
+            _ => self.float_edge_condition(d),
         })
     }
 
@@ -223,7 +156,7 @@ impl Generator<'_> {
         }
     }
 
-    fn new_array(&mut self, ty: Ty, d: usize) -> String {
+    pub(super) fn new_array(&mut self, ty: Ty, d: usize) -> String {
         let element = ty.element().unwrap_or(Ty::Int);
         let value = self.expr(element, d);
         let length = if self.trap_here() {
@@ -250,6 +183,11 @@ impl Generator<'_> {
     /// An index into the array variable `array`: in bounds unless this
     /// program traps here.
     pub(super) fn index(&mut self, array: &str) -> String {
+        if self.rng.chance(70) {
+            if let Some(index) = self.induction_index(array) {
+                return index;
+            }
+        }
         let d = 1;
         if self.trap_here() {
             return match self.rng.below(3) {
@@ -320,24 +258,92 @@ impl Generator<'_> {
     pub(super) fn call_to(&mut self, callee: usize, d: usize) -> String {
         let signature = self.funcs[callee].clone();
         self.charge(signature.cost);
-        let mut args = Vec::new();
-        for (i, &ty) in signature.params.iter().enumerate() {
-            if signature.recursive && i == 0 {
-                args.push(self.rng.range(0, MAX_RECURSION_DEPTH).to_string());
-            } else {
-                args.push(self.expr(ty, d));
-            }
-        }
+        let args = self.args_for(&signature.params, false, d);
         format!("{}({})", signature.name, args.join(", "))
     }
 
     fn self_call(&mut self, own: usize, d: usize) -> String {
         let signature = self.funcs[own].clone();
-        let mut args = vec!["depth - 1".to_string()];
-        for &ty in &signature.params[1..] {
-            args.push(self.expr(ty, d));
-        }
+        let args = self.args_for(&signature.params, true, d);
         format!("{}({})", signature.name, args.join(", "))
+    }
+
+    /// Arguments for `params`, each fitting its [`Role`]; a self-call
+    /// (`recursing`) passes `depth - 1`.
+    pub(super) fn args_for(&mut self, params: &[Param], recursing: bool, d: usize) -> Vec<String> {
+        let mut args: Vec<String> = Vec::new();
+        for (k, param) in params.iter().enumerate() {
+            let arg = match param.role {
+                Role::Depth if recursing => "depth - 1".to_string(),
+                Role::Depth => self.rng.range(0, MAX_RECURSION_DEPTH).to_string(),
+                Role::Bound => self.bound_arg(),
+                // A helper's runtime error shows its callers' frames: make
+                // it a little more likely than elsewhere.
+                Role::Divisor if self.trap_with(25) => "0".to_string(),
+                Role::Divisor => self.divisor(d),
+                Role::IndexInto(array) if self.is_array_var(&args[array]) => {
+                    let array = args[array].clone();
+                    if self.trap_with(25) {
+                        format!("len({array})")
+                    } else {
+                        self.index(&array)
+                    }
+                }
+                // Every array a program that cannot trap makes is nonempty.
+                Role::IndexInto(_) => "0".to_string(),
+                Role::Plain if param.ty.element().is_some() => {
+                    self.array_arg(param.ty, &params[..k], &args, d)
+                }
+                Role::Plain => self.expr(param.ty, d),
+            };
+            args.push(arg);
+        }
+        args
+    }
+
+    fn is_array_var(&self, text: &str) -> bool {
+        self.visible()
+            .iter()
+            .any(|v| v.name == text && v.ty.element().is_some())
+    }
+
+    /// An array argument: often a variable, sometimes one that an earlier
+    /// argument also passes (so that two parameters alias), or one that a
+    /// loop indexes.
+    fn array_arg(&mut self, ty: Ty, earlier: &[Param], args: &[String], d: usize) -> String {
+        let same: Vec<String> = earlier
+            .iter()
+            .zip(args)
+            .filter(|(p, a)| p.ty == ty && self.is_array_var(a))
+            .map(|(_, a)| a.clone())
+            .collect();
+        if !same.is_empty() && self.rng.chance(40) {
+            return self.rng.pick(&same).clone();
+        }
+        let visible = self.visible();
+        let indexed: Vec<String> = self
+            .f
+            .facts
+            .iter()
+            .flat_map(|f| f.arrays.iter())
+            .filter(|a| visible.iter().any(|v| &v.name == *a && v.ty == ty))
+            .cloned()
+            .collect();
+        if !indexed.is_empty() && self.rng.chance(50) {
+            return self.rng.pick(&indexed).clone();
+        }
+        self.expr(ty, d)
+    }
+
+    /// A value for a [`Role::Bound`] parameter: in `0..=MAX_ARRAY_LEN`.
+    fn bound_arg(&mut self) -> String {
+        let arrays = self.vars_where(|v| v.ty.element().is_some());
+        match self.rng.below(5) {
+            0 if !self.f.bounds.is_empty() => self.rng.pick(&self.f.bounds.clone()).clone(),
+            1 if !arrays.is_empty() => format!("len({})", self.rng.pick(&arrays).name),
+            2 => format!("({} & 7)", self.expr(Ty::Int, 1)),
+            _ => self.rng.range(0, MAX_ARRAY_LEN).to_string(),
+        }
     }
 
     /// A variable (most of the time, if one has type `ty`) or a literal.

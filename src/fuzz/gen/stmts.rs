@@ -18,6 +18,9 @@ enum Stmt {
     Return,
     AtomicAdd,
     Spawn,
+    IndexFor,
+    IndexWhile,
+    Alias,
 }
 
 /// String literals to print, with every escape.
@@ -64,6 +67,9 @@ impl Generator<'_> {
             (Stmt::Return, if self.f.block_depth > 0 { 2 } else { 0 }),
             (Stmt::AtomicAdd, 2),
             (Stmt::Spawn, if self.can_spawn() { 1 } else { 0 }),
+            (Stmt::IndexFor, if nested { 2 } else { 0 }),
+            (Stmt::IndexWhile, if nested { 1 } else { 0 }),
+            (Stmt::Alias, 1),
         ];
         let weights: Vec<u32> = options.iter().map(|o| o.1).collect();
         let done = match options[self.rng.weighted(&weights)].0 {
@@ -79,6 +85,9 @@ impl Generator<'_> {
             Stmt::Return => self.return_stmt(),
             Stmt::AtomicAdd => self.atomic_add_stmt(),
             Stmt::Spawn => self.spawn_stmt(),
+            Stmt::IndexFor => self.index_loop_stmt(false),
+            Stmt::IndexWhile => self.index_loop_stmt(true),
+            Stmt::Alias => self.alias_stmt(),
         };
         if !done {
             self.let_stmt();
@@ -185,11 +194,15 @@ impl Generator<'_> {
             _ => ("0".to_string(), 0),
         };
         let arrays = self.vars_where(|v| v.ty.element().is_some());
-        let (hi, hi_max) = match self.rng.below(4) {
+        let (hi, hi_max) = match self.rng.below(5) {
             0 => (format!("({} & 7)", self.expr(Ty::Int, 1)), 7),
             1 if !arrays.is_empty() => {
                 let array = self.rng.pick(&arrays).name.clone();
                 (format!("len({array})"), MAX_ARRAY_LEN)
+            }
+            2 if !self.f.bounds.is_empty() => {
+                let bound = self.rng.pick(&self.f.bounds).clone();
+                (bound, MAX_ARRAY_LEN)
             }
             _ => {
                 let v = self.rng.range(0, self.config.max_trip);
@@ -237,12 +250,20 @@ impl Generator<'_> {
     }
 
     fn loop_body(&mut self, trip: u64) {
-        let trip = trip.max(1);
-        self.f.mult *= trip;
-        self.f.loop_depth += 1;
+        self.enter_loop(trip);
         self.block_contents();
+        self.leave_loop(trip);
+    }
+
+    /// Charges what follows `trip` times, until [`Self::leave_loop`].
+    pub(super) fn enter_loop(&mut self, trip: u64) {
+        self.f.mult *= trip.max(1);
+        self.f.loop_depth += 1;
+    }
+
+    pub(super) fn leave_loop(&mut self, trip: u64) {
         self.f.loop_depth -= 1;
-        self.f.mult /= trip;
+        self.f.mult /= trip.max(1);
     }
 
     fn call_stmt(&mut self) -> bool {

@@ -39,7 +39,8 @@ use std::fmt::Write;
 use std::ops::Range;
 use tierjit_tiers::baseline::{self, BaselineError};
 use tierjit_tiers::bytecode::{text, FuncId, Module};
-use tierjit_tiers::code::CompiledCode;
+use tierjit_tiers::code::{CompiledCode, Tier};
+use tierjit_tiers::opt;
 
 /// Width of the hex-bytes column: instructions up to this many bytes keep
 /// the next column aligned.
@@ -47,26 +48,38 @@ const HEX_COLUMN_BYTES: usize = 11;
 
 /// Every function of `module`, one listing after another, separated by
 /// blank lines.
-pub fn module_listing(module: &Module, source: &str) -> Result<String, BaselineError> {
+pub fn module_listing(module: &Module, source: &str, tier: Tier) -> Result<String, String> {
     let mut out = String::new();
     for i in 0..module.funcs.len() {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&function_listing(module, FuncId(i as u32), source)?);
+        out.push_str(&function_listing(module, FuncId(i as u32), source, tier)?);
     }
     Ok(out)
 }
 
-/// Compiles `func` with the baseline compiler and lists its machine code
-/// under the bytecode instruction and source line each part came from.
+/// Compiles `func` with the compiler of `tier` (baseline or opt) and lists
+/// its machine code under the bytecode instruction and source line each
+/// part came from.
 pub fn function_listing(
     module: &Module,
     func: FuncId,
     source: &str,
-) -> Result<String, BaselineError> {
-    let compiled = baseline::compile(module, func)?;
-    Ok(render(module, source, &compiled))
+    tier: Tier,
+) -> Result<String, String> {
+    match tier {
+        Tier::Opt => {
+            let compiled = opt::compile(module, func, &opt::Options::default())
+                .map_err(|e| e.to_string())?;
+            Ok(render_linear(module, source, &compiled))
+        }
+        _ => {
+            let compiled =
+                baseline::compile(module, func).map_err(|e: BaselineError| e.to_string())?;
+            Ok(render(module, source, &compiled))
+        }
+    }
 }
 
 /// A run of machine code that one heading stands for.
@@ -260,6 +273,79 @@ fn render(module: &Module, source: &str, compiled: &CompiledCode) -> String {
     out
 }
 
+/// Optimized code, in offset order: its blocks are not in bytecode order,
+/// so each run of code the pc map gives one location is headed by that
+/// location's frames (innermost first), line and instruction.
+fn render_linear(module: &Module, source: &str, compiled: &CompiledCode) -> String {
+    let func = module.func(compiled.func);
+    let source_lines: Vec<&str> = source.lines().collect();
+    let mut formatter = formatter();
+    let mut out = String::new();
+    let params: Vec<&str> = func.params.iter().map(|t| t.name()).collect();
+    let _ = write!(out, "fn {}({})", func.name, params.join(", "));
+    if let Some(ret) = func.ret {
+        let _ = write!(out, " -> {ret}");
+    }
+    let _ = writeln!(
+        out,
+        "    ; {} bytes of optimized code, frame {} bytes",
+        compiled.code.len(),
+        compiled.frame_size
+    );
+    let map = &compiled.pc_map;
+    let starts: Vec<(usize, String)> = map
+        .iter()
+        .map(|e| (e.offset as usize, format!("@{}", e.pc)))
+        .collect();
+    let target_name = |offset: usize| {
+        starts
+            .iter()
+            .find(|(o, _)| *o == offset)
+            .map(|(_, n)| n.clone())
+    };
+    for (i, entry) in map.iter().enumerate() {
+        let end = map
+            .get(i + 1)
+            .map_or(compiled.code.len(), |e| e.offset as usize);
+        let mut frames = Vec::new();
+        compiled.frames_at(entry.offset, &mut frames);
+        if let Some(&(f, pc)) = frames.first() {
+            let callee = module.func(f);
+            let line = callee.lines.line(pc);
+            let text = source_lines
+                .get((line as usize).wrapping_sub(1))
+                .map_or("", |l| l.trim());
+            let instr = callee.code.get(pc as usize).map_or(String::new(), |instr| {
+                text::instr_to_string(module, callee, instr)
+            });
+            let _ = write!(out, "; {} pc {pc} line {line}: {instr}", callee.name);
+            for &(caller, call_pc) in &frames[1..] {
+                let _ = write!(out, " <- {} pc {call_pc}", module.func(caller).name);
+            }
+            let _ = writeln!(out, "    // {text}");
+        }
+        for row in decode(&compiled.code, entry.offset as usize..end, &mut formatter) {
+            let bytes = &compiled.code[row.offset..row.offset + row.len];
+            let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let _ = write!(
+                out,
+                "      {:04x}  {:<width$}  {}",
+                row.offset,
+                hex.join(" "),
+                row.text,
+                width = HEX_COLUMN_BYTES * 3 - 1
+            );
+            match row.branch_target.and_then(target_name) {
+                Some(name) => {
+                    let _ = writeln!(out, "    ; {name}");
+                }
+                None => out.push('\n'),
+            }
+        }
+    }
+    out
+}
+
 /// `inlined g pc 3 (line 7): add r2, r0, r1 <- f pc 4`: the innermost
 /// frame's function, pc, line and instruction, then each caller at its
 /// call pc.
@@ -352,7 +438,7 @@ fn main() -> int { return divide(fib(10), 3); }
     fn every_bytecode_instruction_is_listed_once_in_pc_order() {
         let module = crate::lang::compile(PROGRAM.as_bytes()).expect("compiles");
         let func = module.find("divide").expect("divide");
-        let listing = function_listing(&module, func, PROGRAM).expect("lists");
+        let listing = function_listing(&module, func, PROGRAM, Tier::Baseline).expect("lists");
         let body = listing.split("; out-of-line code").next().unwrap();
         let pcs: Vec<usize> = body
             .lines()

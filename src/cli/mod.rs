@@ -117,6 +117,9 @@ enum Command {
         /// Only this function.
         #[arg(long = "fn", value_name = "NAME")]
         func: Option<String>,
+        /// Whose code: the baseline compiler's or the optimizer's.
+        #[arg(long, value_enum, default_value_t = CodeTier::Baseline)]
+        tier: CodeTier,
     },
     /// Generate random programs and check that the tiers agree on each;
     /// save a minimized copy of each program on which they do not.
@@ -140,6 +143,15 @@ enum Tier {
     /// Start each function in a pseudo-random tier (see --mixed-seed):
     /// interpreted, baseline or optimized; for testing calls across tiers.
     Mixed,
+}
+
+/// A compiler whose code `disasm` shows.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CodeTier {
+    /// Tier 1.
+    Baseline,
+    /// Tier 2.
+    Opt,
 }
 
 /// Who sends the sampling signals.
@@ -225,7 +237,13 @@ pub fn main() -> i32 {
             }
             Err(status) => status,
         },
-        Command::Disasm { file, func } => disasm(&file, func.as_deref()),
+        Command::Disasm { file, func, tier } => {
+            let tier = match tier {
+                CodeTier::Baseline => tierjit::tiers::code::Tier::Baseline,
+                CodeTier::Opt => tierjit::tiers::code::Tier::Opt,
+            };
+            disasm(&file, func.as_deref(), tier)
+        }
         Command::Fuzz(args) => fuzz::run(args),
         Command::Report(args) => report::run(args),
     }
@@ -257,16 +275,16 @@ fn load_with_source(path: &str) -> Result<(Module, Vec<u8>), i32> {
 }
 
 /// `tierjit disasm`: lists every function, or only `only`, of `path`.
-fn disasm(path: &str, only: Option<&str>) -> i32 {
+fn disasm(path: &str, only: Option<&str>, tier: tierjit::tiers::code::Tier) -> i32 {
     let (module, source) = match load_with_source(path) {
         Ok(loaded) => loaded,
         Err(status) => return status,
     };
     let source = String::from_utf8_lossy(&source);
     let listing = match only {
-        None => tierjit::disasm::module_listing(&module, &source),
+        None => tierjit::disasm::module_listing(&module, &source, tier),
         Some(name) => match module.find(name) {
-            Some(func) => tierjit::disasm::function_listing(&module, func, &source),
+            Some(func) => tierjit::disasm::function_listing(&module, func, &source, tier),
             None => {
                 let _ = writeln!(
                     std::io::stderr(),

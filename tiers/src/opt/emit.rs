@@ -320,7 +320,7 @@ impl Emitter<'_> {
             (Some(f), Some(t)) => match f.class() {
                 RegClass::Float => self
                     .asm
-                    .movsd_rr(Xmm(t.hw_enc() as u8), Xmm(f.hw_enc() as u8)),
+                    .movaps_rr(Xmm(t.hw_enc() as u8), Xmm(f.hw_enc() as u8)),
                 _ => self.asm.mov_rr(gpr_of(t.hw_enc()), gpr_of(f.hw_enc())),
             },
             (Some(f), None) => {
@@ -387,7 +387,7 @@ impl Emitter<'_> {
             }
             MInst::Move { float } => {
                 if float {
-                    self.asm.movsd_rr(x(1), x(0))
+                    self.asm.movaps_rr(x(1), x(0))
                 } else {
                     self.asm.mov_rr(g(1), g(0))
                 }

@@ -658,6 +658,12 @@ impl Asm {
         self.sse(Some(0x66), Size::B32, 0x57, d.num(), Rm::Reg(s.num()));
     }
 
+    /// `movaps d, s`: a whole-register copy (unlike `movsd d, s`, which
+    /// merges into `d` and so waits for `d`'s last writer).
+    pub fn movaps_rr(&mut self, d: Xmm, s: Xmm) {
+        self.sse(None, Size::B32, 0x28, d.num(), Rm::Reg(s.num()));
+    }
+
     /// `xorps d, s`
     pub fn xorps_rr(&mut self, d: Xmm, s: Xmm) {
         self.sse(None, Size::B32, 0x57, d.num(), Rm::Reg(s.num()));

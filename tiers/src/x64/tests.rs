@@ -337,6 +337,7 @@ fn every_sse_form() {
         check(|a| a.orpd_rr(d, s), &format!("orpd {dn}, {sn}"));
         check(|a| a.xorpd_rr(d, s), &format!("xorpd {dn}, {sn}"));
         check(|a| a.xorps_rr(d, s), &format!("xorps {dn}, {sn}"));
+        check(|a| a.movaps_rr(d, s), &format!("movaps {dn}, {sn}"));
         let r = Gpr::ALL[x as usize];
         check(|a| a.movq_xr(d, r), &format!("movq {dn}, {}", q(r)));
         check(|a| a.movq_rx(r, d), &format!("movq {}, {dn}", q(r)));

@@ -70,8 +70,8 @@ pub fn function_listing(
 ) -> Result<String, String> {
     match tier {
         Tier::Opt => {
-            let compiled = opt::compile(module, func, &opt::Options::default())
-                .map_err(|e| e.to_string())?;
+            let compiled =
+                opt::compile(module, func, &opt::Options::default()).map_err(|e| e.to_string())?;
             Ok(render_linear(module, source, &compiled))
         }
         _ => {

@@ -395,6 +395,24 @@ impl Emitter<'_> {
             MInst::Alu(op) => self.asm.alu_rr(op, g(2), g(1)),
             MInst::AluImm(op, imm) => self.asm.alu_ri(op, g(1), imm),
             MInst::Imul => self.asm.imul_rr(g(2), g(1)),
+            MInst::Add3 => {
+                let (a, b, d) = (g(0), g(1), g(2));
+                if d == a {
+                    self.asm.alu_rr(Alu::Add, d, b);
+                } else if d == b {
+                    self.asm.alu_rr(Alu::Add, d, a);
+                } else {
+                    self.asm.lea(d, Mem::indexed(a, b, 1, 0));
+                }
+            }
+            MInst::AddImm3(imm) => {
+                let (a, d) = (g(0), g(1));
+                if d == a {
+                    self.asm.alu_ri(Alu::Add, d, imm);
+                } else {
+                    self.asm.lea(d, Mem::base_disp(a, imm));
+                }
+            }
             MInst::ImulImm(imm) => self.asm.imul_rri(g(1), g(0), imm),
             MInst::Div { rem: _, trap } => {
                 let stub = self.trap_labels[trap as usize];

@@ -182,6 +182,11 @@ pub enum MInst {
     AluImm(Alu, i32),
     /// `a, b, def(reuse a)`
     Imul,
+    /// `a, b, def`: `a + b` (`add` into whichever operand's register the
+    /// result shares, else `lea`).
+    Add3,
+    /// `a, def`: `a + imm` (`add` or `lea`).
+    AddImm3(i32),
     /// `a, def`
     ImulImm(i32),
     /// `a(rax), b(rcx), def(rax or rdx)`; traps through `trap` on zero.
@@ -427,6 +432,10 @@ struct Lowerer<'f> {
     /// The VCode block of each IR block.
     vblock: Vec<u32>,
     loc: Loc,
+    /// The IR block defining each value.
+    def_block: Vec<Block>,
+    /// The IR block being lowered.
+    current_ir_block: Block,
     /// Blocks made by `split_edge`, whose one jump is lowered last.
     pending_splits: Vec<usize>,
     /// The block being lowered.
@@ -468,6 +477,8 @@ pub fn lower(f: &Func) -> VCode {
         loc: Loc::default(),
         pending_splits: Vec::new(),
         current: 0,
+        def_block: value_blocks(f),
+        current_ir_block: f.entry,
     };
     // The entry block first, then the layout order.
     let mut order = vec![f.entry];
@@ -479,6 +490,7 @@ pub fn lower(f: &Func) -> VCode {
     let preds = f.compute_preds();
     for (i, &b) in order.iter().enumerate() {
         l.current = i as u32;
+        l.current_ir_block = b;
         l.lower_block(i, b, &preds);
     }
     // Split blocks come last in instruction order (regalloc2 wants each
@@ -673,6 +685,31 @@ impl Lowerer<'_> {
     }
 }
 
+/// The block defining each value (the entry for values of dead code).
+fn value_blocks(f: &Func) -> Vec<Block> {
+    let mut blocks = vec![f.entry; f.values.len()];
+    for &b in &f.layout {
+        for &p in &f.block(b).params {
+            blocks[p.index()] = b;
+        }
+        for &i in &f.block(b).insts {
+            if let Some(r) = f.inst(i).result {
+                blocks[r.index()] = b;
+            }
+        }
+    }
+    blocks
+}
+
+/// Operations whose operands may be swapped (exactly: for floats, IEEE
+/// `+` and `*` give the same result either way).
+fn is_commutative(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Imul | Op::Iand | Op::Ior | Op::Ixor | Op::Imin | Op::Imax | Op::Fadd | Op::Fmul
+    )
+}
+
 /// Whether operand `arg` of an instruction with op `op` is lowered as an
 /// immediate when it is a constant that fits in 32 bits.
 fn takes_imm(op: Op, arg: usize) -> bool {
@@ -718,7 +755,27 @@ impl Lowerer<'_> {
 
     fn lower_inst(&mut self, i: Inst) {
         let inst = self.f.inst(i);
-        let a = |n: usize| inst.args[n];
+        // A two-address operation overwrites its first operand's register:
+        // for a commutative one, make that the operand used only here, so
+        // the other (still live) need not be copied first.
+        let (a0, a1) = (inst.args.first(), inst.args.get(1));
+        let swap = match (a0, a1) {
+            (Some(&a0), Some(&a1)) => {
+                is_commutative(inst.op)
+                    && self.small_const(a1).is_none()
+                    && self.uses[a1.index()] == 1
+                    && self.def_block[a1.index()] == self.current_ir_block
+                    && (self.uses[a0.index()] > 1
+                        || self.def_block[a0.index()] != self.current_ir_block)
+            }
+            _ => false,
+        };
+        let args = if swap {
+            vec![inst.args[1], inst.args[0]]
+        } else {
+            inst.args.clone()
+        };
+        let a = |n: usize| args[n];
         let result = inst.result;
         let r = || result.expect("this op has a result");
         let loc = inst.loc;
@@ -742,7 +799,20 @@ impl Lowerer<'_> {
                 &[self.def(r())],
             ),
             Op::Fconst(bits) => self.emit(MInst::Const { bits, float: true }, &[self.def(r())]),
-            Op::Iadd | Op::Isub | Op::Iand | Op::Ior | Op::Ixor => {
+            // Additions take any registers: `lea` when the result is in
+            // neither operand's register.
+            Op::Iadd => match self.small_const(a(1)) {
+                Some(imm) => self.emit(MInst::AddImm3(imm), &[self.use_(a(0)), self.def(r())]),
+                None => self.emit(
+                    MInst::Add3,
+                    &[self.use_(a(0)), self.use_(a(1)), self.def(r())],
+                ),
+            },
+            Op::Isub if self.small_const(a(1)).is_some_and(|c| c != i32::MIN) => {
+                let imm = -self.small_const(a(1)).expect("checked");
+                self.emit(MInst::AddImm3(imm), &[self.use_(a(0)), self.def(r())])
+            }
+            Op::Isub | Op::Iand | Op::Ior | Op::Ixor => {
                 let alu = match inst.op {
                     Op::Iadd => Alu::Add,
                     Op::Isub => Alu::Sub,

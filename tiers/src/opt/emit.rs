@@ -601,12 +601,8 @@ impl Emitter<'_> {
                 let stub = self.trap_labels[trap as usize];
                 self.poll(stub);
             }
-            MInst::FrameCheck {
-                trap,
-                depth,
-                regs_end,
-            } => {
-                let stub = self.trap_labels[trap as usize];
+            MInst::FrameOk { depth, regs_end } => {
+                let d = g(0);
                 let a = &mut self.asm;
                 // The frames active before this one is pushed: the
                 // compiled function's (counted) and `depth - 1` inlined.
@@ -615,10 +611,17 @@ impl Emitter<'_> {
                     a.alu_ri(Alu::Add, SCRATCH, depth as i32 - 1);
                 }
                 a.alu_rm(Alu::Cmp, SCRATCH, ctx(abi::CTX_MAX_DEPTH));
-                a.jcc(Cond::Ae, stub);
+                a.setcc(Cond::B, d);
                 a.lea(SCRATCH, frame_slot(regs_end));
                 a.alu_rm(Alu::Cmp, SCRATCH, ctx(abi::CTX_REGS_END));
-                a.jcc(Cond::A, stub);
+                a.setcc(Cond::Be, SCRATCH);
+                a.alu_rr(Alu::And, d, SCRATCH);
+                a.movzx_r8(d, d);
+            }
+            MInst::TrapUnless { trap } => {
+                let ok = g(0);
+                self.asm.test_rr(ok, ok);
+                self.asm.jcc(Cond::E, self.trap_labels[trap as usize]);
             }
             MInst::Jump => {
                 let target = self.vcode.blocks[block].succs[0].index();

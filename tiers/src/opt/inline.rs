@@ -3,7 +3,8 @@
 //! An inlined body is still a frame to everyone else: it gets an
 //! [`InlineFrame`] (its function, the call it replaced, where its tj frame
 //! would start), every instruction copied from it carries that frame in
-//! its [`Loc`], and a [`Op::FrameCheck`] at its start raises `stack
+//! its [`Loc`], and a [`Op::FrameCheck`] at its start (of a
+//! [`Op::FrameOk`], which may leave loops) raises `stack
 //! overflow` exactly where the call would have (the frame limit counts
 //! inlined frames). Calls made from inlined code count the inlined frames
 //! around them, so callees see the depth the interpreter would.
@@ -11,8 +12,9 @@
 //! Which calls: those whose callee has at most [`MAX_CALLEE_SIZE`]
 //! bytecode instructions ([`MAX_HOT_CALLEE_SIZE`] for call sites the
 //! profile marks hot), up to [`MAX_INLINE_DEPTH`] frames deep, a function
-//! inlined into a chain where it already is at most once (recursion
-//! unrolls one level), while the function stays under its growth budget.
+//! inlined into a chain that already holds it at most
+//! [`MAX_RECURSIVE_INLINE`] times (recursion unrolls that many levels),
+//! while the function stays under its growth budget.
 //! Hot call sites go first when the runtime passes a profile; without
 //! one, calls in deeper loops go first.
 
@@ -20,6 +22,7 @@ use super::analysis::{compute_domtree, compute_loops};
 use super::ir::{Block, BlockCall, Func, InlineFrame, Inst, Loc, Op, Term, Value, ValueDef};
 use super::PassContext;
 use crate::bytecode::FuncId;
+use crate::Type;
 use std::collections::HashMap;
 
 /// Callees up to this many bytecode instructions are inlined.
@@ -28,6 +31,10 @@ pub const MAX_CALLEE_SIZE: usize = 40;
 pub const MAX_HOT_CALLEE_SIZE: usize = 120;
 /// The deepest chain of inlined frames.
 pub const MAX_INLINE_DEPTH: u32 = 6;
+/// A chain of inlined frames holds a function at most this many times
+/// besides the compiled function's own frame: recursion unrolls this many
+/// levels (each level of a doubly recursive function halves its calls).
+pub const MAX_RECURSIVE_INLINE: usize = 3;
 /// A function grows to at most this many times its size, plus
 /// [`GROWTH_SLACK`] instructions.
 pub const GROWTH_FACTOR: usize = 4;
@@ -62,7 +69,7 @@ pub fn inline_calls(f: &mut Func, cx: &PassContext) {
         let callee_fn = cx.module.func(callee);
         if callee_fn.code.len() > limit
             || f.inline_depth(inst.loc.inline) + 1 > MAX_INLINE_DEPTH
-            || occurrences(f, inst.loc.inline, callee) > 1
+            || occurrences(f, inst.loc.inline, callee) > MAX_RECURSIVE_INLINE
         {
             continue;
         }
@@ -261,7 +268,16 @@ fn splice(
         f.set_term(nb, term, loc);
     }
     // The call site: check that the frame fits, then enter the body.
-    f.append(block, Op::FrameCheck(k), Vec::new(), None, inst.loc);
+    let ok = f
+        .append(
+            block,
+            Op::FrameOk(k),
+            Vec::new(),
+            Some(Type::Bool),
+            inst.loc,
+        )
+        .expect("a bool");
+    f.append(block, Op::FrameCheck(k), vec![ok], None, inst.loc);
     f.set_term(
         block,
         Term::Jump(BlockCall::new(bmap[&body.entry], Vec::new())),

@@ -294,14 +294,18 @@ pub enum MInst {
         /// Trap site index.
         trap: u32,
     },
-    /// Checks that an inlined frame fits (as a call's prologue would).
-    FrameCheck {
-        /// Trap site index.
-        trap: u32,
+    /// `def`: whether an inlined frame fits (as a call's prologue would
+    /// check), as a bool.
+    FrameOk {
         /// Frames deeper than the compiled function's.
         depth: u32,
         /// One past the inlined frame's last register (root-frame index).
         regs_end: u32,
+    },
+    /// `ok`: traps through `trap` unless `ok`.
+    TrapUnless {
+        /// Trap site index.
+        trap: u32,
     },
     /// Unconditional branch to successor 0.
     Jump,
@@ -766,7 +770,8 @@ impl Lowerer<'_> {
                     && self.uses[a1.index()] == 1
                     && self.def_block[a1.index()] == self.current_ir_block
                     && (self.uses[a0.index()] > 1
-                        || self.def_block[a0.index()] != self.current_ir_block)
+                        || self.def_block[a0.index()] != self.current_ir_block
+                            && self.f.def_inst(a0).is_some())
             }
             _ => false,
         };
@@ -1074,26 +1079,31 @@ impl Lowerer<'_> {
                 let trap = self.trap(Some(Trap::Terminated), loc);
                 self.emit(MInst::Poll { trap }, &[]);
             }
+            Op::FrameOk(k) => {
+                let frame = self
+                    .f
+                    .inline_frame(k)
+                    .expect("frame checks name inlined frames");
+                self.emit(
+                    MInst::FrameOk {
+                        depth: frame.depth,
+                        regs_end: frame.reg_base + frame.num_regs,
+                    },
+                    &[self.def(r())],
+                );
+            }
             Op::FrameCheck(k) => {
                 let frame = self
                     .f
                     .inline_frame(k)
                     .expect("frame checks name inlined frames");
-                let callee_regs = frame.reg_base + frame.num_regs;
                 // The overflow is the caller's error, at its call.
                 let at = Loc {
                     inline: frame.parent,
                     pc: frame.call_pc,
                 };
                 let trap = self.trap(Some(Trap::StackOverflow), at);
-                self.emit(
-                    MInst::FrameCheck {
-                        trap,
-                        depth: frame.depth,
-                        regs_end: callee_regs,
-                    },
-                    &[],
-                );
+                self.emit(MInst::TrapUnless { trap }, &[self.use_(a(0))]);
             }
             Op::Copy => {
                 let float = self.f.ty(r()) == Type::Float;

@@ -373,8 +373,13 @@ pub enum Op {
     /// Stops the thread (trap `Terminated`) if the program is ending: at
     /// loop headers.
     Poll,
-    /// Entering inlined frame `inline`: traps `stack overflow` (at the
-    /// caller's call) where a real call would.
+    /// `-> bool`: whether inlined frame `inline` fits (the frame limit and
+    /// the register stack), as a real call's prologue would check. Its
+    /// inputs do not change during an activation (calls restore the frame
+    /// count), so it is pure: it may move out of loops and merge.
+    FrameOk(u32),
+    /// `ok`: entering inlined frame `inline`, traps `stack overflow` (at
+    /// the caller's call) unless `ok` (a [`Op::FrameOk`] of that frame).
     FrameCheck(u32),
     /// `a -> a`: the same value (made and removed by passes).
     Copy,
@@ -492,6 +497,7 @@ impl Op {
             Op::Argc => "argc",
             Op::NowNs => "now_ns",
             Op::Poll => "poll",
+            Op::FrameOk(_) => "frame_ok",
             Op::FrameCheck(_) => "frame_check",
             Op::Copy => "copy",
         }

@@ -635,6 +635,7 @@ fn op_with_immediate(c: &mut Cursor, name: &str) -> Parsed<Op> {
         "bconst" => Op::Bconst(c.number("true or false")?),
         "print_str" => Op::PrintStr(c.u32()?),
         "frame_check" => Op::FrameCheck(c.u32()?),
+        "frame_ok" => Op::FrameOk(c.u32()?),
         "call" | "spawn" => {
             let func = FuncId(c.prefixed("f", "a function")?);
             c.keyword("window")?;

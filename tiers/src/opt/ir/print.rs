@@ -128,7 +128,7 @@ pub fn inst_to_string(f: &Func, i: Inst) -> String {
         Op::Fconst(bits) => Some(format!("{bits:#x}")),
         Op::Bconst(b) => Some(b.to_string()),
         Op::PrintStr(s) => Some(s.to_string()),
-        Op::FrameCheck(k) => Some(k.to_string()),
+        Op::FrameCheck(k) | Op::FrameOk(k) => Some(k.to_string()),
         Op::Call { func, window } | Op::Spawn { func, window } => {
             Some(format!("f{} window {window}", func.0))
         }

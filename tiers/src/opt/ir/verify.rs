@@ -132,7 +132,9 @@ fn signature(op: Op) -> (Option<&'static [Want]>, Gives) {
         Op::PrintInt => (I, Gives::Nothing),
         Op::PrintFloat => (F, Gives::Nothing),
         Op::PrintBool => (&[Is(Bool)][..], Gives::Nothing),
-        Op::PrintStr(_) | Op::Poll | Op::FrameCheck(_) => (NONE, Gives::Nothing),
+        Op::PrintStr(_) | Op::Poll => (NONE, Gives::Nothing),
+        Op::FrameOk(_) => (NONE, Gives::Is(Bool)),
+        Op::FrameCheck(_) => (&[Is(Bool)][..], Gives::Nothing),
         Op::Copy => (&[Want::Any][..], Gives::SameAs(0)),
     };
     (Some(wants), gives)
@@ -570,7 +572,7 @@ impl<'a> Verifier<'a> {
         }
         let types: Vec<Type> = inst.args.iter().map(|&a| f.ty(a)).collect();
         check_operands(inst.op, &types)?;
-        if let Op::FrameCheck(k) = inst.op {
+        if let Op::FrameCheck(k) | Op::FrameOk(k) = inst.op {
             if k == 0 || k as usize > f.inlines.len() {
                 return Err(format!(
                     "frame_check of inline frame {k}, which does not exist"

@@ -740,7 +740,8 @@ block1(v3: int, v4: float):
     call f5 window 3 () @5
     v56 = spawn f6 window 4 (v4) @5
     v57 = join v56 @5
-    frame_check 1 @1:0
+    v90 = frame_ok 1 @1:0
+    frame_check 1 v90 @1:0
     print_int v57 @1:1
     print_float v53 @2:0
     print_bool v48 @2:1

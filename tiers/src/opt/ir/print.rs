@@ -25,7 +25,7 @@
 //! - Blocks in layout order, the entry block first; parameters with types.
 //! - `@PC` is a location in the function itself, `@K:PC` in inlined frame K.
 //! - Immediates: `iconst` in decimal, `fconst` as the float's bits in hex
-//!   (`0x3ff0000000000000`), `bconst true|false`, `frame_check K`,
+//!   (`0x3ff0000000000000`), `bconst true|false`, `frame_ok K`, `frame_check K v`,
 //!   `print_str S`; calls and spawns name the callee `fN` and the window,
 //!   then their arguments in parentheses; a call with a result ends with
 //!   its type (`-> T`), which only the module could tell otherwise.

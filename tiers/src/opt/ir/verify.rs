@@ -575,7 +575,8 @@ impl<'a> Verifier<'a> {
         if let Op::FrameCheck(k) | Op::FrameOk(k) = inst.op {
             if k == 0 || k as usize > f.inlines.len() {
                 return Err(format!(
-                    "frame_check of inline frame {k}, which does not exist"
+                    "frame_check of inline frame {k}, which does not exist (in {})",
+                    inst.op.name()
                 ));
             }
         }
@@ -891,15 +892,19 @@ block3:
             "inline frame 3",
         );
         rejects(
-            &edited("poll @2", "frame_check 1 @2"),
-            "frame_check",
+            &edited("poll @2", "v9 = frame_ok 1 @2"),
+            "frame_ok",
             "frame_check of inline frame 1",
         );
         let with_frame = LOOP.replace(
             "entry_regs 0\n",
             "entry_regs 0\ninline 1 = f1 parent 0 call_pc 3 reg_base 2 depth 1 regs 1\n",
         );
-        verify(&parse(&with_frame.replace("poll @2", "frame_check 1 @1:0"))).unwrap();
+        verify(&parse(&with_frame.replace(
+            "poll @2",
+            "v9 = frame_ok 1 @1:0\n    frame_check 1 v9 @1:0",
+        )))
+        .unwrap();
     }
 
     #[test]

@@ -438,6 +438,8 @@ struct Lowerer<'f> {
     loc: Loc,
     /// The IR block defining each value.
     def_block: Vec<Block>,
+    /// Every (argument, block parameter) pair some branch passes.
+    passed: std::collections::HashSet<(Value, Value)>,
     /// The IR block being lowered.
     current_ir_block: Block,
     /// Blocks made by `split_edge`, whose one jump is lowered last.
@@ -482,6 +484,7 @@ pub fn lower(f: &Func) -> VCode {
         pending_splits: Vec::new(),
         current: 0,
         def_block: value_blocks(f),
+        passed: passed_pairs(f),
         current_ir_block: f.entry,
     };
     // The entry block first, then the layout order.
@@ -689,6 +692,19 @@ impl Lowerer<'_> {
     }
 }
 
+/// Every (argument, parameter) pair a branch of `f` passes.
+fn passed_pairs(f: &Func) -> std::collections::HashSet<(Value, Value)> {
+    let mut pairs = std::collections::HashSet::new();
+    for &b in &f.layout {
+        for d in f.block(b).term.successors() {
+            for (&a, &p) in d.args.iter().zip(&f.block(d.block).params) {
+                pairs.insert((a, p));
+            }
+        }
+    }
+    pairs
+}
+
 /// The block defining each value (the entry for values of dead code).
 fn value_blocks(f: &Func) -> Vec<Block> {
     let mut blocks = vec![f.entry; f.values.len()];
@@ -741,6 +757,11 @@ impl Lowerer<'_> {
             .filter(|_| self.f.ty(v) == Type::Int)
     }
 
+    /// True if some branch passes `result` to the parameter `param`.
+    fn feeds(&self, result: Value, param: Value) -> bool {
+        self.passed.contains(&(result, param))
+    }
+
     fn use_(&self, v: Value) -> Operand {
         Operand::reg_use(self.vreg(v))
     }
@@ -763,15 +784,22 @@ impl Lowerer<'_> {
         // for a commutative one, make that the operand used only here, so
         // the other (still live) need not be copied first.
         let (a0, a1) = (inst.args.first(), inst.args.get(1));
-        let swap = match (a0, a1) {
-            (Some(&a0), Some(&a1)) => {
-                is_commutative(inst.op)
-                    && self.small_const(a1).is_none()
-                    && self.uses[a1.index()] == 1
-                    && self.def_block[a1.index()] == self.current_ir_block
-                    && (self.uses[a0.index()] > 1
-                        || self.def_block[a0.index()] != self.current_ir_block
-                            && self.f.def_inst(a0).is_some())
+        let swap = match (a0, a1, inst.result) {
+            (Some(&a0), Some(&a1), Some(r)) if is_commutative(inst.op) => {
+                // An accumulator (`s = s + x` around a loop) keeps its
+                // register: the result goes back into the parameter.
+                if self.feeds(r, a0) {
+                    false
+                } else if self.feeds(r, a1) {
+                    true
+                } else {
+                    self.small_const(a1).is_none()
+                        && self.uses[a1.index()] == 1
+                        && self.def_block[a1.index()] == self.current_ir_block
+                        && (self.uses[a0.index()] > 1
+                            || self.def_block[a0.index()] != self.current_ir_block
+                                && self.f.def_inst(a0).is_some())
+                }
             }
             _ => false,
         };

@@ -40,6 +40,7 @@ pub mod layout;
 pub mod licm;
 pub mod lower;
 pub mod strength;
+pub mod strip;
 
 use crate::bytecode::{FuncId, Module};
 use crate::code::CompiledCode;
@@ -159,6 +160,12 @@ pub const PASSES: &[Pass] = &[
     Pass {
         name: "bce",
         run: bce::eliminate_bounds_checks,
+    },
+    // After BCE, which reads the loop tests this rewrites: tight counted
+    // loops poll once per strip of iterations.
+    Pass {
+        name: "strip",
+        run: strip::strip_mine_loops,
     },
     // What the passes above left unused.
     Pass {

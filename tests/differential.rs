@@ -15,8 +15,10 @@ use std::time::Duration;
 use tierjit::fuzz::gen::{generate, GenConfig};
 use tierjit::fuzz::{compare, minimize, run_tier_within, Outcome, Status};
 
-/// The tiers every generated program runs under.
-const TIERS: &[&str] = &["interp", "baseline"];
+/// The tiers every generated program runs under: `opt-check` is the
+/// optimizer with its IR verified after every pass and every register
+/// allocation checked; `mixed:4` starts functions in all three tiers.
+const TIERS: &[&str] = &["interp", "baseline", "opt-check", "mixed:4"];
 
 /// The generated programs: seeds `FIRST_SEED..FIRST_SEED + PROGRAMS`.
 const FIRST_SEED: u64 = 0x7165_0000;

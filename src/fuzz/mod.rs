@@ -21,8 +21,9 @@
 //! by a signal, timed out or could not be started: tj programs never do
 //! that on a correct tierjit.
 //!
-//! A tier is named as on the command line (`interp`, `baseline`); `NAME:N`
-//! runs `--tier=NAME --mixed-seed=N`.
+//! A tier is named as on the command line (`interp`, `baseline`, `opt`);
+//! `NAME:N` runs `--tier=NAME --mixed-seed=N`; `opt-check` runs `--tier=opt
+//! --opt-check` (IR verified after every pass, allocations checked).
 
 pub mod gen;
 mod minimize;
@@ -139,6 +140,9 @@ pub fn run_tier_within(exe: &Path, program_path: &Path, tier: &str, timeout: Dur
 
 /// The command-line options that select `tier` (see the module docs).
 fn tier_args(tier: &str) -> Vec<String> {
+    if tier == "opt-check" {
+        return vec!["--tier=opt".into(), "--opt-check".into()];
+    }
     match tier.split_once(':') {
         Some((name, seed)) => vec![format!("--tier={name}"), format!("--mixed-seed={seed}")],
         None => vec![format!("--tier={tier}")],

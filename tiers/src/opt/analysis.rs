@@ -63,50 +63,73 @@ impl DomTree {
     }
 }
 
-/// Dominators by Cooper, Harvey and Kennedy, "A Simple, Fast Dominance
-/// Algorithm" (iterating over reverse postorder).
+/// Dominators by Lengauer and Tarjan's algorithm (the simple version,
+/// with path compression: O(E log V) whatever the shape of the graph; the
+/// iterative Cooper-Harvey-Kennedy algorithm goes quadratic on long chains
+/// of early exits).
 pub fn compute_domtree(f: &Func) -> DomTree {
-    let rpo = compute_rpo(f);
     let n = f.blocks.len();
+    // Depth-first preorder numbers and parents.
+    let mut dfs_index = vec![usize::MAX; n];
+    let mut order: Vec<Block> = vec![f.entry];
+    let mut parent: Vec<usize> = vec![0];
+    dfs_index[f.entry.index()] = 0;
+    let mut stack: Vec<(Block, usize)> = vec![(f.entry, 0)];
+    while let Some(&mut (b, ref mut next)) = stack.last_mut() {
+        let Some(s) = f.block(b).term.successors().nth(*next).map(|d| d.block) else {
+            stack.pop();
+            continue;
+        };
+        *next += 1;
+        if dfs_index[s.index()] == usize::MAX {
+            dfs_index[s.index()] = order.len();
+            parent.push(dfs_index[b.index()]);
+            order.push(s);
+            stack.push((s, 0));
+        }
+    }
+    let preds = f.compute_preds();
+    let m = order.len();
+    let mut lt = LengauerTarjan {
+        semi: (0..m).collect(),
+        label: (0..m).collect(),
+        ancestor: vec![usize::MAX; m],
+    };
+    let mut idom_dfs = vec![0usize; m];
+    let mut bucket = vec![Vec::new(); m];
+    for w in (1..m).rev() {
+        for p in &preds[order[w].index()] {
+            if dfs_index[p.index()] == usize::MAX {
+                continue;
+            }
+            let u = lt.eval(dfs_index[p.index()]);
+            lt.semi[w] = lt.semi[w].min(lt.semi[u]);
+        }
+        bucket[lt.semi[w]].push(w);
+        lt.ancestor[w] = parent[w];
+        for v in std::mem::take(&mut bucket[parent[w]]) {
+            let u = lt.eval(v);
+            idom_dfs[v] = if lt.semi[u] < lt.semi[v] {
+                u
+            } else {
+                parent[w]
+            };
+        }
+    }
+    for w in 1..m {
+        if idom_dfs[w] != lt.semi[w] {
+            idom_dfs[w] = idom_dfs[idom_dfs[w]];
+        }
+    }
+    let mut idom: Vec<Option<Block>> = vec![None; n];
+    for w in 1..m {
+        idom[order[w].index()] = Some(order[idom_dfs[w]]);
+    }
+    let rpo = compute_rpo(f);
     let mut rpo_index = vec![u32::MAX; n];
     for (i, &b) in rpo.iter().enumerate() {
         rpo_index[b.index()] = i as u32;
     }
-    let preds = f.compute_preds();
-    let mut idom: Vec<Option<Block>> = vec![None; n];
-    idom[f.entry.index()] = Some(f.entry);
-    let intersect = |idom: &[Option<Block>], mut a: Block, mut b: Block| {
-        while a != b {
-            while rpo_index[a.index()] > rpo_index[b.index()] {
-                a = idom[a.index()].expect("processed");
-            }
-            while rpo_index[b.index()] > rpo_index[a.index()] {
-                b = idom[b.index()].expect("processed");
-            }
-        }
-        a
-    };
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for &b in rpo.iter().skip(1) {
-            let mut new: Option<Block> = None;
-            for &p in &preds[b.index()] {
-                if rpo_index[p.index()] == u32::MAX || idom[p.index()].is_none() {
-                    continue;
-                }
-                new = Some(match new {
-                    None => p,
-                    Some(x) => intersect(&idom, p, x),
-                });
-            }
-            if new.is_some() && idom[b.index()] != new {
-                idom[b.index()] = new;
-                changed = true;
-            }
-        }
-    }
-    idom[f.entry.index()] = None;
     let mut children = vec![Vec::new(); n];
     for &b in &rpo {
         if let Some(d) = idom[b.index()] {
@@ -116,17 +139,17 @@ pub fn compute_domtree(f: &Func) -> DomTree {
     let mut pre = vec![(u32::MAX, u32::MAX); n];
     let mut counter = 0u32;
     // Iterative preorder with subtree end numbers.
-    let mut stack: Vec<(Block, bool)> = vec![(f.entry, false)];
-    while let Some((b, done)) = stack.pop() {
+    let mut walk: Vec<(Block, bool)> = vec![(f.entry, false)];
+    while let Some((b, done)) = walk.pop() {
         if done {
             pre[b.index()].1 = counter - 1;
             continue;
         }
         pre[b.index()].0 = counter;
         counter += 1;
-        stack.push((b, true));
+        walk.push((b, true));
         for &c in children[b.index()].iter().rev() {
-            stack.push((c, false));
+            walk.push((c, false));
         }
     }
     DomTree {
@@ -135,6 +158,45 @@ pub fn compute_domtree(f: &Func) -> DomTree {
         rpo,
         children,
         pre,
+    }
+}
+
+/// The forest of Lengauer and Tarjan's algorithm, over depth-first
+/// numbers.
+pub(crate) struct LengauerTarjan {
+    /// Semidominator of each vertex.
+    pub(crate) semi: Vec<usize>,
+    /// The vertex of least `semi` on the compressed path above each one.
+    pub(crate) label: Vec<usize>,
+    /// Parent in the forest (`usize::MAX` for a root).
+    pub(crate) ancestor: Vec<usize>,
+}
+
+impl LengauerTarjan {
+    /// The vertex of least semidominator on the forest path to `v`.
+    pub(crate) fn eval(&mut self, v: usize) -> usize {
+        if self.ancestor[v] == usize::MAX {
+            return v;
+        }
+        self.compress(v);
+        self.label[v]
+    }
+
+    /// Path compression, iterative (paths can be as long as the function).
+    fn compress(&mut self, v: usize) {
+        let mut path = Vec::new();
+        let mut u = v;
+        while self.ancestor[self.ancestor[u]] != usize::MAX {
+            path.push(u);
+            u = self.ancestor[u];
+        }
+        while let Some(x) = path.pop() {
+            let a = self.ancestor[x];
+            if self.semi[self.label[a]] < self.semi[self.label[x]] {
+                self.label[x] = self.label[a];
+            }
+            self.ancestor[x] = self.ancestor[a];
+        }
     }
 }
 

@@ -410,7 +410,7 @@ impl<'a> Verifier<'a> {
     fn compute_dominators(&mut self) {
         let n = self.dfs_order.len();
         let parent = &self.dfs_parent;
-        let mut lt = LengauerTarjan {
+        let mut lt = crate::opt::analysis::LengauerTarjan {
             semi: (0..n).collect(),
             label: (0..n).collect(),
             ancestor: vec![usize::MAX; n],
@@ -640,45 +640,6 @@ impl<'a> Verifier<'a> {
             }
         }
         Ok(())
-    }
-}
-
-/// The forest of Lengauer and Tarjan's algorithm, over depth-first
-/// numbers.
-struct LengauerTarjan {
-    /// Semidominator of each vertex.
-    semi: Vec<usize>,
-    /// The vertex of least `semi` on the compressed path above each one.
-    label: Vec<usize>,
-    /// Parent in the forest (`usize::MAX` for a root).
-    ancestor: Vec<usize>,
-}
-
-impl LengauerTarjan {
-    /// The vertex of least semidominator on the forest path to `v`.
-    fn eval(&mut self, v: usize) -> usize {
-        if self.ancestor[v] == usize::MAX {
-            return v;
-        }
-        self.compress(v);
-        self.label[v]
-    }
-
-    /// Path compression, iterative (paths can be as long as the function).
-    fn compress(&mut self, v: usize) {
-        let mut path = Vec::new();
-        let mut u = v;
-        while self.ancestor[self.ancestor[u]] != usize::MAX {
-            path.push(u);
-            u = self.ancestor[u];
-        }
-        while let Some(x) = path.pop() {
-            let a = self.ancestor[x];
-            if self.semi[self.label[a]] < self.semi[self.label[x]] {
-                self.label[x] = self.label[a];
-            }
-            self.ancestor[x] = self.ancestor[a];
-        }
     }
 }
 

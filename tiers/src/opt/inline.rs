@@ -13,7 +13,8 @@
 //! bytecode instructions ([`MAX_HOT_CALLEE_SIZE`] for call sites the
 //! profile marks hot), up to [`MAX_INLINE_DEPTH`] frames deep, a function
 //! inlined into a chain that already holds it at most
-//! [`MAX_RECURSIVE_INLINE`] times (recursion unrolls that many levels),
+//! [`MAX_RECURSIVE_INLINE`] times (recursion unrolls that many levels;
+//! one for callees over [`MAX_UNROLLED_CALLEE_SIZE`] instructions),
 //! while the function stays under its growth budget.
 //! Hot call sites go first when the runtime passes a profile; without
 //! one, calls in deeper loops go first.
@@ -35,6 +36,9 @@ pub const MAX_INLINE_DEPTH: u32 = 6;
 /// besides the compiled function's own frame: recursion unrolls this many
 /// levels (each level of a doubly recursive function halves its calls).
 pub const MAX_RECURSIVE_INLINE: usize = 3;
+/// ... for callees of at most this many bytecode instructions; a larger
+/// recursive function unrolls once.
+pub const MAX_UNROLLED_CALLEE_SIZE: usize = 16;
 /// A function grows to at most this many times its size, plus
 /// [`GROWTH_SLACK`] instructions.
 pub const GROWTH_FACTOR: usize = 4;
@@ -67,9 +71,14 @@ pub fn inline_calls(f: &mut Func, cx: &PassContext) {
             MAX_CALLEE_SIZE
         };
         let callee_fn = cx.module.func(callee);
+        let recursive_limit = if callee_fn.code.len() <= MAX_UNROLLED_CALLEE_SIZE {
+            MAX_RECURSIVE_INLINE
+        } else {
+            1
+        };
         if callee_fn.code.len() > limit
             || f.inline_depth(inst.loc.inline) + 1 > MAX_INLINE_DEPTH
-            || occurrences(f, inst.loc.inline, callee) > MAX_RECURSIVE_INLINE
+            || occurrences(f, inst.loc.inline, callee) > recursive_limit
         {
             continue;
         }

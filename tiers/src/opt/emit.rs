@@ -618,6 +618,23 @@ impl Emitter<'_> {
                 a.alu_rr(Alu::And, d, SCRATCH);
                 a.movzx_r8(d, d);
             }
+            MInst::FrameCheck {
+                trap,
+                depth,
+                regs_end,
+            } => {
+                let stub = self.trap_labels[trap as usize];
+                let a = &mut self.asm;
+                a.mov_rm(SCRATCH, ctx(abi::CTX_DEPTH));
+                if depth > 1 {
+                    a.alu_ri(Alu::Add, SCRATCH, depth as i32 - 1);
+                }
+                a.alu_rm(Alu::Cmp, SCRATCH, ctx(abi::CTX_MAX_DEPTH));
+                a.jcc(Cond::Ae, stub);
+                a.lea(SCRATCH, frame_slot(regs_end));
+                a.alu_rm(Alu::Cmp, SCRATCH, ctx(abi::CTX_REGS_END));
+                a.jcc(Cond::A, stub);
+            }
             MInst::TrapUnless { trap } => {
                 let ok = g(0);
                 self.asm.test_rr(ok, ok);

@@ -302,6 +302,16 @@ pub enum MInst {
         /// One past the inlined frame's last register (root-frame index).
         regs_end: u32,
     },
+    /// Traps through `trap` unless an inlined frame fits: [`MInst::FrameOk`]
+    /// and [`MInst::TrapUnless`] in one.
+    FrameCheck {
+        /// Trap site index.
+        trap: u32,
+        /// Frames deeper than the compiled function's.
+        depth: u32,
+        /// One past the inlined frame's last register (root-frame index).
+        regs_end: u32,
+    },
     /// `ok`: traps through `trap` unless `ok`.
     TrapUnless {
         /// Trap site index.
@@ -567,11 +577,31 @@ impl Lowerer<'_> {
             self.code.blocks[index].params = data.params.iter().map(|&p| self.vreg(p)).collect();
         }
         let fused = self.fused_compare(b);
-        for &i in &data.insts {
+        for (n, &i) in data.insts.iter().enumerate() {
             if Some(i) == fused {
                 continue;
             }
             self.loc = f.inst(i).loc;
+            // A frame_ok used only by the frame_check right after it (it
+            // did not leave a loop) is one check-and-branch.
+            if let (Op::FrameOk(k), Some(&next)) = (f.inst(i).op, data.insts.get(n + 1)) {
+                let r = f.inst(i).result.expect("a bool");
+                let check = f.inst(next);
+                if check.op == Op::FrameCheck(k) && check.args == [r] && self.uses[r.index()] == 1 {
+                    continue;
+                }
+            }
+            if let Op::FrameCheck(_) = f.inst(i).op {
+                let ok = f.inst(i).args[0];
+                if self.uses[ok.index()] == 1
+                    && n > 0
+                    && f.inst(data.insts[n - 1]).result == Some(ok)
+                    && matches!(f.inst(data.insts[n - 1]).op, Op::FrameOk(_))
+                {
+                    self.lower_fused_frame_check(i);
+                    continue;
+                }
+            }
             self.lower_inst(i);
         }
         self.loc = data.term_loc;
@@ -755,6 +785,32 @@ impl Lowerer<'_> {
             .as_iconst(v)
             .and_then(|c| i32::try_from(c).ok())
             .filter(|_| self.f.ty(v) == Type::Int)
+    }
+
+    /// A frame check whose `frame_ok` was not hoisted: compare and branch
+    /// in one go.
+    fn lower_fused_frame_check(&mut self, i: Inst) {
+        let Op::FrameCheck(k) = self.f.inst(i).op else {
+            unreachable!("called on frame checks");
+        };
+        let frame = self
+            .f
+            .inline_frame(k)
+            .expect("frame checks name inlined frames");
+        let at = Loc {
+            inline: frame.parent,
+            pc: frame.call_pc,
+        };
+        let (depth, regs_end) = (frame.depth, frame.reg_base + frame.num_regs);
+        let trap = self.trap(Some(Trap::StackOverflow), at);
+        self.emit(
+            MInst::FrameCheck {
+                trap,
+                depth,
+                regs_end,
+            },
+            &[],
+        );
     }
 
     /// True if some branch passes `result` to the parameter `param`.

@@ -143,6 +143,20 @@ fn print_opt_stage_times(programs: &[(String, Module)], instructions: usize) {
     }
 }
 
+/// Times `compile` of the whole workload as group `name`'s `compile_all`.
+fn bench_group(
+    c: &mut Criterion,
+    name: &str,
+    throughput: Throughput,
+    modules: &[Module],
+    compile: fn(&[Module]) -> usize,
+) {
+    let mut group = c.benchmark_group(name);
+    group.throughput(throughput);
+    group.bench_function("compile_all", |b| b.iter(|| compile(black_box(modules))));
+    group.finish();
+}
+
 fn compile_speed(c: &mut Criterion) {
     let programs = load_programs();
     let modules: Vec<Module> = programs.iter().map(|(_, m)| m.clone()).collect();
@@ -152,20 +166,16 @@ fn compile_speed(c: &mut Criterion) {
         .map(|f| f.code.len())
         .sum();
     let bytes = compile_all(&modules);
-
-    let mut group = c.benchmark_group("baseline_instructions");
-    group.throughput(Throughput::Elements(instructions as u64));
-    group.bench_function("compile_all", |b| {
-        b.iter(|| compile_all(black_box(&modules)))
-    });
-    group.finish();
-
-    let mut group = c.benchmark_group("baseline_bytes");
-    group.throughput(Throughput::Bytes(bytes as u64));
-    group.bench_function("compile_all", |b| {
-        b.iter(|| compile_all(black_box(&modules)))
-    });
-    group.finish();
+    let elements = Throughput::Elements(instructions as u64);
+    bench_group(
+        c,
+        "baseline_instructions",
+        elements.clone(),
+        &modules,
+        compile_all,
+    );
+    let size = Throughput::Bytes(bytes as u64);
+    bench_group(c, "baseline_bytes", size, &modules, compile_all);
 
     println!(
         "baseline: {instructions} instructions -> {bytes} bytes ({} programs, {} functions)",
@@ -174,12 +184,7 @@ fn compile_speed(c: &mut Criterion) {
     );
 
     let opt_bytes = optimize_all(&modules);
-    let mut group = c.benchmark_group("opt_instructions");
-    group.throughput(Throughput::Elements(instructions as u64));
-    group.bench_function("compile_all", |b| {
-        b.iter(|| optimize_all(black_box(&modules)))
-    });
-    group.finish();
+    bench_group(c, "opt_instructions", elements, &modules, optimize_all);
     println!("opt: {instructions} instructions -> {opt_bytes} bytes");
     print_opt_stage_times(&programs, instructions);
 }

@@ -37,7 +37,7 @@ impl Rng {
 /// fourth one with a loop inside) over the array.
 fn chunk(out: &mut String, rng: &mut Rng, k: usize) {
     let mut v = || format!("x{}", rng.below(LIVE));
-    if k % 3 != 0 {
+    if !k.is_multiple_of(3) {
         for _ in 0..8 {
             let (a, b, c) = (v(), v(), v());
             writeln!(out, "    {a} = ({b} * 3 + {c}) ^ ({a} >> 2);").unwrap();
@@ -48,7 +48,7 @@ fn chunk(out: &mut String, rng: &mut Rng, k: usize) {
     writeln!(out, "    for i in 0..n {{").unwrap();
     writeln!(out, "        {a} = {a} + arr[i] * {b};").unwrap();
     writeln!(out, "        {c} = {c} + {a} / (({d} & 7) + 1);").unwrap();
-    if k % 4 == 0 {
+    if k.is_multiple_of(4) {
         writeln!(out, "        for j in 0..i {{").unwrap();
         writeln!(out, "            {d} = {d} ^ (arr[j] + {b} % 5);").unwrap();
         writeln!(out, "        }}").unwrap();

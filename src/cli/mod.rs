@@ -10,9 +10,10 @@ use std::io::Write;
 use tierjit::lang::{self, diag::MAX_DIAGNOSTICS};
 use tierjit::runtime::tiering::TierPolicy;
 use tierjit::runtime::{TierMode, Vm, VmOptions};
-use tierjit::tiers::bytecode::{text, Module};
+use tierjit::tiers::bytecode::Module;
 use tierjit_profiler::sampler::Engine;
 
+mod dump;
 mod fuzz;
 mod report;
 
@@ -28,7 +29,7 @@ const EXIT_USAGE: i32 = 64;
 #[derive(Parser, Debug)]
 #[command(name = "tierjit", version, about, long_about = None)]
 #[command(
-    after_help = "Examples:\n  tierjit run examples/fib.tj 30\n  tierjit check prog.tj\n  tierjit dump prog.tj\n  tierjit disasm examples/fib.tj --fn fib\n\nExit status: the program's (main's int result & 255), 1 for compile errors, 2 for runtime errors, 64 for a bad command line."
+    after_help = "Examples:\n  tierjit run examples/fib.tj 30\n  tierjit check prog.tj\n  tierjit dump prog.tj\n  tierjit dump --ssa --after all --fn fib examples/fib.tj\n  tierjit disasm examples/fib.tj --fn fib\n\nExit status: the program's (main's int result & 255), 1 for compile errors, 2 for runtime errors, 64 for a bad command line."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -104,11 +105,9 @@ enum Command {
         /// The program, a .tj file.
         file: String,
     },
-    /// Print a program's bytecode in text form.
-    Dump {
-        /// The program, a .tj file.
-        file: String,
-    },
+    /// Print a program's bytecode in text form, or with --ssa the
+    /// optimizer's IR as built or after a pass.
+    Dump(dump::DumpArgs),
     /// Print each function's baseline machine code under the bytecode
     /// instruction and source line it came from.
     Disasm {
@@ -229,14 +228,7 @@ pub fn main() -> i32 {
             Ok(_) => 0,
             Err(status) => status,
         },
-        Command::Dump { file } => match load(&file) {
-            Ok(module) => {
-                let mut stdout = std::io::stdout().lock();
-                let _ = stdout.write_all(text::module_to_string(&module).as_bytes());
-                0
-            }
-            Err(status) => status,
-        },
+        Command::Dump(args) => dump::run(args),
         Command::Disasm { file, func, tier } => {
             let tier = match tier {
                 CodeTier::Baseline => tierjit::tiers::code::Tier::Baseline,

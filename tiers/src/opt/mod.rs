@@ -75,7 +75,8 @@ pub struct Options {
     /// Run regalloc2's checker on the allocation.
     pub check_allocation: bool,
     /// Print the IR after the pass of this name (`build` for the IR as
-    /// built) into [`Report::dumps`].
+    /// built; `all` for after `build` and after every pass that runs)
+    /// into [`Report::dumps`].
     pub dump_after: Option<String>,
     /// Run only the passes named here (`None`: every pass), for
     /// bisecting a miscompilation.
@@ -179,6 +180,11 @@ pub const PASSES: &[Pass] = &[
     },
 ];
 
+/// The pass named `name` in [`PASSES`].
+pub fn pass_by_name(name: &str) -> Option<&'static Pass> {
+    PASSES.iter().find(|p| p.name == name)
+}
+
 /// The names of every stage that `--dump` and `--time-passes` know.
 pub fn stage_names() -> Vec<&'static str> {
     let mut names = vec!["build"];
@@ -263,7 +269,11 @@ fn check(
     if verify {
         ir::verify::verify(f).map_err(|e| OptError(format!("after {stage}: {e}")))?;
     }
-    if options.dump_after.as_deref() == Some(stage) {
+    if options
+        .dump_after
+        .as_deref()
+        .is_some_and(|after| after == stage || after == "all")
+    {
         report.dumps.push(ir::print::func_to_string(f));
     }
     Ok(())

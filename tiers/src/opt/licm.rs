@@ -33,8 +33,13 @@ pub fn hoist_loop_invariants(f: &mut Func, _: &PassContext) {
     // dominance order.
     // A preheader sorts right before its header.
     let mut sort_key: Vec<(u32, u32)> = dom.rpo_index.iter().map(|&i| (i, 1)).collect();
-    for l in order {
-        let pre = ensure_preheader(f, &mut loops, l);
+    let mut preds = f.compute_preds();
+    // `defined_inside[v] == stamp` marks values defined in the loop being
+    // processed (one array for all loops).
+    let mut defined_inside = vec![u32::MAX; f.values.len()];
+    for (stamp, l) in order.into_iter().enumerate() {
+        let stamp = stamp as u32;
+        let pre = ensure_preheader(f, &mut loops, l, &mut preds);
         if sort_key.len() <= pre.index() {
             sort_key.resize(pre.index() + 1, (u32::MAX, 0));
             let header = loops.loops[l].header;
@@ -44,14 +49,14 @@ pub fn hoist_loop_invariants(f: &mut Func, _: &PassContext) {
         blocks.sort_by_key(|b| sort_key[b.index()]);
         // Values defined in the loop (params and results of instructions
         // still in it).
-        let mut defined_inside = vec![false; f.values.len()];
+        defined_inside.resize(f.values.len(), u32::MAX);
         for &b in &blocks {
             for &p in &f.block(b).params {
-                defined_inside[p.index()] = true;
+                defined_inside[p.index()] = stamp;
             }
             for &i in &f.block(b).insts {
                 if let Some(r) = f.inst(i).result {
-                    defined_inside[r.index()] = true;
+                    defined_inside[r.index()] = stamp;
                 }
             }
         }
@@ -62,10 +67,10 @@ pub fn hoist_loop_invariants(f: &mut Func, _: &PassContext) {
             for i in insts {
                 let inst = f.inst(i);
                 let invariant = can_hoist(f, inst.op, &inst.args)
-                    && inst.args.iter().all(|a| !defined_inside[a.index()]);
+                    && inst.args.iter().all(|a| defined_inside[a.index()] != stamp);
                 if invariant {
                     if let Some(r) = inst.result {
-                        defined_inside[r.index()] = false;
+                        defined_inside[r.index()] = u32::MAX;
                     }
                     hoisted.push(i);
                 } else {
@@ -89,15 +94,19 @@ fn can_hoist(f: &Func, op: Op, args: &[Value]) -> bool {
 }
 
 /// The preheader of loop `l`, made if there is none (and then added to
-/// every loop that contains `l`).
-fn ensure_preheader(f: &mut Func, loops: &mut Loops, l: usize) -> Block {
+/// every loop that contains `l`); keeps `preds` up to date.
+fn ensure_preheader(
+    f: &mut Func,
+    loops: &mut Loops,
+    l: usize,
+    preds: &mut Vec<Vec<Block>>,
+) -> Block {
     let header = loops.loops[l].header;
-    let preds = f.compute_preds();
     let outside: Vec<Block> = dedup(
         preds[header.index()]
             .iter()
             .copied()
-            .filter(|&p| !loops.loops[l].blocks.contains(&p))
+            .filter(|&p| !loops.contains(l, p))
             .collect(),
     );
     if let [p] = outside[..] {
@@ -115,16 +124,23 @@ fn ensure_preheader(f: &mut Func, loops: &mut Loops, l: usize) -> Block {
         .position(|&b| b == header)
         .expect("the header is live");
     f.layout.insert(at, pre);
+    // The preheader is in every loop containing `l`.
+    loops.innermost.resize(f.blocks.len(), None);
+    loops.innermost[pre.index()] = loops.loops[l].parent;
     let types: Vec<_> = f.block(header).params.iter().map(|&p| f.ty(p)).collect();
     let params: Vec<Value> = types.into_iter().map(|t| f.add_param(pre, t)).collect();
     let loc: Loc = f.block(header).term_loc;
-    for p in outside {
+    preds.resize(f.blocks.len(), Vec::new());
+    for &p in &outside {
         for d in f.blocks[p.index()].term.successors_mut() {
             if d.block == header {
                 d.block = pre;
+                preds[pre.index()].push(p);
             }
         }
     }
+    preds[header.index()].retain(|p| !outside.contains(p));
+    preds[header.index()].push(pre);
     f.set_term(pre, Term::Jump(BlockCall::new(header, params)), loc);
     let mut outer = loops.loops[l].parent;
     while let Some(o) = outer {

@@ -60,6 +60,21 @@ impl std::fmt::Display for OptError {
 
 impl std::error::Error for OptError {}
 
+/// Lowered functions with more machine instructions than this are
+/// allocated with regalloc2's fast (linear) allocator instead of Ion.
+pub const FAST_ALLOCATOR_ABOVE: usize = 20_000;
+
+thread_local! {
+    /// regalloc2's working memory, kept between compilations on a thread.
+    static REGALLOC_CTX: std::cell::RefCell<regalloc2::Ctx> = Default::default();
+}
+
+/// The allocatable registers, made once.
+fn machine_env() -> &'static regalloc2::MachineEnv {
+    static ENV: std::sync::OnceLock<regalloc2::MachineEnv> = std::sync::OnceLock::new();
+    ENV.get_or_init(lower::machine_env)
+}
+
 /// Functions with more bytecode instructions than this stay in the
 /// baseline tier: compile time must stay bounded (see docs/opt.md).
 pub const MAX_BYTECODE_INSTRUCTIONS: usize = 200_000;
@@ -237,16 +252,27 @@ pub fn compile_with_report(
     }
     let vcode = lower::lower(&f);
     lap(report, "lower");
-    let env = lower::machine_env();
+    let env = machine_env();
+    // Ion allocates well but its time grows faster than linearly with
+    // the live values of huge functions; the fast allocator is linear.
+    let algorithm = if vcode.insts.len() > FAST_ALLOCATOR_ABOVE {
+        regalloc2::Algorithm::Fastalloc
+    } else {
+        regalloc2::Algorithm::Ion
+    };
     let ra_options = regalloc2::RegallocOptions {
         verbose_log: false,
         validate_ssa: verify,
-        algorithm: regalloc2::Algorithm::Ion,
+        algorithm,
     };
-    let regs = regalloc2::run(&vcode, &env, &ra_options)
-        .map_err(|e| OptError(format!("register allocation: {e:?}")))?;
+    let regs = REGALLOC_CTX.with(|cx| {
+        let mut cx = cx.borrow_mut();
+        regalloc2::run_with_ctx(&vcode, env, &ra_options, &mut cx)
+            .map_err(|e| OptError(format!("register allocation: {e:?}")))?;
+        Ok(std::mem::take(&mut cx.output))
+    })?;
     if options.check_allocation {
-        let mut checker = regalloc2::checker::Checker::new(&vcode, &env);
+        let mut checker = regalloc2::checker::Checker::new(&vcode, env);
         checker.prepare(&regs);
         checker
             .run()

@@ -34,7 +34,10 @@ pub const STRIP: i64 = 1 << 14;
 pub fn strip_mine_loops(f: &mut Func, _: &PassContext) {
     let dom = compute_domtree(f);
     let loops = compute_loops(f, &dom);
+    // Innermost loops are disjoint, and rewriting one changes only the
+    // edges into its own header: these stay valid for the others.
     let preds = f.compute_preds();
+    let def_block = def_blocks(f);
     for l in 0..loops.loops.len() {
         let lp = &loops.loops[l];
         // Innermost only: no other loop's header inside.
@@ -45,11 +48,27 @@ pub fn strip_mine_loops(f: &mut Func, _: &PassContext) {
         if !innermost {
             continue;
         }
-        let in_loop = |b: Block| lp.blocks.contains(&b);
-        if let Some(plan) = plan(f, lp.header, &in_loop, &preds) {
-            rewrite(f, lp.header, &lp.blocks, plan);
+        let in_loop = |b: Block| loops.innermost.get(b.index()) == Some(&Some(l));
+        if let Some(plan) = plan(f, lp, &in_loop, &preds, &def_block) {
+            rewrite(f, lp.header, &preds[lp.header.index()], &in_loop, plan);
         }
     }
+}
+
+/// The block defining each value.
+fn def_blocks(f: &Func) -> Vec<Block> {
+    let mut blocks = vec![f.entry; f.values.len()];
+    for &b in &f.layout {
+        for &p in &f.block(b).params {
+            blocks[p.index()] = b;
+        }
+        for &i in &f.block(b).insts {
+            if let Some(r) = f.inst(i).result {
+                blocks[r.index()] = b;
+            }
+        }
+    }
+    blocks
 }
 
 /// What [`rewrite`] needs to know about a counted loop.
@@ -65,7 +84,14 @@ struct Plan {
     poll: (Block, Inst),
 }
 
-fn plan(f: &Func, h: Block, in_loop: &dyn Fn(Block) -> bool, preds: &[Vec<Block>]) -> Option<Plan> {
+fn plan(
+    f: &Func,
+    lp: &super::analysis::Loop,
+    in_loop: &dyn Fn(Block) -> bool,
+    preds: &[Vec<Block>],
+    def_block: &[Block],
+) -> Option<Plan> {
+    let h = lp.header;
     let Term::Branch {
         cond,
         then_dest,
@@ -89,14 +115,7 @@ fn plan(f: &Func, h: Block, in_loop: &dyn Fn(Block) -> bool, preds: &[Vec<Block>
     let (counter, bound) = (t.args[0], t.args[1]);
     let counter_index = f.block(h).params.iter().position(|&p| p == counter)?;
     // The bound is defined outside the loop.
-    let bound_inside = match f.values[bound.index()].def {
-        super::ir::ValueDef::Param(b, _) => in_loop(b),
-        super::ir::ValueDef::Inst(i) => f
-            .layout
-            .iter()
-            .any(|&b| in_loop(b) && f.block(b).insts.contains(&i)),
-    };
-    if bound_inside {
+    if in_loop(def_block[bound.index()]) {
         return None;
     }
     // Every back edge passes counter + 1.
@@ -116,18 +135,13 @@ fn plan(f: &Func, h: Block, in_loop: &dyn Fn(Block) -> bool, preds: &[Vec<Block>
         }
     }
     // Its poll, to move out.
-    let poll = f
-        .layout
-        .iter()
-        .copied()
-        .filter(|&b| in_loop(b))
-        .find_map(|b| {
-            f.block(b)
-                .insts
-                .iter()
-                .find(|&&i| f.inst(i).op == Op::Poll)
-                .map(|&i| (b, i))
-        })?;
+    let poll = lp.blocks.iter().copied().find_map(|b| {
+        f.block(b)
+            .insts
+            .iter()
+            .find(|&&i| f.inst(i).op == Op::Poll)
+            .map(|&i| (b, i))
+    })?;
     Some(Plan {
         test,
         counter,
@@ -137,11 +151,16 @@ fn plan(f: &Func, h: Block, in_loop: &dyn Fn(Block) -> bool, preds: &[Vec<Block>
     })
 }
 
-fn rewrite(f: &mut Func, h: Block, blocks: &[Block], plan: Plan) {
+fn rewrite(
+    f: &mut Func,
+    h: Block,
+    header_preds: &[Block],
+    in_loop: &dyn Fn(Block) -> bool,
+    plan: Plan,
+) {
     let loc = f.inst(plan.poll.1).loc;
     let term_loc = f.block(h).term_loc;
     let types: Vec<Type> = f.block(h).params.iter().map(|&p| f.ty(p)).collect();
-    let preds = f.compute_preds();
     // outer(i..): poll; t = i + STRIP; brif t < i, overflow, in range
     let outer = f.add_block();
     let params: Vec<Value> = types.iter().map(|&t| f.add_param(outer, t)).collect();
@@ -195,8 +214,8 @@ fn rewrite(f: &mut Func, h: Block, blocks: &[Block], plan: Plan) {
     f.set_term(in_range, Term::Jump(BlockCall::new(merge, vec![m])), loc);
     f.set_term(merge, Term::Jump(BlockCall::new(h, params.clone())), loc);
     // Entries from outside the loop go to the outer loop.
-    for p in dedup(preds[h.index()].clone()) {
-        if blocks.contains(&p) {
+    for p in dedup(header_preds.to_vec()) {
+        if in_loop(p) {
             continue;
         }
         for d in f.blocks[p.index()].term.successors_mut() {

@@ -1,12 +1,14 @@
 //! Properties of generated code that the program corpus cannot show:
-//! W^X while code runs, position independence, and the method-table switch.
+//! W^X while code runs, position independence, the method-table switch,
+//! and no-frame tables that list exactly where frames are not set up.
 
 use std::sync::Arc;
 use tierjit::lang::compile;
 use tierjit::runtime::{TierMode, Vm, VmOptions};
 use tierjit::tiers::baseline;
 use tierjit::tiers::bytecode::FuncId;
-use tierjit::tiers::code::{CompiledCode, PcMapEntry, Tier};
+use tierjit::tiers::code::{CompiledCode, NoFrameKind, NoFrameRange, PcMapEntry, Tier};
+use tierjit::tiers::opt;
 
 fn vm(source: &str, tier: TierMode) -> Arc<Vm> {
     let module = compile(source.as_bytes()).expect("compiles");
@@ -116,4 +118,79 @@ fn every_function_of_the_benchmarks_and_examples_compiles() {
         }
     }
     assert!(count > 10);
+}
+
+/// The no-frame table that `code` should have, from its instructions:
+/// every `push rbp` and the `mov rbp, rsp` after it, every `ret` (which
+/// must follow a `pop rbp`).
+fn no_frame_of_instructions(code: &[u8]) -> Vec<NoFrameRange> {
+    use iced_x86::{Code, Decoder, DecoderOptions};
+    let instructions: Vec<_> = Decoder::new(64, code, DecoderOptions::NONE)
+        .into_iter()
+        .collect();
+    let mut expected = Vec::new();
+    for (i, ins) in instructions.iter().enumerate() {
+        let range = |kind| NoFrameRange {
+            start: ins.ip() as u32,
+            end: ins.next_ip() as u32,
+            kind,
+        };
+        let before = i.checked_sub(1).map(|p| instructions[p].code());
+        match ins.code() {
+            Code::Push_r64 if ins.op0_register() == iced_x86::Register::RBP => {
+                expected.push(range(NoFrameKind::ReturnAtSp));
+            }
+            Code::Mov_rm64_r64 | Code::Mov_r64_rm64
+                if ins.op0_register() == iced_x86::Register::RBP
+                    && ins.op1_register() == iced_x86::Register::RSP =>
+            {
+                assert_eq!(before, Some(Code::Push_r64), "mov rbp, rsp at {}", ins.ip());
+                expected.push(range(NoFrameKind::ReturnAboveSavedRbp));
+            }
+            Code::Retnq => {
+                assert_eq!(before, Some(Code::Pop_r64), "ret at {}", ins.ip());
+                expected.push(range(NoFrameKind::ReturnAtSp));
+            }
+            _ => {}
+        }
+    }
+    expected
+}
+
+#[test]
+fn no_frame_tables_list_every_frame_entry_and_exit() {
+    let dirs = ["benches/tj", "examples", "tests/profiler"];
+    let mut count = 0;
+    for dir in dirs {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "tj") {
+                continue;
+            }
+            let module = compile(&std::fs::read(&path).unwrap()).unwrap();
+            for i in 0..module.funcs.len() {
+                let func = FuncId(i as u32);
+                let mut compiled = vec![baseline::compile(&module, func).unwrap()];
+                compiled.extend(opt::compile(&module, func, &opt::Options::default()).ok());
+                for code in compiled {
+                    assert_eq!(
+                        code.no_frame,
+                        no_frame_of_instructions(&code.code),
+                        "{} {:?} {}",
+                        path.display(),
+                        code.tier,
+                        module.func(func).name
+                    );
+                    // The entry and (baseline) each OSR entry start without a frame.
+                    assert_eq!(code.no_frame_at(0), Some(NoFrameKind::ReturnAtSp));
+                    for &(_, offset) in &code.osr_entries {
+                        assert_eq!(code.no_frame_at(offset), Some(NoFrameKind::ReturnAtSp));
+                    }
+                    count += 1;
+                }
+            }
+        }
+    }
+    assert!(count > 20);
 }

@@ -238,3 +238,87 @@ fn interpreted_samples_land_on_the_line_that_runs() {
         "lines with at least 5% of escape_time's samples: {by_line:?}"
     );
 }
+
+/// Samples of the worker threads of `tests/profiler/callers.tj`: how many
+/// have a tj frame, and how many of those are not rooted in `worker`
+/// (lost callers: `leaf` or `mix` without `worker` below them).
+struct Rootedness {
+    sampled: usize,
+    lost: usize,
+    outside_tj: usize,
+    with_mix_or_leaf: usize,
+}
+
+fn rootedness(p: &Profile) -> Rootedness {
+    let id = |name: &str| p.functions.iter().position(|f| f == name).unwrap() as u32;
+    let (worker, mix, leaf) = (id("worker"), id("mix"), id("leaf"));
+    let mut r = Rootedness {
+        sampled: 0,
+        lost: 0,
+        outside_tj: 0,
+        with_mix_or_leaf: 0,
+    };
+    // Thread 0 is main; the spawned workers are the others.
+    for s in p.samples.iter().filter(|s| s.thread != 0) {
+        let Some(root) = s.frames.last() else {
+            r.outside_tj += 1;
+            continue;
+        };
+        r.sampled += 1;
+        let inner = s.frames.iter().any(|f| f.func == mix || f.func == leaf);
+        r.with_mix_or_leaf += usize::from(inner);
+        // Rooted in worker, and worker is the only frame of its own below
+        // the small functions.
+        let rooted = root.func == worker
+            && s.frames.iter().filter(|f| f.func == worker).count() == 1
+            && s.frames[..s.frames.len() - 1]
+                .iter()
+                .all(|f| f.func == mix || f.func == leaf);
+        if !rooted {
+            r.lost += 1;
+        }
+    }
+    r
+}
+
+#[test]
+fn every_worker_sample_is_rooted_in_worker_in_every_tier() {
+    // Small functions called in a loop on eight threads: many samples land
+    // in prologues and epilogues, where the frame is not (fully) set up;
+    // the walk must still find each caller.
+    // Sizes give each tier roughly half a second of CPU time.
+    let mut results = Vec::new();
+    for (tier, n) in [
+        ("interp", "400000"),
+        ("baseline", "3000000"),
+        ("opt", "10000000"),
+        ("auto", "3000000"),
+    ] {
+        let p = profile_run(
+            tier,
+            "sampler-thread",
+            10_000,
+            "tests/profiler/callers.tj",
+            &[n],
+            &format!("callers-{tier}"),
+        );
+        let r = rootedness(&p);
+        eprintln!(
+            "{tier}: {} worker samples, {} lost ({:.2}%), {} with mix or leaf, {} outside tj",
+            r.sampled,
+            r.lost,
+            100.0 * r.lost as f64 / r.sampled.max(1) as f64,
+            r.with_mix_or_leaf,
+            r.outside_tj
+        );
+        results.push((tier, r));
+    }
+    // Every tier is measured (and printed) before any is judged.
+    for (tier, r) in results {
+        // Few samples when other processes take the cores (the sampler
+        // thread waits for one too), but enough to mean something.
+        assert!(r.sampled > 50, "{tier}: {} worker samples", r.sampled);
+        assert!(r.with_mix_or_leaf > 0, "{tier}: no samples in mix or leaf");
+        assert_eq!(r.lost, 0, "{tier}: samples that lost their caller");
+    }
+}

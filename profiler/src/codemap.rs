@@ -9,6 +9,12 @@
 //! A reader never waits: after a few failed tries it gives up and reports
 //! "unknown" (a handler that interrupted a writer on its own thread would
 //! otherwise spin forever).
+//!
+//! Each range also names its blob's no-frame table (where the blob's
+//! frames are not set up: [`crate::stackwalk`] reads it for the pc a thread
+//! was interrupted at). The map holds only its address: the table lives in
+//! the blob, which is why [`CodeMap::insert`] is `unsafe`: whoever adds a
+//! range promises the table stays there while any thread may run the code.
 
 use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -24,6 +30,10 @@ pub struct CodeRange {
     pub func: u32,
     /// The tier (1 baseline, 2 optimized).
     pub tier: u32,
+    /// Address of the code's no-frame table (the format is
+    /// [`crate::stackwalk`]'s), or 0 if it has none (then its frame counts
+    /// as set up at every pc).
+    pub no_frame: usize,
 }
 
 /// Why a range could not be added.
@@ -39,6 +49,7 @@ struct Slot {
     start: AtomicU64,
     end: AtomicU64,
     meta: AtomicU64,
+    no_frame: AtomicU64,
 }
 
 /// The lock-free (for readers) map of code ranges.
@@ -65,6 +76,7 @@ impl CodeMap {
                     start: AtomicU64::new(0),
                     end: AtomicU64::new(0),
                     meta: AtomicU64::new(0),
+                    no_frame: AtomicU64::new(0),
                 })
                 .collect(),
             writer: Mutex::new(()),
@@ -79,6 +91,7 @@ impl CodeMap {
             end: s.end.load(Ordering::Relaxed) as usize,
             func: (meta >> 32) as u32,
             tier: meta as u32,
+            no_frame: s.no_frame.load(Ordering::Relaxed) as usize,
         }
     }
 
@@ -88,6 +101,7 @@ impl CodeMap {
         s.end.store(r.end as u64, Ordering::Relaxed);
         s.meta
             .store((r.func as u64) << 32 | r.tier as u64, Ordering::Relaxed);
+        s.no_frame.store(r.no_frame as u64, Ordering::Relaxed);
     }
 
     /// Runs `edit` as a writer: other writers wait, readers retry.
@@ -101,7 +115,13 @@ impl CodeMap {
     }
 
     /// Adds a range.
-    pub fn insert(&self, range: CodeRange) -> Result<(), CodeMapError> {
+    ///
+    /// # Safety
+    /// `range.no_frame` is 0, or the address of a no-frame table in
+    /// [`crate::stackwalk`]'s format (4-aligned) for the code in the range
+    /// that stays readable and unchanged as long as any thread may be
+    /// interrupted inside that code.
+    pub unsafe fn insert(&self, range: CodeRange) -> Result<(), CodeMapError> {
         self.write(|map| {
             let len = map.len.load(Ordering::Relaxed);
             if len == map.slots.len() {
@@ -206,16 +226,24 @@ mod tests {
             end: start + len,
             func,
             tier: 1,
+            no_frame: 0,
         }
+    }
+
+    /// Adds a range without a no-frame table.
+    fn insert(map: &CodeMap, range: CodeRange) -> Result<(), CodeMapError> {
+        assert_eq!(range.no_frame, 0);
+        // SAFETY: no table to keep alive.
+        unsafe { map.insert(range) }
     }
 
     #[test]
     fn finds_inserts_and_removes() {
         let map = CodeMap::new(8);
-        map.insert(range(300, 50, 3)).unwrap();
-        map.insert(range(100, 50, 1)).unwrap();
-        map.insert(range(200, 50, 2)).unwrap();
-        assert_eq!(map.insert(range(120, 10, 9)), Err(CodeMapError::Overlap));
+        insert(&map, range(300, 50, 3)).unwrap();
+        insert(&map, range(100, 50, 1)).unwrap();
+        insert(&map, range(200, 50, 2)).unwrap();
+        assert_eq!(insert(&map, range(120, 10, 9)), Err(CodeMapError::Overlap));
         assert_eq!(map.find(100).unwrap().func, 1);
         assert_eq!(map.find(249).unwrap().func, 2);
         assert_eq!(map.find(250), None);
@@ -231,14 +259,14 @@ mod tests {
         let map = Arc::new(CodeMap::new(64));
         // Stable ranges that must always be found, with the right function.
         for i in 0..8 {
-            map.insert(range(1000 * i + 10_000, 100, i as u32)).unwrap();
+            insert(&map, range(1000 * i + 10_000, 100, i as u32)).unwrap();
         }
         let writer = {
             let map = map.clone();
             std::thread::spawn(move || {
                 for round in 0..20_000usize {
                     let start = 100 + (round % 50) * 100;
-                    map.insert(range(start, 50, 99)).unwrap();
+                    insert(&map, range(start, 50, 99)).unwrap();
                     assert!(map.remove(start));
                 }
             })

@@ -24,15 +24,15 @@
 //!   threads wake at every tick, and each tick costs about twice as much.
 //!
 //! **Handler.** Async-signal-safe: no allocation, no lock, no formatting,
-//! no panic; errno is saved and restored. It reads the interrupted `rip`
-//! and `rbp`, walks the stack ([`crate::stackwalk`]) with bounds checks and
+//! no panic; errno is saved and restored. It reads the interrupted `rip`,
+//! `rsp` and `rbp`, walks the stack ([`crate::stackwalk`]) with bounds checks and
 //! writes one sample into the thread's preallocated [`Ring`], dropping (and
 //! counting) it if the ring is full. `SA_RESTART` restarts interrupted
 //! system calls, so the program's own I/O is not disturbed.
 
 use crate::codemap::CodeMap;
 use crate::ring::{RawSample, Ring};
-use crate::stackwalk::{walk, InterpFrames, StackBounds};
+use crate::stackwalk::{walk, InterpFrames, Interrupted, StackBounds};
 use std::cell::Cell;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -217,24 +217,11 @@ fn record(sampler: &ThreadSampler, weight: u64, context: *mut libc::c_void) {
     let start = monotonic_ns();
     // SAFETY: the kernel passes the interrupted context of this thread as
     // the third argument of an SA_SIGINFO handler.
-    let (pc, fp) = unsafe {
-        let uc = &*(context as *const libc::ucontext_t);
-        (
-            uc.uc_mcontext.gregs[libc::REG_RIP as usize] as usize,
-            uc.uc_mcontext.gregs[libc::REG_RBP as usize] as usize,
-        )
-    };
+    let at = unsafe { Interrupted::from_signal_context(context) };
     sampler.ring.write(|sample: &mut RawSample| {
         sample.time_ns = start;
         sample.weight_ns = weight;
-        walk(
-            &sampler.bounds,
-            &sampler.map,
-            &sampler.frames,
-            pc,
-            fp,
-            sample,
-        );
+        walk(&sampler.bounds, &sampler.map, &sampler.frames, at, sample);
         sample.handler_ns = monotonic_ns().saturating_sub(start).min(u32::MAX as u64) as u32;
     });
 }

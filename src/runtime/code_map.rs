@@ -33,14 +33,18 @@ impl Default for CodeMap {
 impl CodeMap {
     /// Records a placed blob of `func`.
     pub fn insert(&self, blob: &Blob, func: FuncId) -> Result<(), String> {
-        self.ranges
-            .insert(CodeRange {
-                start: blob.code_rx,
-                end: blob.code_rx + blob.code_size,
-                func: func.0,
-                tier: blob.tier.as_u32(),
-            })
-            .map_err(|e| format!("code map: {e:?}"))
+        let range = CodeRange {
+            start: blob.code_rx,
+            end: blob.code_rx + blob.code_size,
+            func: func.0,
+            tier: blob.tier.as_u32(),
+            no_frame: blob.no_frame_table,
+        };
+        // SAFETY: the blob holds its no-frame table in the walker's format
+        // (checked in code_memory) and is freed only after a handshake
+        // finds no thread inside its code, so the table is there while any
+        // thread runs the range.
+        unsafe { self.ranges.insert(range) }.map_err(|e| format!("code map: {e:?}"))
     }
 
     /// Forgets the blob whose code starts at `start`.

@@ -6,19 +6,23 @@
 //! executable in the same view, and nothing is ever `mprotect`ed. Chunks are
 //! added as code grows.
 //!
-//! A blob is `[header][code][pc map][inline table]` inside a chunk,
-//! 16-byte aligned:
+//! A blob is `[header][code][pc map][inline table][no-frame table]` inside
+//! a chunk, 16-byte aligned:
 //!
 //! ```text
 //! BlobHeader { magic, tier, func, code_size, pc_map_len, inline_len, .. }  32 bytes
 //! code, padded with int3 to a multiple of 4                                code_size bytes
 //! pc map: PcMapEntry { offset, pc, inline } (3 x u32)                      pc_map_len entries
 //! inline table: InlineFrame { func, parent, call_pc } (3 x u32)            inline_len entries
+//! no-frame table: count (u32), then NoFrameRange { start, end, kind }      4 + 12 x count bytes
+//!                 (3 x u32), sorted and disjoint
 //! ```
 //!
-//! so a blob describes itself, inlined frames included ([`frames_at`]);
-//! the [`CodeMap`](super::code_map) indexes blobs by address for lookups
-//! from native pcs.
+//! so a blob describes itself, inlined frames included ([`frames_at`]),
+//! and where its frames are not set up; the [`CodeMap`](super::code_map)
+//! indexes blobs by address for lookups from native pcs, and gives the
+//! profiler's stack walker the address of each blob's no-frame table (the
+//! format `tierjit_profiler::stackwalk` reads; checked below).
 
 use nix::sys::memfd::{memfd_create, MFdFlags};
 use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
@@ -27,7 +31,7 @@ use std::num::NonZeroUsize;
 use std::os::fd::OwnedFd;
 use std::ptr::NonNull;
 use tierjit_tiers::bytecode::FuncId;
-use tierjit_tiers::code::{self, InlineFrame, PcMapEntry, Tier};
+use tierjit_tiers::code::{self, InlineFrame, NoFrameKind, NoFrameRange, PcMapEntry, Tier};
 
 /// Marks the start of a blob header ("TJIT").
 pub const BLOB_MAGIC: u32 = 0x544A_4954;
@@ -66,6 +70,16 @@ const _: () = {
     assert!(std::mem::align_of::<PcMapEntry>() == 4);
     assert!(std::mem::size_of::<InlineFrame>() == 12);
     assert!(std::mem::align_of::<InlineFrame>() == 4);
+    // The no-frame table is what the profiler's walker reads: (start, end,
+    // kind) words, kinds numbered as it numbers them.
+    use tierjit_profiler::stackwalk as walk;
+    assert!(std::mem::size_of::<NoFrameRange>() == 4 * walk::NO_FRAME_ENTRY_WORDS);
+    assert!(std::mem::align_of::<NoFrameRange>() == 4);
+    assert!(std::mem::offset_of!(NoFrameRange, start) == 0);
+    assert!(std::mem::offset_of!(NoFrameRange, end) == 4);
+    assert!(std::mem::offset_of!(NoFrameRange, kind) == 8);
+    assert!(NoFrameKind::ReturnAtSp as u32 == walk::NO_FRAME_RETURN_AT_SP);
+    assert!(NoFrameKind::ReturnAboveSavedRbp as u32 == walk::NO_FRAME_RETURN_ABOVE_SAVED_RBP);
 };
 
 const HEADER_SIZE: usize = std::mem::size_of::<BlobHeader>();
@@ -107,6 +121,8 @@ pub struct Blob {
     pub code_size: usize,
     /// Bytes of the whole blob (header, code, tables, padding).
     pub total_size: usize,
+    /// Address of its no-frame table (the count) in the executable view.
+    pub no_frame_table: usize,
     /// The tier of its code.
     pub tier: Tier,
     chunk: usize,
@@ -205,9 +221,9 @@ impl CodeMemory {
     }
 
     /// Places a blob of `func`'s code for `tier`: header, `code`, `pc_map`,
-    /// `inlines` (see [`tierjit_tiers::code::CompiledCode`] for what the
-    /// tables mean). The code is ready to run once this returns (the caller
-    /// publishes it with a release store).
+    /// `inlines`, `no_frame` (see [`tierjit_tiers::code::CompiledCode`] for
+    /// what the tables mean). The code is ready to run once this returns
+    /// (the caller publishes it with a release store).
     pub fn alloc_blob(
         &mut self,
         tier: Tier,
@@ -215,9 +231,17 @@ impl CodeMemory {
         code: &[u8],
         pc_map: &[PcMapEntry],
         inlines: &[InlineFrame],
+        no_frame: &[NoFrameRange],
     ) -> Result<Blob, CodeMemoryError> {
         let code_bytes = code.len().next_multiple_of(4);
-        let table_bytes = std::mem::size_of_val(pc_map) + std::mem::size_of_val(inlines);
+        let no_frame_at = HEADER_SIZE
+            + code_bytes
+            + std::mem::size_of_val(pc_map)
+            + std::mem::size_of_val(inlines);
+        let table_bytes = std::mem::size_of_val(pc_map)
+            + std::mem::size_of_val(inlines)
+            + 4
+            + std::mem::size_of_val(no_frame);
         let total = (HEADER_SIZE + code_bytes + table_bytes).next_multiple_of(ALIGN);
         let (chunk_index, offset) = self.reserve(total)?;
         let chunk = &self.chunks[chunk_index];
@@ -236,6 +260,8 @@ impl CodeMemory {
         bytes.resize(HEADER_SIZE + code_bytes, 0xCC);
         bytes.extend_from_slice(plain_bytes(pc_map));
         bytes.extend_from_slice(plain_bytes(inlines));
+        bytes.extend_from_slice(&(no_frame.len() as u32).to_ne_bytes());
+        bytes.extend_from_slice(plain_bytes(no_frame));
         bytes.resize(total, 0xCC);
         // SAFETY: [offset, offset + total) was just reserved inside this
         // chunk's writable view, and no thread runs code there yet.
@@ -253,6 +279,7 @@ impl CodeMemory {
             code_rw: base_rw + HEADER_SIZE,
             code_size: code.len(),
             total_size: total,
+            no_frame_table: base_rx + no_frame_at,
             tier,
             chunk: chunk_index,
             offset,
@@ -293,7 +320,8 @@ impl CodeMemory {
 /// padding (the blob header and tables, checked above).
 fn plain_bytes<T: Copy>(values: &[T]) -> &[u8] {
     // SAFETY: every caller passes a padding-free repr(C) type of u32
-    // fields, so each byte is initialised; the length is the slice's size.
+    // fields (or `repr(u32)` enums), so each byte is initialised; the
+    // length is the slice's size.
     unsafe {
         std::slice::from_raw_parts(values.as_ptr() as *const u8, std::mem::size_of_val(values))
     }
@@ -358,7 +386,7 @@ mod tests {
         let code = [0xB8, 42, 0, 0, 0, 0xC3];
         let map = [PcMapEntry::root(0, 0), PcMapEntry::root(5, 1)];
         let blob = memory
-            .alloc_blob(Tier::Baseline, FuncId(7), &code, &map, &[])
+            .alloc_blob(Tier::Baseline, FuncId(7), &code, &map, &[], &[])
             .unwrap();
         assert_eq!(memory.code(&blob), &code);
         let header = memory.header(&blob);
@@ -384,11 +412,11 @@ mod tests {
     fn freed_memory_is_reused() {
         let mut memory = CodeMemory::new();
         let a = memory
-            .alloc_blob(Tier::Baseline, FuncId(0), &[0xC3; 100], &[], &[])
+            .alloc_blob(Tier::Baseline, FuncId(0), &[0xC3; 100], &[], &[], &[])
             .unwrap();
         memory.free_blob(a, true);
         let b = memory
-            .alloc_blob(Tier::Opt, FuncId(1), &[0xC3; 100], &[], &[])
+            .alloc_blob(Tier::Opt, FuncId(1), &[0xC3; 100], &[], &[], &[])
             .unwrap();
         assert_eq!(a.code_rx, b.code_rx);
     }
@@ -411,10 +439,21 @@ mod tests {
                 call_pc: 2,
             },
         ];
+        let no_frame_at = |start, end, kind| NoFrameRange { start, end, kind };
+        let no_frame = [
+            no_frame_at(0, 1, NoFrameKind::ReturnAtSp),
+            no_frame_at(1, 4, NoFrameKind::ReturnAboveSavedRbp),
+        ];
         // An odd code size: the tables start at the next multiple of 4.
         let blob = memory
-            .alloc_blob(Tier::Opt, FuncId(3), &[0x90; 31], &map, &inlines)
+            .alloc_blob(Tier::Opt, FuncId(3), &[0x90; 31], &map, &inlines, &no_frame)
             .unwrap();
+        // The no-frame table follows the code (31 bytes padded to 32) and
+        // the other tables, its count first.
+        assert_eq!(blob.no_frame_table, blob.code_rx + 32 + 12 * 4 + 12 * 2);
+        // SAFETY: the blob is live and its table has a count and two entries.
+        let table = unsafe { std::slice::from_raw_parts(blob.no_frame_table as *const u32, 7) };
+        assert_eq!(table, [2, 0, 1, 0, 1, 4, 1]);
         assert_eq!(memory.header(&blob).tier(), Some(Tier::Opt));
         let frames = |offset| {
             let mut out = Vec::new();

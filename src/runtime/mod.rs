@@ -423,6 +423,7 @@ impl Vm {
                 &compiled.code,
                 &compiled.pc_map,
                 &compiled.inlines,
+                &compiled.no_frame,
             )
             .map_err(|e| VmError::Compile(e.to_string()))?;
         self.code_map

@@ -9,10 +9,11 @@
 //! and sends each registered thread a real-time signal. The handler, on
 //! the target thread, looks for the blobs' addresses in that thread's
 //! state: the interrupted pc and every other register, the top words of
-//! the native stack (a frame-pointer walk alone would miss a caller while
-//! its callee is in a prologue or epilogue), the `rbp` chain, the helper
-//! call site in the context, and the interpreted records with their
-//! native callers. It marks every range any
+//! the native stack (for `interpreter_entry`'s wrapper, whose own prologue
+//! and epilogue no table describes), the frames of the profiler's walk
+//! (the `rbp` chain, exact also when the thread is in a prologue or
+//! epilogue of generated code), the helper call site in the context, and
+//! the interpreted records with their native callers. It marks every range any
 //! address falls in, then acknowledges. Blobs that no
 //! thread marked are removed from the code map and freed (with `int3`
 //! filling, so a thread that wrongly ran freed code would stop at once);
@@ -36,7 +37,9 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 use tierjit_profiler::codemap::CodeMap as RangeMap;
 use tierjit_profiler::ring::{FRAME_NATIVE, FRAME_PAYLOAD};
-use tierjit_profiler::stackwalk::{visit_frames, visit_record_returns, InterpFrames, StackBounds};
+use tierjit_profiler::stackwalk::{
+    visit_frames, visit_record_returns, InterpFrames, Interrupted, StackBounds,
+};
 
 /// What the handshake handler needs of one registered thread.
 pub struct ThreadEntry {
@@ -99,9 +102,8 @@ extern "C" fn on_handshake(_: libc::c_int, _: *mut libc::siginfo_t, context: *mu
         let (entry, request) = unsafe { (&*entry, &*request) };
         // SAFETY: the kernel passes this thread's interrupted context.
         let gregs = unsafe { (*(context as *const libc::ucontext_t)).uc_mcontext.gregs };
-        let pc = gregs[libc::REG_RIP as usize] as usize;
-        let fp = gregs[libc::REG_RBP as usize] as usize;
-        let sp = gregs[libc::REG_RSP as usize] as usize;
+        // SAFETY: as above.
+        let at = unsafe { Interrupted::from_signal_context(context) };
         let mark = |addr: usize| {
             // Most words are no code address at all: one compare rejects them.
             if addr < request.lowest || addr >= request.highest {
@@ -113,17 +115,19 @@ extern "C" fn on_handshake(_: libc::c_int, _: *mut libc::siginfo_t, context: *mu
                 }
             }
         };
-        mark(pc);
+        mark(at.pc);
         // Conservatively, every register and the top words of the stack,
-        // besides the precise walk below: a frame walk misses a caller
-        // while its callee is in a prologue or epilogue (its return address
-        // is then on top of the stack), and an entry may sit in a register
-        // between loading it and calling it. A word that only looks like a
-        // code address keeps a blob alive one round longer, which is safe.
+        // besides the exact walk below (exact also in prologues and
+        // epilogues of generated code): an entry may sit in a register
+        // between loading it and calling it, and `interpreter_entry`'s
+        // wrapper has its own prologue and epilogue, where its caller's
+        // return address is on top of the stack and linked by nothing else.
+        // A word that only looks like a code address keeps a blob alive one
+        // round longer, which is safe.
         for &value in gregs.iter() {
             mark(value as usize);
         }
-        let mut addr = sp & !7;
+        let mut addr = at.sp & !7;
         for _ in 0..TOP_OF_STACK_WORDS {
             let Some(word) = entry.bounds.read(addr) else {
                 break;
@@ -136,7 +140,7 @@ extern "C" fn on_handshake(_: libc::c_int, _: *mut libc::siginfo_t, context: *mu
             mark(unsafe { (*entry.calling).load(Ordering::Relaxed) });
         }
         visit_record_returns(&entry.frames, |ret| mark(ret.wrapping_sub(1)));
-        visit_frames(&entry.bounds, &request.map, &entry.frames, pc, fp, |word| {
+        visit_frames(&entry.bounds, &request.map, &entry.frames, at, |word| {
             if word & !FRAME_PAYLOAD == FRAME_NATIVE {
                 mark((word & FRAME_PAYLOAD) as usize);
             }
@@ -212,10 +216,10 @@ impl Drop for Registration {
 }
 
 /// Words of a thread's stack, from the top, that the handshake checks
-/// conservatively: enough to cover the prologues and epilogues of
-/// generated code and of `interpreter_entry`'s wrapper, the only code that
-/// runs with a native caller linked neither by `rbp`, nor by a frame
-/// record, nor by the context's helper site (docs/tiering.md).
+/// conservatively: enough to cover the prologue and epilogue of
+/// `interpreter_entry`'s wrapper, the only code that runs with a native
+/// caller linked neither by `rbp`, nor by a frame record, nor by the
+/// context's helper site, nor by a no-frame table (docs/tiering.md).
 const TOP_OF_STACK_WORDS: usize = 64;
 
 /// How long the retirer waits for a thread's answer.

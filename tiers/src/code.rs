@@ -12,11 +12,16 @@
 //!   the byte belongs to ([`CompiledCode::frames_at`]);
 //! - each OSR entry continues the function at a loop header, on the frame
 //!   the interpreter was running (the frame layout is shared);
-//! - each direct call site names its callee, so that it can be repatched.
+//! - each direct call site names its callee, so that it can be repatched;
+//! - the frame is walkable by `rbp` (`[rbp]` the caller's `rbp`, `[rbp + 8]`
+//!   the return address) at every offset except those the no-frame table
+//!   lists ([`NoFrameRange`]: the prologue before `mov rbp, rsp` is done,
+//!   the `ret` after `pop rbp`), where it says where the return address is.
 //!
-//! The pc map and the inline table are `repr(C)` plain data: the runtime
-//! copies them next to the code in executable memory and reads them back
-//! as slices with [`frames_at`], also from stack walkers.
+//! The pc map, the inline table and the no-frame table are `repr(C)` plain
+//! data: the runtime copies them next to the code in executable memory and
+//! reads them back as slices with [`frames_at`], also from stack walkers;
+//! the profiler's stack walker reads the no-frame table in place.
 
 use crate::bytecode::FuncId;
 
@@ -116,6 +121,46 @@ pub struct CallSite {
     pub callee: FuncId,
 }
 
+/// Where the return address is while a blob's own frame is not set up. In
+/// both states `rbp` still holds the caller's frame pointer, so a walk
+/// continues from it once it has the return address. The numbering is
+/// part of the blob format (the profiler's stack walker reads it).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoFrameKind {
+    /// At `push rbp` (the function's first instruction), or at `ret` after
+    /// `pop rbp`: the return address is at `[rsp]`.
+    ReturnAtSp = 0,
+    /// After `push rbp`, at `mov rbp, rsp`: the caller's `rbp` is at
+    /// `[rsp]`, the return address at `[rsp + 8]`.
+    ReturnAboveSavedRbp = 1,
+}
+
+impl NoFrameKind {
+    /// Bytes above `rsp` where the return address is.
+    pub fn return_address_offset(self) -> u32 {
+        match self {
+            NoFrameKind::ReturnAtSp => 0,
+            NoFrameKind::ReturnAboveSavedRbp => 8,
+        }
+    }
+}
+
+/// Native offsets `start..end` at which the frame is not set up, and
+/// where the return address is meanwhile. An interrupted pc (the only pc
+/// of a stack that is not at a call) may be in one; a return address never
+/// is.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoFrameRange {
+    /// First offset of the range.
+    pub start: u32,
+    /// One past its last offset.
+    pub end: u32,
+    /// Where the return address is.
+    pub kind: NoFrameKind,
+}
+
 /// The output of a compiler for one function, from any tier.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompiledCode {
@@ -144,6 +189,10 @@ pub struct CompiledCode {
     /// `frame_size + 8` is a multiple of 16, which keeps `rsp` 16-aligned
     /// at calls. Baseline: 24 (`rbp`, `rbx`, `r15`).
     pub frame_size: u32,
+    /// Where the frame is not set up (each prologue's `push rbp` and `mov
+    /// rbp, rsp`, each epilogue's `ret`): sorted by start, disjoint. At
+    /// every other offset the frame is walkable by `rbp`.
+    pub no_frame: Vec<NoFrameRange>,
 }
 
 impl CompiledCode {
@@ -155,6 +204,12 @@ impl CompiledCode {
             .map(|&(_, o)| o)
     }
 
+    /// Where the return address is if the frame is not set up at
+    /// `offset`; `None` if it is (the walk goes by `rbp`).
+    pub fn no_frame_at(&self, offset: u32) -> Option<NoFrameKind> {
+        no_frame_at(&self.no_frame, offset)
+    }
+
     /// Pushes the bytecode frames that the code at `offset` belongs to,
     /// innermost first: the inlined callee, then each caller at its call
     /// pc, ending with this function. False (and nothing pushed) if the
@@ -162,6 +217,14 @@ impl CompiledCode {
     pub fn frames_at(&self, offset: u32, out: &mut Vec<(FuncId, u32)>) -> bool {
         frames_at(self.func, &self.pc_map, &self.inlines, offset, out)
     }
+}
+
+/// [`CompiledCode::no_frame_at`] over a no-frame table (sorted, disjoint).
+pub fn no_frame_at(table: &[NoFrameRange], offset: u32) -> Option<NoFrameKind> {
+    let i = table
+        .partition_point(|r| r.start <= offset)
+        .checked_sub(1)?;
+    (offset < table[i].end).then_some(table[i].kind)
 }
 
 /// [`CompiledCode::frames_at`] over the raw tables of function `root`'s
@@ -236,6 +299,23 @@ mod tests {
             osr_entries: vec![(2, 50)],
             call_sites: Vec::new(),
             frame_size: 24,
+            no_frame: vec![
+                NoFrameRange {
+                    start: 0,
+                    end: 1,
+                    kind: NoFrameKind::ReturnAtSp,
+                },
+                NoFrameRange {
+                    start: 1,
+                    end: 4,
+                    kind: NoFrameKind::ReturnAboveSavedRbp,
+                },
+                NoFrameRange {
+                    start: 63,
+                    end: 64,
+                    kind: NoFrameKind::ReturnAtSp,
+                },
+            ],
         }
     }
 
@@ -255,6 +335,19 @@ mod tests {
         assert_eq!(frames(63), (true, ids(&[(0, 9)])));
         assert_eq!(code.osr_entry(2), Some(50));
         assert_eq!(code.osr_entry(3), None);
+    }
+
+    #[test]
+    fn no_frame_ranges_say_where_the_return_address_is() {
+        let code = inlined();
+        let at = |offset| code.no_frame_at(offset).map(|k| k.return_address_offset());
+        assert_eq!(at(0), Some(0));
+        assert_eq!(at(1), Some(8));
+        assert_eq!(at(3), Some(8));
+        assert_eq!(at(4), None);
+        assert_eq!(at(62), None);
+        assert_eq!(at(63), Some(0));
+        assert_eq!(at(64), None);
     }
 
     #[test]

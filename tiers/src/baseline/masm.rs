@@ -13,10 +13,11 @@
 
 use crate::abi::{self, Helper};
 use crate::bytecode::Reg;
+use crate::code::NoFrameRange;
 use crate::x64::runtime::{ctx, CTX, FRAME};
 use crate::x64::{Alu, Asm, Cond, DynamicLabel, Gpr, Mem, SseOp, Xmm};
 
-use Gpr::{Rax, Rbp, Rcx, Rdx, Rsi};
+use Gpr::{Rax, Rcx, Rdx, Rsi};
 
 const XMM0: Xmm = Xmm(0);
 const XMM1: Xmm = Xmm(1);
@@ -156,9 +157,11 @@ impl Masm {
         self.asm.bind(label);
     }
 
-    /// The finished code, or an error if a label was never bound.
-    pub fn finish(self) -> Result<Vec<u8>, String> {
-        self.asm.finish()
+    /// The finished code, or an error if a label was never bound, and
+    /// where its frame is not set up ([`crate::code::CompiledCode::no_frame`]).
+    pub fn finish(mut self) -> Result<(Vec<u8>, Vec<NoFrameRange>), String> {
+        let no_frame = self.asm.take_no_frame();
+        Ok((self.asm.finish()?, no_frame))
     }
 
     // ---- frame, calls, helpers ----
@@ -169,8 +172,7 @@ impl Masm {
     /// counts the frame.
     pub fn prologue(&mut self, num_regs: u16, overflow: DynamicLabel) {
         let a = &mut self.asm;
-        a.push(Rbp);
-        a.mov_rr(Rbp, Gpr::Rsp);
+        a.enter_frame();
         a.push(FRAME);
         a.push(CTX);
         a.mov_rr(CTX, Gpr::Rdi);
@@ -190,8 +192,7 @@ impl Masm {
     fn pop_frame_and_return(&mut self) {
         self.asm.pop(CTX);
         self.asm.pop(FRAME);
-        self.asm.pop(Rbp);
-        self.asm.ret();
+        self.asm.leave_frame_and_return();
     }
 
     /// Returns `rax` to the caller, uncounting the frame.

@@ -3,7 +3,8 @@
 //! A pure function: bytecode in, position-independent x86-64 bytes and a pc
 //! map out ([`CompiledCode`] of tier [`Tier::Baseline`]: every pc-map entry
 //! names the function itself, `inline: 0`; no inlined frames, no direct
-//! call sites; `frame_size` 24); the runtime places the bytes in executable
+//! call sites; `frame_size` 24; no-frame ranges at the entry's and each
+//! OSR entry's `push rbp; mov rbp, rsp` and at each `ret`); the runtime places the bytes in executable
 //! memory and installs them in the method table. Each instruction becomes a
 //! few machine instructions on frame registers in memory (see [`masm`],
 //! which emits through the shared [`crate::x64`] assembler), so the frame
@@ -121,7 +122,7 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
     loop_headers.dedup();
     let osr_entries = c.osr_entries(&loop_headers, f.num_regs, overflow);
     c.out_of_line(overflow);
-    let code = c.masm.finish().map_err(BaselineError)?;
+    let (code, no_frame) = c.masm.finish().map_err(BaselineError)?;
     // Where an instruction emitted no code, the next one's code is its own:
     // keep the last entry for each offset.
     c.pc_map.dedup_by(|later, earlier| {
@@ -141,6 +142,7 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
         osr_entries,
         call_sites: Vec::new(),
         frame_size: masm::FRAME_SIZE,
+        no_frame,
     })
 }
 

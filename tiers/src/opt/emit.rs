@@ -139,6 +139,7 @@ pub fn emit(f: &Func, vcode: &VCode, regs: &Output) -> Result<CompiledCode, Stri
         e.block(b, next);
     }
     e.out_of_line();
+    let no_frame = e.asm.take_no_frame();
     let code = e.asm.finish()?;
     let mut pc_map = e.pc_map;
     // Where code for one location emitted nothing, the next entry owns
@@ -169,6 +170,7 @@ pub fn emit(f: &Func, vcode: &VCode, regs: &Output) -> Result<CompiledCode, Stri
         osr_entries: f.osr_pc.map(|pc| vec![(pc, 0)]).unwrap_or_default(),
         call_sites: Vec::new(),
         frame_size,
+        no_frame,
     })
 }
 
@@ -259,8 +261,7 @@ impl Emitter<'_> {
         };
         self.at(entry_loc);
         let a = &mut self.asm;
-        a.push(Gpr::Rbp);
-        a.mov_rr(Gpr::Rbp, Gpr::Rsp);
+        a.enter_frame();
         a.push(FRAME);
         a.push(CTX);
         for &r in &self.saved {
@@ -821,8 +822,7 @@ impl Emitter<'_> {
         }
         a.pop(CTX);
         a.pop(FRAME);
-        a.pop(Gpr::Rbp);
-        a.ret();
+        a.leave_frame_and_return();
     }
 
     /// Trap stubs, the unwind path and the prologue's overflow exit.

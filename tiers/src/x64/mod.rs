@@ -26,6 +26,7 @@ pub mod runtime;
 #[cfg(test)]
 mod tests;
 
+use crate::code::NoFrameRange;
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 
@@ -247,6 +248,9 @@ enum Size {
 /// An assembler for one piece of code; code is assembled for address 0.
 pub struct Asm {
     ops: VecAssembler<X64Relocation>,
+    /// Where the frame is not set up, as [`runtime`]'s frame entry and
+    /// exit sequences recorded it.
+    no_frame: Vec<NoFrameRange>,
 }
 
 impl Asm {
@@ -254,6 +258,7 @@ impl Asm {
     pub fn new(capacity: usize) -> Asm {
         Asm {
             ops: VecAssembler::new_with_capacity(0, capacity, 0, 0, 64, 0, 64),
+            no_frame: Vec::new(),
         }
     }
 

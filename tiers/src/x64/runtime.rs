@@ -1,9 +1,13 @@
 //! The instruction sequences by which any generated code meets the
-//! runtime (docs/abi.md): helper calls, method-table calls, the interrupt
-//! poll, the pending-error check and the trap stubs.
+//! runtime (docs/abi.md): frame entry and exit, helper calls, method-table
+//! calls, the interrupt poll, the pending-error check and the trap stubs.
 //!
 //! Needs: the context in [`CTX`] (`r15`) and the frame pointer chain kept
-//! (`rbp` is the current native frame). Guarantees: a helper call names
+//! (`rbp` is the current native frame). Guarantees: every pc where the
+//! frame is not set up (between the entry and `mov rbp, rsp`, and at the
+//! `ret` after `pop rbp`) is in the assembler's no-frame table, as long as
+//! frames are entered and left only through [`Asm::enter_frame`] and
+//! [`Asm::leave_frame_and_return`]; a helper call names
 //! its call site in the context while the helper runs (stack walkers can
 //! find the generated code below the helper's Rust frames); every call
 //! clobbers only the SysV caller-saved registers; trap stubs pass the
@@ -11,6 +15,7 @@
 
 use super::{Alu, Asm, Cond, DynamicLabel, Gpr, Mem};
 use crate::abi::{self, Helper};
+use crate::code::{NoFrameKind, NoFrameRange};
 
 /// The context register (`*mut ThreadState`), pinned in all generated code.
 pub const CTX: Gpr = Gpr::R15;
@@ -24,6 +29,42 @@ pub fn ctx(offset: i32) -> Mem {
 }
 
 impl Asm {
+    /// `push rbp; mov rbp, rsp`, recording the two instructions as
+    /// no-frame ranges: the return address is at `[rsp]`, then at
+    /// `[rsp + 8]`.
+    pub fn enter_frame(&mut self) {
+        let start = self.offset() as u32;
+        self.push(Gpr::Rbp);
+        let pushed = self.offset() as u32;
+        self.mov_rr(Gpr::Rbp, Gpr::Rsp);
+        self.add_no_frame(start, pushed, NoFrameKind::ReturnAtSp);
+        self.add_no_frame(
+            pushed,
+            self.offset() as u32,
+            NoFrameKind::ReturnAboveSavedRbp,
+        );
+    }
+
+    /// `pop rbp; ret` with `rsp` pointing at the saved `rbp`, recording
+    /// the `ret` as a no-frame range (the return address is at `[rsp]`).
+    pub fn leave_frame_and_return(&mut self) {
+        self.pop(Gpr::Rbp);
+        let at_ret = self.offset() as u32;
+        self.ret();
+        self.add_no_frame(at_ret, self.offset() as u32, NoFrameKind::ReturnAtSp);
+    }
+
+    /// The no-frame ranges recorded so far, in offset order (they are
+    /// emitted in order, so sorted and disjoint): what
+    /// [`crate::code::CompiledCode::no_frame`] holds.
+    pub fn take_no_frame(&mut self) -> Vec<NoFrameRange> {
+        std::mem::take(&mut self.no_frame)
+    }
+
+    fn add_no_frame(&mut self, start: u32, end: u32, kind: NoFrameKind) {
+        self.no_frame.push(NoFrameRange { start, end, kind });
+    }
+
     /// Calls a helper with the context in `rdi` and whatever arguments the
     /// caller put in `rsi`, `rdx`, ... While the helper runs, the context
     /// names this call site and frame (`helper_pc`, `helper_fp`).

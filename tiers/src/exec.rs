@@ -449,7 +449,11 @@ impl ThreadState {
         mut frames: Vec<(FuncId, u32)>,
         mut fp: Option<usize>,
     ) -> Vec<(FuncId, u32)> {
-        let limit = self.ctx.depth as usize + 1;
+        // Every frame is counted in `depth` except the inlined frames of
+        // the innermost optimized code, which count only around its calls
+        // (a `frame_check` that fails is such a place): allow for them.
+        // The limit only stops a walk of a corrupted chain.
+        let limit = self.ctx.depth as usize + 1 + crate::opt::inline::MAX_INLINE_DEPTH as usize;
         let mut records = self.frames.iter().rev();
         loop {
             if let Some(start) = fp.take() {

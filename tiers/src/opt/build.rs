@@ -25,7 +25,7 @@ use super::ir::{BlockCall, FloatCC, Func, IntCC, Loc, Op, Term, Value};
 use crate::bytecode::FuncId;
 use crate::bytecode::{Function, Instr, Module, OperandKind, Reg};
 use crate::Type;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Why a function could not be built.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -251,7 +251,7 @@ pub fn build(module: &Module, func: FuncId, osr_pc: Option<u32>) -> Result<Func,
     // The IR entry block: parameters are frame registers.
     let entry = b.ir.add_block();
     b.ir.entry = entry;
-    let mut entry_defs = HashMap::new();
+    let mut entry_defs = HashMap::default();
     for (r, t) in entry_state.iter().enumerate() {
         if let RegType::Is(t) = *t {
             let v = b.ir.add_param(entry, t);
@@ -271,7 +271,7 @@ pub fn build(module: &Module, func: FuncId, osr_pc: Option<u32>) -> Result<Func,
     }
     b.built = vec![false; b.ir.blocks.len()];
     b.built[entry.index()] = true;
-    b.defs = vec![HashMap::new(); b.ir.blocks.len()];
+    b.defs = vec![HashMap::default(); b.ir.blocks.len()];
     b.params = vec![Vec::new(); b.ir.blocks.len()];
     b.preds = vec![Vec::new(); b.ir.blocks.len()];
     b.defs[entry.index()] = entry_defs;

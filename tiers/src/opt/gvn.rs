@@ -17,12 +17,15 @@
 use super::analysis::compute_domtree;
 use super::ir::{Func, Op, Value};
 use super::PassContext;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// What an instruction computes, as a table key: no allocation (pure
+/// instructions have at most three operands; the others do not take
+/// part).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
     op: Op,
-    args: Vec<Value>,
+    args: [Value; 3],
     /// Memory generation, for loads; 0 for everything else.
     memory: u32,
 }
@@ -32,7 +35,7 @@ pub fn number_values(f: &mut Func, _: &PassContext) {
     let dom = compute_domtree(f);
     let preds = f.compute_preds();
     let mut map = f.identity_map();
-    let mut table: HashMap<Key, Option<Value>> = HashMap::new();
+    let mut table: HashMap<Key, Option<Value>> = HashMap::default();
     let mut undo: Vec<Key> = Vec::new();
     let mut generation = 0u32;
     // (block, memory generation at its entry, undo-log length to restore
@@ -72,7 +75,7 @@ pub fn number_values(f: &mut Func, _: &PassContext) {
                     }
                 }
                 None => {
-                    table.insert(key.clone(), inst.result);
+                    table.insert(key, inst.result);
                     undo.push(key);
                     kept.push(i);
                 }
@@ -112,12 +115,21 @@ fn key_of(op: Op, args: &[Value], memory: u32) -> Option<Key> {
         _ if op.is_pure() && op != Op::Copy => 0,
         _ => return None,
     };
-    let mut args = args.to_vec();
+    if args.len() > 3 {
+        return None;
+    }
+    let mut key_args = [Value(u32::MAX); 3];
+    key_args[..args.len()].copy_from_slice(args);
     if matches!(
         op,
         Op::Iadd | Op::Imul | Op::Iand | Op::Ior | Op::Ixor | Op::Imin | Op::Imax
-    ) {
-        args.sort();
+    ) && key_args[1] < key_args[0]
+    {
+        key_args.swap(0, 1);
     }
-    Some(Key { op, args, memory })
+    Some(Key {
+        op,
+        args: key_args,
+        memory,
+    })
 }

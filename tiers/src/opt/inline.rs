@@ -9,7 +9,9 @@
 //! inlined frames). Calls made from inlined code count the inlined frames
 //! around them, so callees see the depth the interpreter would.
 //!
-//! Which calls: those whose callee has at most [`MAX_CALLEE_SIZE`]
+//! Which calls: those whose callee has no loop (unless the profile marks
+//! the call site hot: a callee with a loop spends its time there, and the
+//! call costs little next to it) and at most [`MAX_CALLEE_SIZE`]
 //! bytecode instructions ([`MAX_HOT_CALLEE_SIZE`] for call sites the
 //! profile marks hot), up to [`MAX_INLINE_DEPTH`] frames deep, a function
 //! inlined into a chain that already holds it at most
@@ -71,6 +73,11 @@ pub fn inline_calls(f: &mut Func, cx: &PassContext) {
             MAX_CALLEE_SIZE
         };
         let callee_fn = cx.module.func(callee);
+        // A callee with a loop of its own spends its time there: the call
+        // costs little next to it, and inlining it only grows the caller.
+        if !hot && has_loop(callee_fn) {
+            continue;
+        }
         let recursive_limit = if callee_fn.code.len() <= MAX_UNROLLED_CALLEE_SIZE {
             MAX_RECURSIVE_INLINE
         } else {
@@ -112,6 +119,14 @@ pub fn inline_calls(f: &mut Func, cx: &PassContext) {
             work.push((priority, c));
         }
     }
+}
+
+/// True if the bytecode has a backward branch.
+fn has_loop(f: &crate::bytecode::Function) -> bool {
+    f.code
+        .iter()
+        .enumerate()
+        .any(|(pc, i)| i.target().is_some_and(|t| t as usize <= pc))
 }
 
 /// Every call of `f` with its priority, lowest first.

@@ -22,7 +22,9 @@
 //! that on a correct tierjit.
 //!
 //! A tier is named as on the command line (`interp`, `baseline`); `NAME:N`
-//! runs `--tier=NAME --mixed-seed=N`.
+//! runs `--tier=NAME --mixed-seed=N`; `osr` interprets and moves every
+//! activation into optimized code at its first loop (`--tier=interp
+//! --osr-opt`: every loop is entered by on-stack replacement).
 
 pub mod gen;
 mod minimize;
@@ -139,6 +141,9 @@ pub fn run_tier_within(exe: &Path, program_path: &Path, tier: &str, timeout: Dur
 
 /// The command-line options that select `tier` (see the module docs).
 fn tier_args(tier: &str) -> Vec<String> {
+    if tier == "osr" {
+        return vec!["--tier=interp".into(), "--osr-opt".into()];
+    }
     match tier.split_once(':') {
         Some((name, seed)) => vec![format!("--tier={name}"), format!("--mixed-seed={seed}")],
         None => vec![format!("--tier={tier}")],
@@ -354,5 +359,6 @@ mod tests {
     fn tiers_map_to_options() {
         assert_eq!(tier_args("baseline"), ["--tier=baseline"]);
         assert_eq!(tier_args("mixed:3"), ["--tier=mixed", "--mixed-seed=3"]);
+        assert_eq!(tier_args("osr"), ["--tier=interp", "--osr-opt"]);
     }
 }

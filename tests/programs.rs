@@ -13,7 +13,10 @@ use std::process::Command;
 /// `stress` is automatic tiering with `--jit-stress` flipping a function
 /// every 100 us. `profiled:ENGINE` is automatic tiering sampled at 10 kHz
 /// with that engine and a profile written: the signals must change nothing
-/// (the line saying where the profile went is taken out of stderr).
+/// (the line saying where the profile went is taken out of stderr). `osr`
+/// interprets, and moves every activation, at its first backward branch,
+/// into optimized code compiled for that loop header (with the optimizer's
+/// checks), so every loop runs entered by on-stack replacement.
 const TIERS: &[&str] = &[
     "interp",
     "baseline",
@@ -25,6 +28,7 @@ const TIERS: &[&str] = &[
     "stress",
     "profiled:sampler-thread",
     "profiled:thread-timers",
+    "osr",
 ];
 
 const EXPECT_MARKER: &str = "// == expect";
@@ -133,6 +137,11 @@ fn tier_args(tier: &str) -> Vec<String> {
     }
     if tier == "opt" {
         return ["--tier=opt", "--opt-check"].map(String::from).to_vec();
+    }
+    if tier == "osr" {
+        return ["--tier=interp", "--osr-opt", "--opt-check"]
+            .map(String::from)
+            .to_vec();
     }
     match tier.split_once(':') {
         Some(("profiled", engine)) => {

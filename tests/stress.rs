@@ -1,10 +1,11 @@
 //! `--jit-stress` on several threads: thousands of installs and
 //! retirements while four threads call the replaced functions, with no
 //! crash, the same result as the interpreter, and a balanced retire log
-//! (every retired blob freed by the end).
+//! (every retired blob freed by the end); and the same for optimized OSR
+//! code (`--osr-opt`), retired while threads run inside it.
 
 mod common;
-use common::run;
+use common::{run, tier_stat};
 
 /// `(retired, freed)` from the `--tier-stats` line.
 fn retire_log(stderr: &str) -> (u64, u64) {
@@ -18,6 +19,23 @@ fn retire_log(stderr: &str) -> (u64, u64) {
         .map(|s| s.parse().unwrap())
         .collect();
     (numbers[0], numbers[1])
+}
+
+/// Runs `tierjit run ARGS` under stress: checks it exits 0 with
+/// `expected` on stdout and a balanced retire log; gives (retired, stderr).
+fn run_stressed(args: &[&str], expected: &str, attempt: u32) -> (u64, String) {
+    let (status, stdout, stderr) = run(args);
+    assert_eq!(status, 0, "attempt {attempt}: {stderr}");
+    assert_eq!(
+        stdout, expected,
+        "attempt {attempt}: wrong result under --jit-stress"
+    );
+    let (retired, freed) = retire_log(&stderr);
+    assert_eq!(
+        retired, freed,
+        "attempt {attempt}: retire log does not balance: {stderr}"
+    );
+    (retired, stderr)
 }
 
 #[test]
@@ -34,7 +52,7 @@ fn threads_survive_thousands_of_code_replacements() {
     // installed): each run takes a few hundred, more on a quiet machine.
     while total_retired < 1000 && attempt < 12 {
         attempt += 1;
-        let (status, stdout, stderr) = run(&[
+        let args = [
             "run",
             "--jit-stress",
             "--jit-stress-period-us",
@@ -42,21 +60,43 @@ fn threads_survive_thousands_of_code_replacements() {
             "--tier-stats",
             program,
             rounds,
-        ]);
-        assert_eq!(status, 0, "attempt {attempt}: {stderr}");
-        assert_eq!(
-            stdout, expected,
-            "attempt {attempt}: wrong result under --jit-stress"
-        );
-        let (retired, freed) = retire_log(&stderr);
-        assert_eq!(
-            retired, freed,
-            "attempt {attempt}: retire log does not balance: {stderr}"
-        );
-        total_retired += retired;
+        ];
+        total_retired += run_stressed(&args, &expected, attempt).0;
     }
     assert!(
         total_retired >= 1000,
         "only {total_retired} retirements over {attempt} runs"
+    );
+}
+
+#[test]
+fn threads_survive_retirement_of_the_osr_code_they_run() {
+    let program = "tests/stress/osr.tj";
+    let rounds = "300000";
+    let (status, expected, _) = run(&["run", "--tier", "interp", program, rounds]);
+    assert_eq!(status, 0);
+    let (mut total_retired, mut total_osr) = (0, 0);
+    let mut attempt = 0;
+    while (total_retired < 100 || total_osr < 10_000) && attempt < 12 {
+        attempt += 1;
+        let args = [
+            "run",
+            "--tier",
+            "interp",
+            "--osr-opt",
+            "--jit-stress",
+            "--jit-stress-period-us",
+            "20",
+            "--tier-stats",
+            program,
+            rounds,
+        ];
+        let (retired, stderr) = run_stressed(&args, &expected, attempt);
+        total_retired += retired;
+        total_osr += tier_stat(&stderr, "on-stack replacements");
+    }
+    assert!(
+        total_retired >= 100 && total_osr >= 10_000,
+        "only {total_retired} retirements and {total_osr} OSR entries over {attempt} runs"
     );
 }

@@ -1,22 +1,10 @@
 //! Automatic tiering end to end: hot functions get compiled while the
 //! program runs, a loop that never returns moves into compiled code by
+//! on-stack replacement, the `--osr-opt` test mode enters every loop by
 //! on-stack replacement, and the output is the interpreter's.
 
 mod common;
-use common::run;
-
-/// The first number on the `--tier-stats` line that contains `what`.
-fn stat(stderr: &str, what: &str) -> u64 {
-    let line = stderr
-        .lines()
-        .find(|l| l.contains(what))
-        .unwrap_or_else(|| panic!("no '{what}' in {stderr}"));
-    line.split(|c: char| !c.is_ascii_digit())
-        .find(|s| !s.is_empty())
-        .unwrap()
-        .parse()
-        .unwrap()
-}
+use common::{run, tier_stat as stat};
 
 #[test]
 fn a_hot_function_is_compiled_in_the_background_and_gives_the_same_output() {
@@ -51,4 +39,25 @@ fn a_loop_that_never_returns_moves_into_compiled_code() {
     assert_eq!(status, 0, "{stderr}");
     assert_eq!(stdout, expected);
     assert!(stat(&stderr, "on-stack replacements") >= 1, "{stderr}");
+}
+
+#[test]
+fn the_osr_test_mode_enters_every_loop_by_osr_and_changes_nothing() {
+    let program = "benches/tj/sieve.tj";
+    let (_, expected, _) = run(&["run", "--tier", "interp", program, "1000"]);
+    let (status, stdout, stderr) = run(&[
+        "run",
+        "--tier",
+        "interp",
+        "--osr-opt",
+        "--tier-stats",
+        program,
+        "1000",
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(stdout, expected);
+    // `main` moves into optimized code at its first loop (and finishes
+    // there: the optimizer inlines `sieve`).
+    assert!(stat(&stderr, "on-stack replacements") >= 1, "{stderr}");
+    assert!(stderr.contains("(1 optimized OSR blobs)"), "{stderr}");
 }

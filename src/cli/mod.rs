@@ -72,6 +72,11 @@ enum Command {
         /// none), to find which one miscompiles a program.
         #[arg(long, value_delimiter = ',', value_name = "PASS,...")]
         opt_passes: Option<Vec<String>>,
+        /// Test mode (with --tier interp): every interpreted activation
+        /// moves, at its first backward branch, into optimized code
+        /// compiled for entry at that loop header, and finishes there.
+        #[arg(long, hide = true)]
+        osr_opt: bool,
         /// Sample every thread while it runs and write the profile here
         /// (read it with `tierjit report`).
         #[arg(long, value_name = "OUT.tjprof")]
@@ -185,6 +190,7 @@ pub fn main() -> i32 {
             time_passes,
             opt_check,
             opt_passes,
+            osr_opt,
             profile,
             profile_hz,
             profile_engine,
@@ -216,6 +222,7 @@ pub fn main() -> i32 {
                 time_passes,
                 opt_check,
                 opt_passes,
+                osr_every_loop: osr_opt,
                 policy: TierPolicy {
                     stress_period: std::time::Duration::from_micros(jit_stress_period_us),
                     ..TierPolicy::default()
@@ -394,7 +401,12 @@ fn print_tier_stats(vm: &Vm, retired: u64, freed: u64) {
             let _ = writeln!(stderr, "tierjit: no automatic tiering in this mode");
         }
     }
-    let _ = writeln!(stderr, "tierjit: {} on-stack replacements", vm.osr_count());
+    let _ = writeln!(
+        stderr,
+        "tierjit: {} on-stack replacements ({} optimized OSR blobs)",
+        vm.osr_count(),
+        vm.osr_blobs()
+    );
     let _ = writeln!(stderr, "tierjit: {retired} blobs retired, {freed} freed");
     let (handshakes, mean_ns) = vm.handshake_stats();
     let _ = writeln!(

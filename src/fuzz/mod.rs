@@ -23,7 +23,10 @@
 //!
 //! A tier is named as on the command line (`interp`, `baseline`, `opt`);
 //! `NAME:N` runs `--tier=NAME --mixed-seed=N`; `opt-check` runs `--tier=opt
-//! --opt-check` (IR verified after every pass, allocations checked).
+//! --opt-check` (IR verified after every pass, allocations checked); `osr`
+//! interprets and moves every activation into optimized code at its first
+//! loop (`--tier=interp --osr-opt`: every loop is entered by on-stack
+//! replacement).
 
 pub mod gen;
 mod minimize;
@@ -142,6 +145,9 @@ pub fn run_tier_within(exe: &Path, program_path: &Path, tier: &str, timeout: Dur
 fn tier_args(tier: &str) -> Vec<String> {
     if tier == "opt-check" {
         return vec!["--tier=opt".into(), "--opt-check".into()];
+    }
+    if tier == "osr" {
+        return vec!["--tier=interp".into(), "--osr-opt".into()];
     }
     match tier.split_once(':') {
         Some((name, seed)) => vec![format!("--tier={name}"), format!("--mixed-seed={seed}")],
@@ -358,5 +364,6 @@ mod tests {
     fn tiers_map_to_options() {
         assert_eq!(tier_args("baseline"), ["--tier=baseline"]);
         assert_eq!(tier_args("mixed:3"), ["--tier=mixed", "--mixed-seed=3"]);
+        assert_eq!(tier_args("osr"), ["--tier=interp", "--osr-opt"]);
     }
 }

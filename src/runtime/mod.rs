@@ -7,6 +7,7 @@
 
 pub mod code_map;
 pub mod code_memory;
+pub mod osr;
 pub mod output;
 pub mod profiling;
 pub mod retire;
@@ -17,6 +18,7 @@ use code_map::CodeMap;
 use code_memory::{Blob, CodeMemory};
 use output::Output;
 use parking_lot::Mutex;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Weak};
 use threads::Threads;
 use tierjit_profiler::perf::{JitDump, PerfMap};
@@ -109,6 +111,11 @@ pub struct VmOptions {
     /// Record every placed blob in a jitdump file in this directory for
     /// `perf inject --jit`.
     pub jitdump_dir: Option<std::path::PathBuf>,
+    /// Test mode: every interpreted activation moves, at its first
+    /// backward branch, into optimized code compiled for entry at that
+    /// loop header (compiled on first need, then cached), and finishes
+    /// there; so every loop runs entered by on-stack replacement.
+    pub osr_every_loop: bool,
 }
 
 impl Default for VmOptions {
@@ -130,6 +137,7 @@ impl Default for VmOptions {
             time_passes: false,
             opt_passes: None,
             jitdump_dir: None,
+            osr_every_loop: false,
         }
     }
 }
@@ -148,6 +156,8 @@ pub struct Vm {
     retirer: Arc<retire::Retirer>,
     /// The blob installed for each function, if any, with its OSR entries.
     installed: Mutex<Vec<Option<Installed>>>,
+    /// Optimized code compiled for on-stack replacement at loop headers.
+    osr_code: osr::OsrCode,
     /// Activations moved from the interpreter into compiled code.
     osr_count: std::sync::atomic::AtomicU64,
     perf: Mutex<PerfOutputs>,
@@ -222,6 +232,7 @@ impl Vm {
             tiering,
             retirer: Arc::new(retire::Retirer::default()),
             installed,
+            osr_code: osr::OsrCode::default(),
             osr_count: std::sync::atomic::AtomicU64::new(0),
             perf: Mutex::new(PerfOutputs::default()),
             events: Mutex::new(Vec::new()),
@@ -305,6 +316,11 @@ impl Vm {
         self.osr_count.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Optimized OSR blobs compiled and not retired.
+    pub fn osr_blobs(&self) -> usize {
+        self.osr_code.len()
+    }
+
     /// Retired blobs not freed yet.
     pub fn retired_pending(&self) -> usize {
         self.retirer.pending()
@@ -371,22 +387,105 @@ impl Vm {
     fn run_compiler(&self, func: FuncId, tier: Tier) -> Result<CompiledCode, String> {
         match tier {
             Tier::Baseline => baseline::compile(&self.module, func).map_err(|e| e.to_string()),
-            Tier::Opt => {
-                let options = opt::Options {
-                    verify: self.options.opt_check.then_some(true),
-                    check_allocation: self.options.opt_check,
-                    passes: self.options.opt_passes.clone(),
-                    ..opt::Options::default()
-                };
-                let mut report = opt::Report::default();
-                let code = opt::compile_with_report(&self.module, func, &options, &mut report)
-                    .map_err(|e| e.to_string());
-                if self.options.time_passes {
-                    self.pass_times.lock().add(&report);
-                }
-                code
-            }
+            Tier::Opt => self.run_optimizer(func, None),
             Tier::Interp => Err(format!("no compiler for tier {tier}")),
+        }
+    }
+
+    /// The optimizer, with the Vm's checking and timing options, for a
+    /// normal entry or (with `osr_pc`) for entry at that loop header.
+    fn run_optimizer(&self, func: FuncId, osr_pc: Option<u32>) -> Result<CompiledCode, String> {
+        let options = opt::Options {
+            osr_pc,
+            verify: self.options.opt_check.then_some(true),
+            check_allocation: self.options.opt_check,
+            passes: self.options.opt_passes.clone(),
+            ..opt::Options::default()
+        };
+        let mut report = opt::Report::default();
+        let code = opt::compile_with_report(&self.module, func, &options, &mut report)
+            .map_err(|e| e.to_string());
+        if self.options.time_passes {
+            self.pass_times.lock().add(&report);
+        }
+        code
+    }
+
+    /// Compiles `func` with the optimizer for entry by on-stack
+    /// replacement at loop header `pc`, on the calling thread, and places
+    /// the code. No method-table slot names it: the interpreter enters it
+    /// through [`Host::osr_entry`] (which caches it per loop header, with
+    /// [`VmOptions::osr_every_loop`]).
+    pub fn compile_osr(&self, func: FuncId, pc: u32) -> Result<osr::OsrBlob, VmError> {
+        let name = &self.module.func(func).name;
+        let from = self.current_tier(func);
+        let begun = std::time::Instant::now();
+        let compiled = self
+            .run_optimizer(func, Some(pc))
+            .map_err(|e| VmError::Compile(format!("{name} (OSR at pc {pc}): {e}")))?;
+        let offset = compiled.osr_entry(pc).ok_or_else(|| {
+            VmError::Compile(format!(
+                "{name}: the optimizer gave no OSR entry at pc {pc}"
+            ))
+        })?;
+        self.event(
+            func,
+            TierEventKind::Compile {
+                from: profile_tier(from),
+                to: profile_tier(Tier::Opt),
+                duration_ns: begun.elapsed().as_nanos() as u64,
+                queue_ns: 0,
+            },
+        );
+        let blob = self.place(&compiled)?;
+        Ok(osr::OsrBlob {
+            blob,
+            entry: blob.code_rx + offset as usize,
+        })
+    }
+
+    /// The OSR entry for loop header `pc` of the code installed for
+    /// `func`, if that code is still `slot_entry` and has one; published
+    /// in `calling` under the lock that replacing the code takes.
+    fn installed_osr_entry(
+        &self,
+        func: FuncId,
+        pc: u32,
+        slot_entry: usize,
+        calling: &AtomicUsize,
+    ) -> Option<usize> {
+        let installed = self.installed.lock();
+        let code = installed.get(func.index())?.as_ref()?;
+        if code.blob.code_rx != slot_entry {
+            return None;
+        }
+        let &(_, offset) = code.osr.iter().find(|&&(header, _)| header == pc)?;
+        let entry = code.blob.code_rx + offset as usize;
+        calling.store(entry, std::sync::atomic::Ordering::Relaxed);
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        Some(entry)
+    }
+
+    /// The entry of the optimized OSR code of `func` at loop header `pc`,
+    /// compiled on first need; published in `calling`.
+    fn optimized_osr_entry(&self, func: FuncId, pc: u32, calling: &AtomicUsize) -> Option<usize> {
+        self.osr_code.entry(func, pc, calling, || {
+            self.compile_osr(func, pc)
+                .map_err(|e| {
+                    if self.options.trace_tiers {
+                        eprintln!("tier: {e}; staying in the interpreter");
+                    }
+                })
+                .ok()
+        })
+    }
+
+    /// Retires the OSR code compiled for `func`'s loops: it went with the
+    /// function's previous code (a recompile renews both), and threads
+    /// may still be inside it.
+    fn retire_osr_code(&self, func: FuncId) {
+        for blob in self.osr_code.take(func) {
+            self.retire(func, blob);
         }
     }
 
@@ -456,6 +555,9 @@ impl Vm {
         if let Some(old) = installed[func.index()].replace(Installed { blob, osr }) {
             self.retire(func, old.blob);
         }
+        // Not under `installed`: compiling OSR code takes that lock.
+        drop(installed);
+        self.retire_osr_code(func);
     }
 
     /// Sends calls of `func` back to the interpreter; its code is retired.
@@ -465,6 +567,8 @@ impl Vm {
         if let Some(old) = installed[func.index()].take() {
             self.retire(func, old.blob);
         }
+        drop(installed);
+        self.retire_osr_code(func);
     }
 
     fn retire(&self, func: FuncId, blob: Blob) {
@@ -488,13 +592,15 @@ impl Vm {
     }
 
     fn thread_state(&self, handle: i64) -> ThreadState {
-        ThreadState::new(
+        let mut ts = ThreadState::new(
             self.arc(),
             handle,
             self.options.limits,
             self.threads.interrupt.clone(),
             self.output.register(),
-        )
+        );
+        ts.osr_every_loop = self.options.osr_every_loop;
+        ts
     }
 
     /// Runs `main` on a thread with a large native stack; gives its int
@@ -642,16 +748,24 @@ impl Host for Vm {
         self.code_map.frames(pc, out).is_some()
     }
 
-    fn osr_entry(&self, func: FuncId, pc: u32, slot_entry: usize) -> Option<usize> {
-        let installed = self.installed.lock();
-        let code = installed.get(func.index())?.as_ref()?;
-        if code.blob.code_rx != slot_entry {
-            return None;
-        }
-        let &(_, offset) = code.osr.iter().find(|&&(header, _)| header == pc)?;
+    fn osr_entry(
+        &self,
+        func: FuncId,
+        pc: u32,
+        slot_entry: usize,
+        calling: &AtomicUsize,
+    ) -> Option<usize> {
+        let entry = self
+            .installed_osr_entry(func, pc, slot_entry, calling)
+            .or_else(|| {
+                self.options
+                    .osr_every_loop
+                    .then(|| self.optimized_osr_entry(func, pc, calling))
+                    .flatten()
+            })?;
         self.osr_count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Some(code.blob.code_rx + offset as usize)
+        Some(entry)
     }
 }
 

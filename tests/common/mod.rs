@@ -16,3 +16,18 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The first number on the `--tier-stats` line of `stderr` that contains
+/// `what`.
+#[allow(dead_code)] // not every test crate reads tier statistics
+pub fn tier_stat(stderr: &str, what: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("no '{what}' in {stderr}"));
+    line.split(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())
+        .unwrap()
+        .parse()
+        .unwrap()
+}

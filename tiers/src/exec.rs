@@ -65,10 +65,20 @@ pub trait Host: Send + Sync {
     /// caller at the pc of its call, ending with the compiled function.
     /// False (nothing pushed) if `pc` is not in generated code.
     fn native_frames(&self, pc: usize, out: &mut Vec<(FuncId, u32)>) -> bool;
-    /// The address of the on-stack-replacement entry for loop header `pc`
-    /// of `func`, if the code at `slot_entry` (the function's current
-    /// method-table entry) has one.
-    fn osr_entry(&self, func: FuncId, pc: u32, slot_entry: usize) -> Option<usize>;
+    /// The address of an on-stack-replacement entry for loop header `pc`
+    /// of `func`: the one of the code at `slot_entry` (the function's
+    /// current method-table entry) if it has one, else one of code the
+    /// host compiled for entry there alone (optimized OSR code), if any.
+    /// The entry is published in `calling` (for the retirer's stack walk)
+    /// while the host still holds it, so that code retired meanwhile is
+    /// either not given out or seen in use.
+    fn osr_entry(
+        &self,
+        func: FuncId,
+        pc: u32,
+        slot_entry: usize,
+        calling: &AtomicUsize,
+    ) -> Option<usize>;
 }
 
 /// One active interpreted call. `repr(C)` and valid when all zero, so the
@@ -258,6 +268,10 @@ pub struct ThreadState {
     pub calling: AtomicUsize,
     /// Where the interpreter is, for the sampler.
     pub position: InterpPosition,
+    /// Test mode: at every backward branch the interpreter asks the host
+    /// for an OSR entry, whatever the method-table slot holds (read once
+    /// when the interpreter starts running).
+    pub osr_every_loop: bool,
 }
 
 /// The instruction the interpreter is executing, published before each one
@@ -340,6 +354,7 @@ impl ThreadState {
             pending: None,
             calling: AtomicUsize::new(0),
             position: InterpPosition::default(),
+            osr_every_loop: false,
         }
     }
 

@@ -220,10 +220,12 @@ enum Osr {
 }
 
 /// Moves the running activation of `func` (frame at `fp`, about to run loop
-/// header `header`) into its compiled code. Baseline frames have the
-/// interpreter's layout, so the registers are already where the compiled
-/// code expects them: the interpreter drops its frame record and enters the
-/// code's OSR entry for that header on the same frame.
+/// header `header`) into compiled code: the installed code's OSR entry for
+/// that header, or optimized code the host compiled for entry there
+/// ([`Host::osr_entry`]). Every tier's frames have the interpreter's
+/// layout, so the registers are already where the compiled code expects
+/// them: the interpreter stops counting its frame record and enters the
+/// OSR entry on the same frame.
 fn on_stack_replace(
     ts: &mut ThreadState,
     host: &dyn Host,
@@ -231,26 +233,21 @@ fn on_stack_replace(
     header: u32,
     fp: *mut u64,
 ) -> Osr {
-    let methods = host.method_table();
-    let slot = methods.entry(func);
-    let Some(entry) = host.osr_entry(func, header, slot) else {
+    let slot = host.method_table().entry(func);
+    // The host publishes the entry in `calling` before it lets go of it,
+    // so the retirer either has not retired that code or sees it in use.
+    let Some(entry) = host.osr_entry(func, header, slot, &ts.calling) else {
         return Osr::NotNow;
     };
-    // Publish the entry for the retirer, then check the code is still the
-    // installed code (as `MethodTable::entry_for_call` does).
-    ts.calling.store(entry, Ordering::Relaxed);
-    std::sync::atomic::fence(Ordering::SeqCst);
-    if methods.entry(func) != slot {
-        ts.calling.store(0, Ordering::Relaxed);
-        return Osr::NotNow;
-    }
     // The record stays, marked replaced, so stack walks still follow its
     // link to a native caller; the compiled frame counts instead of it.
     ts.frames.last_mut().expect("a frame is running").replaced = 1;
     ts.ctx.depth -= 1;
-    // SAFETY: `entry` is an OSR entry of the code installed for `func`
-    // (checked against the slot just above), which follows the EntryFn
-    // convention; `fp` is this activation's frame in the register stack.
+    // SAFETY: `entry` is an OSR entry of code for `func` at `header`
+    // (Host::osr_entry), which follows the EntryFn convention and stays
+    // alive while `calling` names it; `fp` is this activation's frame in
+    // the register stack, and its registers live at the header hold
+    // values of the types the bytecode verifier proved.
     let result = unsafe {
         let entry = std::mem::transmute::<usize, EntryFn>(entry);
         entry(ts as *mut ThreadState, fp, func.0, 0, 0)
@@ -263,11 +260,32 @@ fn on_stack_replace(
     }
 }
 
-// `!(a < b)` on floats is deliberate: it is true when either is NaN.
-#[allow(clippy::neg_cmp_op_on_partial_ord)]
 /// The dispatch loop: runs the top frame until the frame stack is back to
 /// `entry_depth` frames, and gives the returned bits (0 for no value).
+///
+/// The thread's test-mode flag ([`ThreadState::osr_every_loop`]) is read
+/// once, here, to pick one of two copies of the loop: the normal one is
+/// exactly the loop without the test mode (a flag kept live in the loop,
+/// even with no instruction added per branch, made a tight loop 20-25%
+/// slower in timing, docs/tiering.md), the other asks the host for an
+/// OSR entry at every backward branch.
 fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64, RuntimeError> {
+    if ts.osr_every_loop {
+        dispatch::<true>(ts, module, entry_depth)
+    } else {
+        dispatch::<false>(ts, module, entry_depth)
+    }
+}
+
+// `!(a < b)` on floats is deliberate: it is true when either is NaN.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
+/// [`run`]'s loop; with `OSR_EVERY_LOOP`, every backward branch tries
+/// on-stack replacement, whatever the function's method-table slot holds.
+fn dispatch<const OSR_EVERY_LOOP: bool>(
+    ts: &mut ThreadState,
+    module: &Module,
+    entry_depth: usize,
+) -> Result<u64, RuntimeError> {
     let host_arc = ts.host.clone();
     let host: &dyn Host = &*host_arc;
     let methods = host.method_table();
@@ -347,8 +365,9 @@ fn run(ts: &mut ThreadState, module: &Module, entry_depth: usize) -> Result<u64,
                 if interrupt.load(Ordering::Relaxed) {
                     trap!(Trap::Terminated);
                 }
-                if methods.entry(func_id) != interp_entry {
-                    // Compiled code exists: continue this activation there.
+                if OSR_EVERY_LOOP || methods.entry(func_id) != interp_entry {
+                    // Compiled code exists (or the test mode asks for it):
+                    // continue this activation there.
                     match on_stack_replace(ts, host, func_id, $target as u32, fp) {
                         Osr::NotNow => {}
                         Osr::Returned(result, done) => {

@@ -9,7 +9,7 @@ use crate::exec::{Limits, MethodTable};
 use crate::heap::Heap;
 use crate::Type;
 use parking_lot::Mutex;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
 struct TestHost {
@@ -47,7 +47,7 @@ impl Host for TestHost {
     fn native_frames(&self, _: usize, _: &mut Vec<(FuncId, u32)>) -> bool {
         false
     }
-    fn osr_entry(&self, _: FuncId, _: u32, _: usize) -> Option<usize> {
+    fn osr_entry(&self, _: FuncId, _: u32, _: usize, _: &AtomicUsize) -> Option<usize> {
         None
     }
 }

@@ -254,6 +254,8 @@ impl Vm {
                 Tier::Interp => continue,
                 Tier::Opt => match vm.compile(func, Tier::Opt) {
                     Ok(_) => Tier::Opt,
+                    // With --opt-check a failure is the test's failure.
+                    Err(e) if vm.options.opt_check => return Err(e),
                     // Too large for the optimizer, or a failure that must
                     // not stop the program: baseline code runs it.
                     Err(e) => {

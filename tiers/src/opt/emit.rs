@@ -208,11 +208,9 @@ impl Emitter<'_> {
                 after[from as usize].push(i);
             }
         }
-        for (i, b) in self.vcode.blocks.iter().enumerate() {
-            if b.split_from.is_none() {
-                order.push(i);
-                order.extend(after[i].iter().copied());
-            }
+        for &b in &self.vcode.emit_order {
+            order.push(b as usize);
+            order.extend(after[b as usize].iter().copied());
         }
         order
     }

@@ -283,9 +283,15 @@ fn splice(
                 then_dest: map_call(then_dest),
                 else_dest: map_call(else_dest),
             },
-            Term::Return(v) => {
-                Term::Jump(BlockCall::new(cont, v.iter().map(|&v| map_v(v)).collect()))
-            }
+            // The value goes to the continuation's parameter, if the call
+            // keeps it (a call statement drops it).
+            Term::Return(v) => Term::Jump(BlockCall::new(
+                cont,
+                v.iter()
+                    .filter(|_| inst.result.is_some())
+                    .map(|&v| map_v(v))
+                    .collect(),
+            )),
             Term::None => Term::None,
         };
         let loc = loc_of(body.block(b).term_loc);

@@ -352,6 +352,9 @@ pub struct VCode {
     pub blocks: Vec<VBlock>,
     /// Trap sites, indexed by the `trap` fields.
     pub traps: Vec<TrapSite>,
+    /// The blocks made from IR blocks, in the IR layout's order (split
+    /// blocks go right after the block whose branch they split).
+    pub emit_order: Vec<u32>,
     num_vregs: usize,
 }
 
@@ -452,8 +455,11 @@ struct Lowerer<'f> {
     passed: std::collections::HashSet<(Value, Value)>,
     /// The IR block being lowered.
     current_ir_block: Block,
-    /// Blocks made by `split_edge`, whose one jump is lowered last.
+    /// Blocks made by `split_edge` for the block being lowered, whose one
+    /// jump is lowered after it.
     pending_splits: Vec<usize>,
+    /// The index the next split block of the block being lowered gets.
+    next_split: usize,
     /// The block being lowered.
     current: u32,
 }
@@ -485,6 +491,7 @@ pub fn lower(f: &Func) -> VCode {
             clobbers: Vec::new(),
             blocks: Vec::new(),
             traps: Vec::new(),
+            emit_order: Vec::new(),
             num_vregs: f.values.len(),
         },
         uses,
@@ -492,32 +499,44 @@ pub fn lower(f: &Func) -> VCode {
         vblock: vec![u32::MAX; f.blocks.len()],
         loc: Loc::default(),
         pending_splits: Vec::new(),
+        next_split: 0,
         current: 0,
         def_block: value_blocks(f),
         passed: passed_pairs(f),
         current_ir_block: f.entry,
     };
-    // The entry block first, then the layout order.
-    let mut order = vec![f.entry];
-    order.extend(f.layout.iter().copied().filter(|&b| b != f.entry));
-    for (i, &b) in order.iter().enumerate() {
-        l.vblock[b.index()] = i as u32;
-    }
-    l.code.blocks = vec![VBlock::default(); order.len()];
+    // The allocator gets the blocks in reverse postorder (its checker
+    // and its heuristics want every block after its predecessors, back
+    // edges aside); emission places them in the layout's order.
+    // A block that splits a critical edge comes right after the block
+    // whose branch it splits, so the order stays a reverse postorder.
+    let order = super::analysis::compute_rpo(f);
     let preds = f.compute_preds();
-    for (i, &b) in order.iter().enumerate() {
+    let mut next = 0u32;
+    for &b in &order {
+        l.vblock[b.index()] = next;
+        next += 1;
+        if let Term::Branch { .. } = f.block(b).term {
+            next += f.succs(b).filter(|s| preds[s.index()].len() > 1).count() as u32;
+        }
+    }
+    l.code.emit_order = f.layout.iter().map(|b| l.vblock[b.index()]).collect();
+    l.code.blocks = vec![VBlock::default(); next as usize];
+    for &b in &order {
+        let i = l.vblock[b.index()] as usize;
         l.current = i as u32;
         l.current_ir_block = b;
+        l.next_split = i + 1;
         l.lower_block(i, b, &preds);
-    }
-    // Split blocks come last in instruction order (regalloc2 wants each
-    // block's instructions right after the previous block's).
-    for index in std::mem::take(&mut l.pending_splits) {
-        let start = l.code.insts.len() as u32;
-        l.emit(MInst::Jump, &[]);
-        let vb = &mut l.code.blocks[index];
-        vb.start = start;
-        vb.end = start + 1;
+        // Each split block's one jump, right after the branch (regalloc2
+        // wants each block's instructions right after the previous one's).
+        for index in std::mem::take(&mut l.pending_splits) {
+            let start = l.code.insts.len() as u32;
+            l.emit(MInst::Jump, &[]);
+            let vb = &mut l.code.blocks[index];
+            vb.start = start;
+            vb.end = start + 1;
+        }
     }
     // Predecessors from successors.
     for b in 0..l.code.blocks.len() {
@@ -706,17 +725,17 @@ impl Lowerer<'_> {
         }
     }
 
-    /// Defers a block that jumps to `target` with `args`; gives its index.
-    /// Split blocks are laid out after every IR block (their code is one
-    /// jump, emitted where the allocator's edge moves need it).
+    /// Makes the block (numbered right after the current block) that
+    /// jumps to `target` with `args`; gives its index.
     fn split_edge(&mut self, target: u32, args: Vec<VReg>) -> RBlock {
-        self.code.blocks.push(VBlock {
+        let index = self.next_split;
+        self.next_split += 1;
+        self.code.blocks[index] = VBlock {
             succs: vec![RBlock::new(target as usize)],
             succ_args: vec![args],
             split_from: Some(self.current),
             ..VBlock::default()
-        });
-        let index = self.code.blocks.len() - 1;
+        };
         self.pending_splits.push(index);
         RBlock::new(index)
     }

@@ -10,8 +10,9 @@
 #   NAME...   run only these benchmarks (default: all)
 #
 # environment:
-#   TIERS=interp        tierjit tiers to run, separated by spaces or commas;
-#                       TIERS=none runs only the peers
+#   TIERS="interp baseline opt"
+#                       tierjit tiers to run (--tier NAME), separated by
+#                       spaces or commas; TIERS=none runs only the peers
 #   RUNS=3              runs per implementation; the best time counts
 #   SKIP_PYTHON=1       do not run the Python versions (they take minutes)
 #   SKIP_LUA=1          do not run the Lua versions
@@ -70,7 +71,7 @@ fi
 
 RUNS=${RUNS:-3}
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$RUNS'"
-tiers_str=${TIERS:-interp}
+tiers_str=${TIERS:-interp baseline opt}
 tiers=()
 for t in ${tiers_str//,/ }; do
     [[ $t == none ]] || tiers+=("$t")

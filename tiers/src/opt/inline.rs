@@ -37,7 +37,7 @@ pub const MAX_INLINE_DEPTH: u32 = 6;
 /// A chain of inlined frames holds a function at most this many times
 /// besides the compiled function's own frame: recursion unrolls this many
 /// levels (each level of a doubly recursive function halves its calls).
-pub const MAX_RECURSIVE_INLINE: usize = 3;
+pub const MAX_RECURSIVE_INLINE: usize = 4;
 /// ... for callees of at most this many bytecode instructions; a larger
 /// recursive function unrolls once.
 pub const MAX_UNROLLED_CALLEE_SIZE: usize = 16;

@@ -251,26 +251,45 @@ fn render(module: &Module, source: &str, compiled: &CompiledCode) -> String {
                 let _ = writeln!(out, "      ; {}", inline_heading(module, compiled, offset));
             }
         }
-        for row in decode(&compiled.code, range, &mut formatter) {
-            let bytes = &compiled.code[row.offset..row.offset + row.len];
-            let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            let _ = write!(
-                out,
-                "      {:04x}  {:<width$}  {}",
-                row.offset,
-                hex.join(" "),
-                row.text,
-                width = HEX_COLUMN_BYTES * 3 - 1
-            );
-            match row.branch_target.and_then(target_name) {
-                Some(name) => {
-                    let _ = writeln!(out, "    ; {name}");
-                }
-                None => out.push('\n'),
-            }
-        }
+        write_rows(
+            &mut out,
+            &compiled.code,
+            range,
+            &mut formatter,
+            &target_name,
+        );
     }
     out
+}
+
+/// One row per machine instruction of `code[range]`: offset, bytes,
+/// instruction, and the name of a branch target where `target_name` has
+/// one.
+fn write_rows(
+    out: &mut String,
+    code: &[u8],
+    range: Range<usize>,
+    formatter: &mut IntelFormatter,
+    target_name: &dyn Fn(usize) -> Option<String>,
+) {
+    for row in decode(code, range, formatter) {
+        let bytes = &code[row.offset..row.offset + row.len];
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let _ = write!(
+            out,
+            "      {:04x}  {:<width$}  {}",
+            row.offset,
+            hex.join(" "),
+            row.text,
+            width = HEX_COLUMN_BYTES * 3 - 1
+        );
+        match row.branch_target.and_then(target_name) {
+            Some(name) => {
+                let _ = writeln!(out, "    ; {name}");
+            }
+            None => out.push('\n'),
+        }
+    }
 }
 
 /// Optimized code, in offset order: its blocks are not in bytecode order,
@@ -324,24 +343,14 @@ fn render_linear(module: &Module, source: &str, compiled: &CompiledCode) -> Stri
             }
             let _ = writeln!(out, "    // {text}");
         }
-        for row in decode(&compiled.code, entry.offset as usize..end, &mut formatter) {
-            let bytes = &compiled.code[row.offset..row.offset + row.len];
-            let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            let _ = write!(
-                out,
-                "      {:04x}  {:<width$}  {}",
-                row.offset,
-                hex.join(" "),
-                row.text,
-                width = HEX_COLUMN_BYTES * 3 - 1
-            );
-            match row.branch_target.and_then(target_name) {
-                Some(name) => {
-                    let _ = writeln!(out, "    ; {name}");
-                }
-                None => out.push('\n'),
-            }
-        }
+        let range = entry.offset as usize..end;
+        write_rows(
+            &mut out,
+            &compiled.code,
+            range,
+            &mut formatter,
+            &target_name,
+        );
     }
     out
 }

@@ -33,25 +33,7 @@ use regalloc2::{Allocation, Block as RBlock, Edit, Inst as RInst, InstOrEdit, Ou
 
 /// General-purpose register number `n` (hardware encoding).
 pub fn gpr_of(n: usize) -> Gpr {
-    const ALL: [Gpr; 16] = [
-        Gpr::Rax,
-        Gpr::Rcx,
-        Gpr::Rdx,
-        Gpr::Rbx,
-        Gpr::Rsp,
-        Gpr::Rbp,
-        Gpr::Rsi,
-        Gpr::Rdi,
-        Gpr::R8,
-        Gpr::R9,
-        Gpr::R10,
-        Gpr::R11,
-        Gpr::R12,
-        Gpr::R13,
-        Gpr::R14,
-        Gpr::R15,
-    ];
-    ALL[n & 15]
+    Gpr::ALL[n & 15]
 }
 
 const CTX: Gpr = Gpr::R15;

@@ -194,16 +194,21 @@ fn formatter() -> IntelFormatter {
     formatter
 }
 
+/// `fn name(int, [float]) -> int`, the heading of a listing.
+fn signature(func: &tierjit_tiers::bytecode::Function) -> String {
+    let params: Vec<&str> = func.params.iter().map(|t| t.name()).collect();
+    let mut out = format!("fn {}({})", func.name, params.join(", "));
+    if let Some(ret) = func.ret {
+        let _ = write!(out, " -> {ret}");
+    }
+    out
+}
+
 fn render(module: &Module, source: &str, compiled: &CompiledCode) -> String {
     let func = module.func(compiled.func);
     let source_lines: Vec<&str> = source.lines().collect();
     let mut formatter = formatter();
-    let mut out = String::new();
-    let params: Vec<&str> = func.params.iter().map(|t| t.name()).collect();
-    let _ = write!(out, "fn {}({})", func.name, params.join(", "));
-    if let Some(ret) = func.ret {
-        let _ = write!(out, " -> {ret}");
-    }
+    let mut out = signature(func);
     let _ = writeln!(
         out,
         "    ; {} registers, {} bytes of baseline code",
@@ -296,15 +301,9 @@ fn write_rows(
 /// so each run of code the pc map gives one location is headed by that
 /// location's frames (innermost first), line and instruction.
 fn render_linear(module: &Module, source: &str, compiled: &CompiledCode) -> String {
-    let func = module.func(compiled.func);
     let source_lines: Vec<&str> = source.lines().collect();
     let mut formatter = formatter();
-    let mut out = String::new();
-    let params: Vec<&str> = func.params.iter().map(|t| t.name()).collect();
-    let _ = write!(out, "fn {}({})", func.name, params.join(", "));
-    if let Some(ret) = func.ret {
-        let _ = write!(out, " -> {ret}");
-    }
+    let mut out = signature(module.func(compiled.func));
     let _ = writeln!(
         out,
         "    ; {} bytes of optimized code, frame {} bytes",

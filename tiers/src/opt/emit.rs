@@ -584,17 +584,10 @@ impl Emitter<'_> {
             }
             MInst::FrameOk { depth, regs_end } => {
                 let d = g(0);
+                self.compare_frame_depth(depth);
+                self.asm.setcc(Cond::B, d);
+                self.compare_frame_regs(regs_end);
                 let a = &mut self.asm;
-                // The frames active before this one is pushed: the
-                // compiled function's (counted) and `depth - 1` inlined.
-                a.mov_rm(SCRATCH, ctx(abi::CTX_DEPTH));
-                if depth > 1 {
-                    a.alu_ri(Alu::Add, SCRATCH, depth as i32 - 1);
-                }
-                a.alu_rm(Alu::Cmp, SCRATCH, ctx(abi::CTX_MAX_DEPTH));
-                a.setcc(Cond::B, d);
-                a.lea(SCRATCH, frame_slot(regs_end));
-                a.alu_rm(Alu::Cmp, SCRATCH, ctx(abi::CTX_REGS_END));
                 a.setcc(Cond::Be, SCRATCH);
                 a.alu_rr(Alu::And, d, SCRATCH);
                 a.movzx_r8(d, d);
@@ -605,16 +598,10 @@ impl Emitter<'_> {
                 regs_end,
             } => {
                 let stub = self.trap_labels[trap as usize];
-                let a = &mut self.asm;
-                a.mov_rm(SCRATCH, ctx(abi::CTX_DEPTH));
-                if depth > 1 {
-                    a.alu_ri(Alu::Add, SCRATCH, depth as i32 - 1);
-                }
-                a.alu_rm(Alu::Cmp, SCRATCH, ctx(abi::CTX_MAX_DEPTH));
-                a.jcc(Cond::Ae, stub);
-                a.lea(SCRATCH, frame_slot(regs_end));
-                a.alu_rm(Alu::Cmp, SCRATCH, ctx(abi::CTX_REGS_END));
-                a.jcc(Cond::A, stub);
+                self.compare_frame_depth(depth);
+                self.asm.jcc(Cond::Ae, stub);
+                self.compare_frame_regs(regs_end);
+                self.asm.jcc(Cond::A, stub);
             }
             MInst::TrapUnless { trap } => {
                 let ok = g(0);
@@ -636,6 +623,26 @@ impl Emitter<'_> {
                 self.epilogue(true);
             }
         }
+    }
+
+    /// Compares the frames active before an inlined frame `depth` deep is
+    /// pushed (the compiled function's, counted in the context, and
+    /// `depth - 1` inlined ones) with the frame limit: "below" if it fits.
+    fn compare_frame_depth(&mut self, depth: u32) {
+        let a = &mut self.asm;
+        a.mov_rm(SCRATCH, ctx(abi::CTX_DEPTH));
+        if depth > 1 {
+            a.alu_ri(Alu::Add, SCRATCH, depth as i32 - 1);
+        }
+        a.alu_rm(Alu::Cmp, SCRATCH, ctx(abi::CTX_MAX_DEPTH));
+    }
+
+    /// Compares the end of an inlined frame (`regs_end` registers into the
+    /// compiled function's frame) with the register stack's end: "below
+    /// or equal" if it fits.
+    fn compare_frame_regs(&mut self, regs_end: u32) {
+        self.asm.lea(SCRATCH, frame_slot(regs_end));
+        self.asm.alu_rm(Alu::Cmp, SCRATCH, ctx(abi::CTX_REGS_END));
     }
 
     /// True if control reaching the end of the block before `next` gets

@@ -78,6 +78,10 @@ fn walk(
     let mut checked: Vec<Value> = Vec::new();
     // (block, facts length, checked length) to restore after the subtree.
     let mut stack: Vec<(Block, usize, usize, bool)> = vec![(f.entry, 0, 0, false)];
+    // The block's instructions, and those it keeps (buffers reused from
+    // block to block).
+    let mut insts: Vec<Inst> = Vec::new();
+    let mut kept: Vec<Inst> = Vec::new();
     while let Some((b, nf, nc, done)) = stack.pop() {
         if done {
             facts.truncate(nf);
@@ -88,9 +92,10 @@ fn walk(
         if let Some(fact) = edge_fact[b.index()] {
             facts.push(fact);
         }
-        let insts = f.blocks[b.index()].insts.clone();
-        let mut kept = Vec::with_capacity(insts.len());
-        for i in insts {
+        insts.clear();
+        insts.extend_from_slice(&f.blocks[b.index()].insts);
+        kept.clear();
+        for &i in &insts {
             if visit(f, &facts, &checked, i) {
                 continue;
             }
@@ -100,7 +105,9 @@ fn walk(
             }
             kept.push(i);
         }
-        f.blocks[b.index()].insts = kept;
+        let block_insts = &mut f.blocks[b.index()].insts;
+        block_insts.clear();
+        block_insts.extend_from_slice(&kept);
         for &c in dom.children(b).iter().rev() {
             stack.push((c, 0, 0, false));
         }

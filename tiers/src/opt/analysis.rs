@@ -3,7 +3,7 @@
 //! Each `compute_*` reads a [`Func`] and gives a fresh result; a pass that
 //! changes the CFG recomputes what it needs (they are linear or nearly).
 
-use super::ir::{Block, Func};
+use super::ir::{Block, BlockLists, Func};
 
 /// Blocks reachable from the entry, in reverse postorder (a block comes
 /// before its successors except along back edges).
@@ -42,8 +42,11 @@ pub struct DomTree {
     pub rpo_index: Vec<u32>,
     /// The reachable blocks in reverse postorder.
     pub rpo: Vec<Block>,
-    /// Children of each block in the tree.
-    pub children: Vec<Vec<Block>>,
+    /// The predecessors of every block ([`Func::compute_preds`]) when the
+    /// tree was computed: passes that keep the CFG read them here.
+    pub preds: BlockLists,
+    /// Children of each block in the tree, in reverse postorder.
+    children: BlockLists,
     /// Preorder number and last preorder number in the subtree, for O(1)
     /// dominance queries.
     pre: Vec<(u32, u32)>,
@@ -61,6 +64,11 @@ impl DomTree {
     pub fn is_reachable(&self, b: Block) -> bool {
         self.rpo_index[b.index()] != u32::MAX
     }
+
+    /// The blocks `b` immediately dominates, in reverse postorder.
+    pub fn children(&self, b: Block) -> &[Block] {
+        &self.children[b.index()]
+    }
 }
 
 /// Dominators by Lengauer and Tarjan's algorithm (the simple version,
@@ -69,14 +77,17 @@ impl DomTree {
 /// of early exits).
 pub fn compute_domtree(f: &Func) -> DomTree {
     let n = f.blocks.len();
-    // Depth-first preorder numbers and parents.
+    // Depth-first preorder numbers and parents; the postorder of the same
+    // walk is [`compute_rpo`]'s, reversed.
     let mut dfs_index = vec![usize::MAX; n];
     let mut order: Vec<Block> = vec![f.entry];
     let mut parent: Vec<usize> = vec![0];
+    let mut rpo = Vec::new();
     dfs_index[f.entry.index()] = 0;
     let mut stack: Vec<(Block, usize)> = vec![(f.entry, 0)];
     while let Some(&mut (b, ref mut next)) = stack.last_mut() {
         let Some(s) = f.block(b).term.successors().nth(*next).map(|d| d.block) else {
+            rpo.push(b);
             stack.pop();
             continue;
         };
@@ -88,54 +99,28 @@ pub fn compute_domtree(f: &Func) -> DomTree {
             stack.push((s, 0));
         }
     }
+    rpo.reverse();
     let preds = f.compute_preds();
-    let m = order.len();
-    let mut lt = LengauerTarjan {
-        semi: (0..m).collect(),
-        label: (0..m).collect(),
-        ancestor: vec![usize::MAX; m],
-    };
-    let mut idom_dfs = vec![0usize; m];
-    let mut bucket = vec![Vec::new(); m];
-    for w in (1..m).rev() {
-        for p in &preds[order[w].index()] {
-            if dfs_index[p.index()] == usize::MAX {
-                continue;
-            }
-            let u = lt.eval(dfs_index[p.index()]);
-            lt.semi[w] = lt.semi[w].min(lt.semi[u]);
-        }
-        bucket[lt.semi[w]].push(w);
-        lt.ancestor[w] = parent[w];
-        for v in std::mem::take(&mut bucket[parent[w]]) {
-            let u = lt.eval(v);
-            idom_dfs[v] = if lt.semi[u] < lt.semi[v] {
-                u
-            } else {
-                parent[w]
-            };
-        }
-    }
-    for w in 1..m {
-        if idom_dfs[w] != lt.semi[w] {
-            idom_dfs[w] = idom_dfs[idom_dfs[w]];
-        }
-    }
+    let idom_dfs = immediate_dominators(&parent, |w, out| {
+        out.extend(
+            preds[order[w].index()]
+                .iter()
+                .map(|p| dfs_index[p.index()])
+                .filter(|&p| p != usize::MAX),
+        );
+    });
     let mut idom: Vec<Option<Block>> = vec![None; n];
-    for w in 1..m {
+    for w in 1..order.len() {
         idom[order[w].index()] = Some(order[idom_dfs[w]]);
     }
-    let rpo = compute_rpo(f);
     let mut rpo_index = vec![u32::MAX; n];
     for (i, &b) in rpo.iter().enumerate() {
         rpo_index[b.index()] = i as u32;
     }
-    let mut children = vec![Vec::new(); n];
-    for &b in &rpo {
-        if let Some(d) = idom[b.index()] {
-            children[d.index()].push(b);
-        }
-    }
+    let children = BlockLists::from_pairs(
+        n,
+        rpo.iter().filter_map(|&b| idom[b.index()].map(|d| (d, b))),
+    );
     let mut pre = vec![(u32::MAX, u32::MAX); n];
     let mut counter = 0u32;
     // Iterative preorder with subtree end numbers.
@@ -156,25 +141,79 @@ pub fn compute_domtree(f: &Func) -> DomTree {
         idom,
         rpo_index,
         rpo,
+        preds,
         children,
         pre,
     }
 }
 
+/// Immediate dominators over depth-first preorder numbers (vertex 0 is
+/// the root): `parent[w]` is the depth-first parent of `w > 0`, and
+/// `preds(w, out)` appends the numbers of `w`'s predecessors (the
+/// reachable ones) to `out`. Gives the immediate dominator of each vertex
+/// (0 for the root).
+pub(crate) fn immediate_dominators(
+    parent: &[usize],
+    preds: impl Fn(usize, &mut Vec<usize>),
+) -> Vec<usize> {
+    let m = parent.len();
+    let mut lt = LengauerTarjan {
+        semi: (0..m).collect(),
+        label: (0..m).collect(),
+        ancestor: vec![usize::MAX; m],
+        path: Vec::new(),
+    };
+    let mut idom = vec![0usize; m];
+    // The vertices whose semidominator is `v`, as linked lists (the order
+    // within a bucket does not change the result).
+    let mut bucket_head = vec![usize::MAX; m];
+    let mut bucket_next = vec![usize::MAX; m];
+    let mut pred_numbers = Vec::new();
+    for w in (1..m).rev() {
+        pred_numbers.clear();
+        preds(w, &mut pred_numbers);
+        for &p in &pred_numbers {
+            let u = lt.eval(p);
+            lt.semi[w] = lt.semi[w].min(lt.semi[u]);
+        }
+        bucket_next[w] = bucket_head[lt.semi[w]];
+        bucket_head[lt.semi[w]] = w;
+        lt.ancestor[w] = parent[w];
+        let mut v = std::mem::replace(&mut bucket_head[parent[w]], usize::MAX);
+        while v != usize::MAX {
+            let u = lt.eval(v);
+            idom[v] = if lt.semi[u] < lt.semi[v] {
+                u
+            } else {
+                parent[w]
+            };
+            v = bucket_next[v];
+        }
+    }
+    for w in 1..m {
+        if idom[w] != lt.semi[w] {
+            idom[w] = idom[idom[w]];
+        }
+    }
+    idom
+}
+
 /// The forest of Lengauer and Tarjan's algorithm, over depth-first
 /// numbers.
-pub(crate) struct LengauerTarjan {
+struct LengauerTarjan {
     /// Semidominator of each vertex.
-    pub(crate) semi: Vec<usize>,
+    semi: Vec<usize>,
     /// The vertex of least `semi` on the compressed path above each one.
-    pub(crate) label: Vec<usize>,
+    label: Vec<usize>,
     /// Parent in the forest (`usize::MAX` for a root).
-    pub(crate) ancestor: Vec<usize>,
+    ancestor: Vec<usize>,
+    /// Scratch for [`LengauerTarjan::compress`] (kept to allocate once).
+    path: Vec<usize>,
 }
 
 impl LengauerTarjan {
     /// The vertex of least semidominator on the forest path to `v`.
-    pub(crate) fn eval(&mut self, v: usize) -> usize {
+    fn eval(&mut self, v: usize) -> usize {
         if self.ancestor[v] == usize::MAX {
             return v;
         }
@@ -184,13 +223,12 @@ impl LengauerTarjan {
 
     /// Path compression, iterative (paths can be as long as the function).
     fn compress(&mut self, v: usize) {
-        let mut path = Vec::new();
         let mut u = v;
         while self.ancestor[self.ancestor[u]] != usize::MAX {
-            path.push(u);
+            self.path.push(u);
             u = self.ancestor[u];
         }
-        while let Some(x) = path.pop() {
+        while let Some(x) = self.path.pop() {
             let a = self.ancestor[x];
             if self.semi[self.label[a]] < self.semi[self.label[x]] {
                 self.label[x] = self.label[a];
@@ -245,7 +283,7 @@ impl Loops {
 /// back edge, and the loop is every block that reaches `b` without
 /// passing through `h`.
 pub fn compute_loops(f: &Func, dom: &DomTree) -> Loops {
-    let preds = f.compute_preds();
+    let preds = &dom.preds;
     let n = f.blocks.len();
     let mut loops: Vec<Loop> = Vec::new();
     // Headers in reverse postorder: outer loops before inner ones.

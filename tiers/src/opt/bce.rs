@@ -20,7 +20,7 @@
 //! Identical repeated checks are GVN's job; this pass proves the first.
 
 use super::analysis::compute_domtree;
-use super::ir::{Block, Func, Inst, IntCC, Op, Term, Value};
+use super::ir::{Block, BlockLists, Func, Inst, IntCC, Op, Term, Value};
 use super::PassContext;
 
 /// A fact known to hold: `x < y` (strict) or `x <= y`.
@@ -34,11 +34,11 @@ struct Less {
 /// Removes the bounds checks of `f` that always pass.
 pub fn eliminate_bounds_checks(f: &mut Func, _: &PassContext) {
     let dom = compute_domtree(f);
-    let preds = f.compute_preds();
+    let preds = &dom.preds;
     // Facts holding on entry to each block (from its single predecessor's
     // branch), computed once.
     let edge_fact: Vec<Option<Less>> = (0..f.blocks.len())
-        .map(|b| entry_fact(f, Block(b as u32), &preds))
+        .map(|b| entry_fact(f, Block(b as u32), preds))
         .collect();
     // Phase 1: which `x + c` instructions cannot overflow.
     let mut no_overflow = vec![false; f.insts.len()];
@@ -78,6 +78,10 @@ fn walk(
     let mut checked: Vec<Value> = Vec::new();
     // (block, facts length, checked length) to restore after the subtree.
     let mut stack: Vec<(Block, usize, usize, bool)> = vec![(f.entry, 0, 0, false)];
+    // The block's instructions, and those it keeps (buffers reused from
+    // block to block).
+    let mut insts: Vec<Inst> = Vec::new();
+    let mut kept: Vec<Inst> = Vec::new();
     while let Some((b, nf, nc, done)) = stack.pop() {
         if done {
             facts.truncate(nf);
@@ -88,9 +92,10 @@ fn walk(
         if let Some(fact) = edge_fact[b.index()] {
             facts.push(fact);
         }
-        let insts = f.blocks[b.index()].insts.clone();
-        let mut kept = Vec::with_capacity(insts.len());
-        for i in insts {
+        insts.clear();
+        insts.extend_from_slice(&f.blocks[b.index()].insts);
+        kept.clear();
+        for &i in &insts {
             if visit(f, &facts, &checked, i) {
                 continue;
             }
@@ -100,8 +105,10 @@ fn walk(
             }
             kept.push(i);
         }
-        f.blocks[b.index()].insts = kept;
-        for &c in dom.children[b.index()].iter().rev() {
+        let block_insts = &mut f.blocks[b.index()].insts;
+        block_insts.clear();
+        block_insts.extend_from_slice(&kept);
+        for &c in dom.children(b).iter().rev() {
             stack.push((c, 0, 0, false));
         }
     }
@@ -110,7 +117,7 @@ fn walk(
 /// The comparison known to hold on entry to `b`, if `b`'s only
 /// predecessor ends in a branch on a comparison (and both edges do not
 /// lead to `b`).
-fn entry_fact(f: &Func, b: Block, preds: &[Vec<Block>]) -> Option<Less> {
+fn entry_fact(f: &Func, b: Block, preds: &BlockLists) -> Option<Less> {
     let [p] = preds[b.index()][..] else {
         return None;
     };

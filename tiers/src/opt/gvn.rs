@@ -33,7 +33,7 @@ struct Key {
 /// Replaces redundant computations in `f`.
 pub fn number_values(f: &mut Func, _: &PassContext) {
     let dom = compute_domtree(f);
-    let preds = f.compute_preds();
+    let preds = &dom.preds;
     let mut map = f.identity_map();
     let mut table: HashMap<Key, Option<Value>> = HashMap::default();
     let mut undo: Vec<Key> = Vec::new();
@@ -84,7 +84,7 @@ pub fn number_values(f: &mut Func, _: &PassContext) {
         f.blocks[b.index()].insts = kept;
         let m = &map;
         f.blocks[b.index()].term.map_uses(|v| m[v.index()]);
-        for &c in dom.children[b.index()].iter().rev() {
+        for &c in dom.children(b).iter().rev() {
             // Memory state flows only into a block with this one as its
             // only predecessor.
             let only_pred = preds[c.index()].len() == 1;

@@ -58,7 +58,7 @@ pub fn inline_calls(f: &mut Func, cx: &PassContext) {
     // Highest priority last, so `pop` takes it.
     while let Some((_, call)) = work.pop() {
         let block = owner[call.index()];
-        let inst = f.inst(call).clone();
+        let inst = f.inst(call);
         let Op::Call {
             func: callee,
             window,
@@ -105,8 +105,7 @@ pub fn inline_calls(f: &mut Func, cx: &PassContext) {
             continue;
         }
         size += grows;
-        let body = body.clone();
-        let (new_calls, added) = splice(f, block, call, &body, window);
+        let (new_calls, added) = splice(f, block, call, body, window);
         owner.resize(f.insts.len(), Block(u32::MAX));
         for b in added {
             for &i in &f.block(b).insts {

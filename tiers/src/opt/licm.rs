@@ -33,7 +33,7 @@ pub fn hoist_loop_invariants(f: &mut Func, _: &PassContext) {
     // dominance order.
     // A preheader sorts right before its header.
     let mut sort_key: Vec<(u32, u32)> = dom.rpo_index.iter().map(|&i| (i, 1)).collect();
-    let mut preds = f.compute_preds();
+    let mut preds = dom.preds.to_vecs();
     // `defined_inside[v] == stamp` marks values defined in the loop being
     // processed (one array for all loops).
     let mut defined_inside = vec![u32::MAX; f.values.len()];

@@ -20,7 +20,7 @@
 //! registers (`rbx` frame, `r15` context, `rbp`, `rsp`) and the scratch
 //! registers (`r11`, `xmm15`) are never allocated.
 
-use super::ir::{Block, FloatCC, Func, Inst, IntCC, Loc, Op, Term, Value};
+use super::ir::{Block, BlockLists, FloatCC, Func, Inst, IntCC, Loc, Op, Term, Value};
 use crate::abi::Helper;
 use crate::bytecode::FuncId;
 use crate::trap::Trap;
@@ -577,7 +577,7 @@ impl Lowerer<'_> {
         (self.code.traps.len() - 1) as u32
     }
 
-    fn lower_block(&mut self, index: usize, b: Block, preds: &[Vec<Block>]) {
+    fn lower_block(&mut self, index: usize, b: Block, preds: &BlockLists) {
         let f = self.f;
         let data = f.block(b);
         let start = self.code.insts.len() as u32;
@@ -646,7 +646,7 @@ impl Lowerer<'_> {
         .then_some(last)
     }
 
-    fn lower_term(&mut self, index: usize, b: Block, fused: Option<Inst>, preds: &[Vec<Block>]) {
+    fn lower_term(&mut self, index: usize, b: Block, fused: Option<Inst>, preds: &BlockLists) {
         let f = self.f;
         match &f.block(b).term {
             Term::Jump(d) => {

@@ -21,8 +21,9 @@ pub fn reduce_strength(f: &mut Func, _: &PassContext) {
         let insts = std::mem::take(&mut f.blocks[b.index()].insts);
         let mut out = Vec::with_capacity(insts.len());
         for i in insts {
-            let inst = f.inst(i).clone();
-            let k = match inst.op {
+            let inst = f.inst(i);
+            let (op, loc) = (inst.op, inst.loc);
+            let k = match op {
                 Op::Imul | Op::Idiv | Op::Irem => f
                     .as_iconst(inst.args[1])
                     .filter(|&c| c > 1 && (c as u64).is_power_of_two())
@@ -33,14 +34,13 @@ pub fn reduce_strength(f: &mut Func, _: &PassContext) {
                 out.push(i);
                 continue;
             };
-            let x = inst.args[0];
-            let loc = inst.loc;
+            let x = f.inst(i).args[0];
             let mut new = |f: &mut Func, op: Op, args: Vec<Value>| -> Value {
                 let n = f.make_inst(op, args, Some(Type::Int), loc);
                 out.push(n);
                 f.inst(n).result.expect("int result")
             };
-            match inst.op {
+            match op {
                 Op::Imul => {
                     let kv = new(f, Op::Iconst(k), vec![]);
                     rewrite(f, i, Op::Ishl, vec![x, kv]);
@@ -52,7 +52,7 @@ pub fn reduce_strength(f: &mut Func, _: &PassContext) {
                     let bias = new(f, Op::Iand, vec![sign, mask]);
                     let biased = new(f, Op::Iadd, vec![x, bias]);
                     let kv = new(f, Op::Iconst(k), vec![]);
-                    if inst.op == Op::Idiv {
+                    if op == Op::Idiv {
                         rewrite(f, i, Op::Ishr, vec![biased, kv]);
                     } else {
                         let q = new(f, Op::Ishr, vec![biased, kv]);

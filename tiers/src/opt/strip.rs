@@ -23,7 +23,7 @@
 //! test.
 
 use super::analysis::{compute_domtree, compute_loops};
-use super::ir::{Block, BlockCall, Func, Inst, IntCC, Op, Term, Value};
+use super::ir::{Block, BlockCall, BlockLists, Func, Inst, IntCC, Op, Term, Value};
 use super::PassContext;
 use crate::Type;
 
@@ -36,7 +36,7 @@ pub fn strip_mine_loops(f: &mut Func, _: &PassContext) {
     let loops = compute_loops(f, &dom);
     // Innermost loops are disjoint, and rewriting one changes only the
     // edges into its own header: these stay valid for the others.
-    let preds = f.compute_preds();
+    let preds = &dom.preds;
     let def_block = def_blocks(f);
     for l in 0..loops.loops.len() {
         let lp = &loops.loops[l];
@@ -49,7 +49,7 @@ pub fn strip_mine_loops(f: &mut Func, _: &PassContext) {
             continue;
         }
         let in_loop = |b: Block| loops.innermost.get(b.index()) == Some(&Some(l));
-        if let Some(plan) = plan(f, lp, &in_loop, &preds, &def_block) {
+        if let Some(plan) = plan(f, lp, &in_loop, preds, &def_block) {
             rewrite(f, lp.header, &preds[lp.header.index()], &in_loop, plan);
         }
     }
@@ -88,7 +88,7 @@ fn plan(
     f: &Func,
     lp: &super::analysis::Loop,
     in_loop: &dyn Fn(Block) -> bool,
-    preds: &[Vec<Block>],
+    preds: &BlockLists,
     def_block: &[Block],
 ) -> Option<Plan> {
     let h = lp.header;

@@ -544,7 +544,7 @@ pub enum Term {
 
 impl Term {
     /// The successors, in order.
-    pub fn successors(&self) -> impl Iterator<Item = &BlockCall> {
+    pub fn successors(&self) -> impl Iterator<Item = &BlockCall> + Clone {
         let (a, b) = match self {
             Term::Jump(d) => (Some(d), None),
             Term::Branch {
@@ -796,7 +796,7 @@ impl Func {
     }
 
     /// The successors of `block`.
-    pub fn succs(&self, block: Block) -> impl Iterator<Item = Block> + '_ {
+    pub fn succs(&self, block: Block) -> impl Iterator<Item = Block> + Clone + '_ {
         self.blocks[block.index()]
             .term
             .successors()
@@ -826,15 +826,14 @@ impl Func {
     }
 
     /// The predecessors of every block (indexed by block; a block appears
-    /// once per edge into it), over the live blocks.
-    pub fn compute_preds(&self) -> Vec<Vec<Block>> {
-        let mut preds = vec![Vec::new(); self.blocks.len()];
-        for &b in &self.layout {
-            for s in self.succs(b) {
-                preds[s.index()].push(b);
-            }
-        }
-        preds
+    /// once per edge into it, in layout order), over the live blocks.
+    pub fn compute_preds(&self) -> BlockLists {
+        BlockLists::from_pairs(
+            self.blocks.len(),
+            self.layout
+                .iter()
+                .flat_map(|&b| self.succs(b).map(move |s| (s, b))),
+        )
     }
 
     /// Number of live instructions.
@@ -863,5 +862,60 @@ impl Func {
     /// Inline depth of frame `inline` (0 for the function itself).
     pub fn inline_depth(&self, inline: u32) -> u32 {
         self.inline_frame(inline).map_or(0, |f| f.depth)
+    }
+}
+
+/// A list of blocks for every block (predecessors, dominator-tree
+/// children), indexed by block index, in one allocation: the analyses
+/// make these for every pass, and a vector per block cost more than the
+/// rest of the analysis.
+#[derive(Clone, Debug, Default)]
+pub struct BlockLists {
+    /// `items[starts[b]..starts[b + 1]]` is block `b`'s list.
+    starts: Vec<u32>,
+    items: Vec<Block>,
+}
+
+impl BlockLists {
+    /// The lists of `n` blocks from `(block, item)` pairs: each block's
+    /// items in the order of the pairs.
+    pub fn from_pairs(n: usize, pairs: impl Iterator<Item = (Block, Block)> + Clone) -> BlockLists {
+        let mut starts = vec![0u32; n + 1];
+        for (b, _) in pairs.clone() {
+            starts[b.index() + 1] += 1;
+        }
+        for i in 0..n {
+            starts[i + 1] += starts[i];
+        }
+        let mut fill = starts.clone();
+        let mut items = vec![Block(0); starts[n] as usize];
+        for (b, item) in pairs {
+            items[fill[b.index()] as usize] = item;
+            fill[b.index()] += 1;
+        }
+        BlockLists { starts, items }
+    }
+
+    /// How many blocks have a list.
+    pub fn len(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    /// True if there are no lists.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The lists as one vector each (for a pass that edits them).
+    pub fn to_vecs(&self) -> Vec<Vec<Block>> {
+        (0..self.len()).map(|b| self[b].to_vec()).collect()
+    }
+}
+
+impl std::ops::Index<usize> for BlockLists {
+    type Output = [Block];
+
+    fn index(&self, block: usize) -> &[Block] {
+        &self.items[self.starts[block] as usize..self.starts[block + 1] as usize]
     }
 }

@@ -409,35 +409,13 @@ impl<'a> Verifier<'a> {
     /// on the way down and up.
     fn compute_dominators(&mut self) {
         let n = self.dfs_order.len();
-        let parent = &self.dfs_parent;
-        let mut lt = crate::opt::analysis::LengauerTarjan {
-            semi: (0..n).collect(),
-            label: (0..n).collect(),
-            ancestor: vec![usize::MAX; n],
-        };
-        let mut idom = vec![0usize; n];
-        let mut bucket = vec![Vec::new(); n];
-        for w in (1..n).rev() {
-            for p in &self.preds[self.dfs_order[w].index()] {
-                let u = lt.eval(self.dfs_index[p.index()]);
-                lt.semi[w] = lt.semi[w].min(lt.semi[u]);
-            }
-            bucket[lt.semi[w]].push(w);
-            lt.ancestor[w] = parent[w];
-            for v in std::mem::take(&mut bucket[parent[w]]) {
-                let u = lt.eval(v);
-                idom[v] = if lt.semi[u] < lt.semi[v] {
-                    u
-                } else {
-                    parent[w]
-                };
-            }
-        }
-        for w in 1..n {
-            if idom[w] != lt.semi[w] {
-                idom[w] = idom[idom[w]];
-            }
-        }
+        let idom = crate::opt::analysis::immediate_dominators(&self.dfs_parent, |w, out| {
+            out.extend(
+                self.preds[self.dfs_order[w].index()]
+                    .iter()
+                    .map(|p| self.dfs_index[p.index()]),
+            );
+        });
         let mut children = vec![Vec::new(); n];
         for (w, &d) in idom.iter().enumerate().skip(1) {
             children[d].push(w);

@@ -23,7 +23,7 @@
 //! target). Branches to the next block fall through.
 
 use super::ir::{FloatCC, Func, IntCC, Loc};
-use super::lower::{BranchKind, FloatOp, HelperArg, MInst, Unary, VCode, FSCRATCH, SCRATCH};
+use super::vcode::{BranchKind, FloatOp, HelperArg, MInst, Unary, VCode, FSCRATCH, SCRATCH};
 use crate::abi::{self, trap_code, TRAP_FRAMES_FROM_PC};
 use crate::code::{CompiledCode, InlineFrame, PcMapEntry, Tier};
 use crate::trap::Trap;

@@ -41,6 +41,7 @@ pub mod licm;
 pub mod lower;
 pub mod strength;
 pub mod strip;
+pub mod vcode;
 
 use crate::bytecode::{FuncId, Module};
 use crate::code::CompiledCode;
@@ -72,7 +73,7 @@ thread_local! {
 /// The allocatable registers, made once.
 fn machine_env() -> &'static regalloc2::MachineEnv {
     static ENV: std::sync::OnceLock<regalloc2::MachineEnv> = std::sync::OnceLock::new();
-    ENV.get_or_init(lower::machine_env)
+    ENV.get_or_init(vcode::machine_env)
 }
 
 /// Functions with more bytecode instructions than this stay in the

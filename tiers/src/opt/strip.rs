@@ -37,7 +37,7 @@ pub fn strip_mine_loops(f: &mut Func, _: &PassContext) {
     // Innermost loops are disjoint, and rewriting one changes only the
     // edges into its own header: these stay valid for the others.
     let preds = &dom.preds;
-    let def_block = def_blocks(f);
+    let def_block = f.def_blocks();
     for l in 0..loops.loops.len() {
         let lp = &loops.loops[l];
         // Innermost only: no other loop's header inside.
@@ -53,22 +53,6 @@ pub fn strip_mine_loops(f: &mut Func, _: &PassContext) {
             rewrite(f, lp.header, &preds[lp.header.index()], &in_loop, plan);
         }
     }
-}
-
-/// The block defining each value.
-fn def_blocks(f: &Func) -> Vec<Block> {
-    let mut blocks = vec![f.entry; f.values.len()];
-    for &b in &f.layout {
-        for &p in &f.block(b).params {
-            blocks[p.index()] = b;
-        }
-        for &i in &f.block(b).insts {
-            if let Some(r) = f.inst(i).result {
-                blocks[r.index()] = b;
-            }
-        }
-    }
-    blocks
 }
 
 /// What [`rewrite`] needs to know about a counted loop.

@@ -836,6 +836,23 @@ impl Func {
         )
     }
 
+    /// The block defining each value (the entry block for values that
+    /// live code does not define).
+    pub fn def_blocks(&self) -> Vec<Block> {
+        let mut blocks = vec![self.entry; self.values.len()];
+        for &b in &self.layout {
+            for &p in &self.block(b).params {
+                blocks[p.index()] = b;
+            }
+            for &i in &self.block(b).insts {
+                if let Some(r) = self.inst(i).result {
+                    blocks[r.index()] = b;
+                }
+            }
+        }
+        blocks
+    }
+
     /// Number of live instructions.
     pub fn inst_count(&self) -> usize {
         self.layout

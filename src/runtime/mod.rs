@@ -260,7 +260,8 @@ impl Vm {
                     // not stop the program: baseline code runs it.
                     Err(e) => {
                         if vm.options.trace_tiers {
-                            eprintln!("tier: {e}; staying in baseline");
+                            let ms = vm.started.elapsed().as_secs_f64() * 1e3;
+                            eprintln!("[{ms:10.3} ms] tier: {e}; staying in baseline");
                         }
                         vm.compile(func, Tier::Baseline)?;
                         Tier::Baseline

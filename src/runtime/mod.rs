@@ -406,8 +406,16 @@ impl Vm {
             ..opt::Options::default()
         };
         let mut report = opt::Report::default();
-        let code = opt::compile_with_report(&self.module, func, &options, &mut report)
-            .map_err(|e| e.to_string());
+        // A panic in the optimizer is a failed compile, not a crash: the
+        // function keeps the code it has (the compiler is a pure function
+        // of the module, so nothing it half-made is left behind).
+        let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            opt::compile_with_report(&self.module, func, &options, &mut report)
+        }));
+        let code = match compiled {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err("optimizing compilation failed: the optimizer panicked".into()),
+        };
         if self.options.time_passes {
             self.pass_times.lock().add(&report);
         }

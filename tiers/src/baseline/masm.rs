@@ -471,30 +471,10 @@ impl Masm {
     /// `R[d] := minimum(R[a], R[b])` or maximum, IEEE 754-2019: NaN if
     /// either is NaN; `-0.0 < 0.0`.
     pub fn float_min_max(&mut self, max: bool, d: Reg, a: Reg, b: Reg) {
-        let nan = self.asm.label();
-        let differ = self.asm.label();
-        let done = self.asm.label();
-        let m = &mut self.asm;
-        m.movsd_rm(XMM0, slot(a));
-        m.movsd_rm(XMM1, slot(b));
-        m.ucomisd_rr(XMM0, XMM1);
-        m.jcc(Cond::P, nan);
-        m.jcc(Cond::Ne, differ);
-        // Equal: the values differ at most in the sign of zero; OR keeps
-        // -0.0 (minimum), AND keeps 0.0 (maximum).
-        if max {
-            m.andpd_rr(XMM0, XMM1);
-        } else {
-            m.orpd_rr(XMM0, XMM1);
-        }
-        m.jmp(done);
-        m.bind(nan);
-        m.sse_rr(SseOp::Add, XMM0, XMM1);
-        m.jmp(done);
-        m.bind(differ);
-        m.sse_rr(if max { SseOp::Max } else { SseOp::Min }, XMM0, XMM1);
-        m.bind(done);
-        m.movsd_mr(slot(d), XMM0);
+        self.asm.movsd_rm(XMM0, slot(a));
+        self.asm.movsd_rm(XMM1, slot(b));
+        self.asm.float_min_max(max, XMM0, XMM1);
+        self.asm.movsd_mr(slot(d), XMM0);
     }
 
     /// `R[d] := float(R[a])`
@@ -506,26 +486,8 @@ impl Masm {
 
     /// `R[d] := int(R[a])`: truncating, saturating, NaN to 0 (Rust's `as`).
     pub fn float_to_int(&mut self, d: Reg, a: Reg) {
-        let nan = self.asm.label();
-        let done = self.asm.label();
-        let m = &mut self.asm;
-        m.movsd_rm(XMM0, slot(a));
-        m.cvttsd2si_rr(Rax, XMM0);
-        m.mov_ri(Rcx, i64::MIN);
-        m.alu_rr(Alu::Cmp, Rax, Rcx);
-        m.jcc(Cond::Ne, done);
-        // cvttsd2si gave its "indefinite" value: NaN, out of range, or
-        // exactly MIN.
-        m.ucomisd_rr(XMM0, XMM0);
-        m.jcc(Cond::P, nan);
-        m.xorpd_rr(XMM1, XMM1);
-        m.ucomisd_rr(XMM0, XMM1);
-        m.jcc(Cond::B, done);
-        m.not(Rax);
-        m.jmp(done);
-        m.bind(nan);
-        m.mov_ri(Rax, 0);
-        m.bind(done);
+        self.asm.movsd_rm(XMM0, slot(a));
+        self.asm.float_to_int(Rax, XMM0, Rcx, XMM1);
         self.store_result(d);
     }
 

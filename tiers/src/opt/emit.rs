@@ -472,7 +472,7 @@ impl Emitter<'_> {
                 }
             }
             MInst::Fsqrt => self.asm.sse_rr(SseOp::Sqrt, x(1), x(0)),
-            MInst::FminMax { max } => self.float_min_max(max, x(2), x(1)),
+            MInst::FminMax { max } => self.asm.float_min_max(max, x(2), x(1)),
             MInst::Fneg | MInst::Fabs => {
                 let d = x(1);
                 self.asm.movq_rx(SCRATCH, d);
@@ -488,7 +488,7 @@ impl Emitter<'_> {
                 self.asm.xorps_rr(d, d);
                 self.asm.cvtsi2sd_rr(d, a);
             }
-            MInst::FtoI => self.float_to_int(g(1), x(0)),
+            MInst::FtoI => self.asm.float_to_int(g(1), x(0), SCRATCH, Xmm(FSCRATCH)),
             MInst::Fcmp(cc) => {
                 let (a, b, d) = (x(0), x(1), g(2));
                 self.float_flags(cc, a, b);
@@ -720,55 +720,6 @@ impl Emitter<'_> {
             }
             FloatCC::Eq | FloatCC::Ne => self.asm.ucomisd_rr(a, b),
         }
-    }
-
-    /// `d := minimum(d, b)` or maximum, IEEE 754-2019: NaN if either is
-    /// NaN; `-0.0 < 0.0`.
-    fn float_min_max(&mut self, max: bool, d: Xmm, b: Xmm) {
-        let (nan, differ, done) = (self.asm.label(), self.asm.label(), self.asm.label());
-        let a = &mut self.asm;
-        a.ucomisd_rr(d, b);
-        a.jcc(Cond::P, nan);
-        a.jcc(Cond::Ne, differ);
-        // Equal: the values differ at most in the sign of zero; OR keeps
-        // -0.0 (minimum), AND keeps 0.0 (maximum).
-        if max {
-            a.andpd_rr(d, b);
-        } else {
-            a.orpd_rr(d, b);
-        }
-        a.jmp(done);
-        a.bind(nan);
-        a.sse_rr(SseOp::Add, d, b);
-        a.jmp(done);
-        a.bind(differ);
-        if max {
-            a.sse_rr(SseOp::Max, d, b);
-        } else {
-            a.sse_rr(SseOp::Min, d, b);
-        }
-        a.bind(done);
-    }
-
-    /// `d := int(a)`: truncating, saturating, NaN to 0 (Rust's `as`).
-    fn float_to_int(&mut self, d: Gpr, a: Xmm) {
-        let (nan, done) = (self.asm.label(), self.asm.label());
-        let asm = &mut self.asm;
-        asm.cvttsd2si_rr(d, a);
-        asm.mov_ri(SCRATCH, i64::MIN);
-        asm.alu_rr(Alu::Cmp, d, SCRATCH);
-        asm.jcc(Cond::Ne, done);
-        // The "indefinite" result: NaN, out of range, or exactly MIN.
-        asm.ucomisd_rr(a, a);
-        asm.jcc(Cond::P, nan);
-        asm.xorpd_rr(Xmm(FSCRATCH), Xmm(FSCRATCH));
-        asm.ucomisd_rr(a, Xmm(FSCRATCH));
-        asm.jcc(Cond::B, done);
-        asm.not(d);
-        asm.jmp(done);
-        asm.bind(nan);
-        asm.alu_rr(Alu::Xor, d, d);
-        asm.bind(done);
     }
 
     /// Calls `func` through its method-table slot, its window at frame

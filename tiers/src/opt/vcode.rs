@@ -35,22 +35,25 @@ pub const SCRATCH: Gpr = Gpr::R11;
 /// The float scratch register.
 pub const FSCRATCH: u8 = 15;
 
+/// The SysV caller-saved registers the allocator may use (all but the
+/// scratch register `r11`).
+const CALLER_SAVED_ALLOCATABLE: [Gpr; 8] = [
+    Gpr::Rax,
+    Gpr::Rcx,
+    Gpr::Rdx,
+    Gpr::Rsi,
+    Gpr::Rdi,
+    Gpr::R8,
+    Gpr::R9,
+    Gpr::R10,
+];
+
 /// Allocatable registers: caller-saved ones first (free to use, but lost
 /// at calls), then callee-saved ones (saved in the prologue when used).
 pub fn machine_env() -> MachineEnv {
-    let preferred_int = [
-        Gpr::Rax,
-        Gpr::Rcx,
-        Gpr::Rdx,
-        Gpr::Rsi,
-        Gpr::Rdi,
-        Gpr::R8,
-        Gpr::R9,
-        Gpr::R10,
-    ];
     let callee_saved = [Gpr::R12, Gpr::R13, Gpr::R14];
     let mut int_pref = PRegSet::empty();
-    for r in preferred_int {
+    for r in CALLER_SAVED_ALLOCATABLE {
         int_pref.add(gpr(r));
     }
     let mut int_non = PRegSet::empty();
@@ -73,17 +76,7 @@ pub fn machine_env() -> MachineEnv {
 /// caller-saved ones.
 pub fn call_clobbers() -> PRegSet {
     let mut set = PRegSet::empty();
-    for r in [
-        Gpr::Rax,
-        Gpr::Rcx,
-        Gpr::Rdx,
-        Gpr::Rsi,
-        Gpr::Rdi,
-        Gpr::R8,
-        Gpr::R9,
-        Gpr::R10,
-        Gpr::R11,
-    ] {
+    for r in CALLER_SAVED_ALLOCATABLE.into_iter().chain([SCRATCH]) {
         set.add(gpr(r));
     }
     for n in 0..16 {

@@ -13,7 +13,7 @@
 //! clobbers only the SysV caller-saved registers; trap stubs pass the
 //! trap helper what `abi::Helper::Trap` documents.
 
-use super::{Alu, Asm, Cond, DynamicLabel, Gpr, Mem};
+use super::{Alu, Asm, Cond, DynamicLabel, Gpr, Mem, SseOp, Xmm};
 use crate::abi::{self, Helper};
 use crate::code::{NoFrameKind, NoFrameRange};
 
@@ -29,6 +29,52 @@ pub fn ctx(offset: i32) -> Mem {
 }
 
 impl Asm {
+    /// `d := minimum(d, b)` or maximum, IEEE 754-2019 as LANGUAGE.md
+    /// wants: NaN if either is NaN (`minsd`/`maxsd` alone give the second
+    /// operand), and `-0.0 < 0.0`.
+    pub fn float_min_max(&mut self, max: bool, d: Xmm, b: Xmm) {
+        let (nan, differ, done) = (self.label(), self.label(), self.label());
+        self.ucomisd_rr(d, b);
+        self.jcc(Cond::P, nan);
+        self.jcc(Cond::Ne, differ);
+        // Equal: the values differ at most in the sign of zero; OR keeps
+        // -0.0 (minimum), AND keeps 0.0 (maximum).
+        if max {
+            self.andpd_rr(d, b);
+        } else {
+            self.orpd_rr(d, b);
+        }
+        self.jmp(done);
+        self.bind(nan);
+        self.sse_rr(SseOp::Add, d, b);
+        self.jmp(done);
+        self.bind(differ);
+        self.sse_rr(if max { SseOp::Max } else { SseOp::Min }, d, b);
+        self.bind(done);
+    }
+
+    /// `d := int(a)`: truncating, saturating, NaN to 0 (Rust's `as`);
+    /// clobbers `scratch` and `fscratch`.
+    pub fn float_to_int(&mut self, d: Gpr, a: Xmm, scratch: Gpr, fscratch: Xmm) {
+        let (nan, done) = (self.label(), self.label());
+        self.cvttsd2si_rr(d, a);
+        self.mov_ri(scratch, i64::MIN);
+        self.alu_rr(Alu::Cmp, d, scratch);
+        self.jcc(Cond::Ne, done);
+        // cvttsd2si gave its "indefinite" value: NaN, out of range, or
+        // exactly MIN.
+        self.ucomisd_rr(a, a);
+        self.jcc(Cond::P, nan);
+        self.xorpd_rr(fscratch, fscratch);
+        self.ucomisd_rr(a, fscratch);
+        self.jcc(Cond::B, done);
+        self.not(d);
+        self.jmp(done);
+        self.bind(nan);
+        self.alu_rr(Alu::Xor, d, d);
+        self.bind(done);
+    }
+
     /// `push rbp; mov rbp, rsp`, recording the two instructions as
     /// no-frame ranges: the return address is at `[rsp]`, then at
     /// `[rsp + 8]`.

@@ -14,6 +14,7 @@ use super::ir::{Func, Op, Term, Value};
 /// Removes dead code from `f`.
 pub fn eliminate_dead_code(f: &mut Func, _: &super::PassContext) {
     remove_unreachable_blocks(f);
+    merge_jump_chains(f);
     let mut uses = count_uses(f);
     // Instructions, last first, so chains die in one sweep; params then
     // free their arguments, which may free more instructions.
@@ -144,6 +145,72 @@ pub fn remove_unreachable_blocks(f: &mut Func) {
         live[b.index()] = true;
     }
     f.layout.retain(|b| live[b.index()]);
+}
+
+/// Merges each block that ends in a jump with its destination when the
+/// destination has no other predecessor (and is not the entry): the
+/// destination's parameters become the jump's arguments, its instructions
+/// and terminator move up. Chains collapse in one call. Inlining, the
+/// builder's entry jump and branch folding leave many such jumps; each
+/// costs a block in every later pass, in the allocator and in the code.
+pub fn merge_jump_chains(f: &mut Func) {
+    let mut pred_count = vec![0u32; f.blocks.len()];
+    for &b in &f.layout {
+        for d in f.blocks[b.index()].term.successors() {
+            pred_count[d.block.index()] += 1;
+        }
+    }
+    let mut map: Option<Vec<Value>> = None;
+    let mut merged = vec![false; f.blocks.len()];
+    for li in 0..f.layout.len() {
+        let b = f.layout[li];
+        if merged[b.index()] {
+            continue;
+        }
+        loop {
+            let Term::Jump(dest) = &f.blocks[b.index()].term else {
+                break;
+            };
+            let c = dest.block;
+            if c == b || c == f.entry || pred_count[c.index()] != 1 {
+                break;
+            }
+            let Term::Jump(dest) = std::mem::replace(&mut f.blocks[b.index()].term, Term::None)
+            else {
+                unreachable!("checked above");
+            };
+            let from = &mut f.blocks[c.index()];
+            let insts = std::mem::take(&mut from.insts);
+            let term = std::mem::replace(&mut from.term, Term::None);
+            let term_loc = from.term_loc;
+            if !from.params.is_empty() {
+                let map = map.get_or_insert_with(|| f.identity_map());
+                for (&p, &a) in f.blocks[c.index()].params.iter().zip(&dest.args) {
+                    map[p.index()] = a;
+                }
+            }
+            let block = &mut f.blocks[b.index()];
+            block.insts.extend(insts);
+            block.term = term;
+            block.term_loc = term_loc;
+            merged[c.index()] = true;
+        }
+    }
+    if !merged.contains(&true) {
+        return;
+    }
+    f.layout.retain(|b| !merged[b.index()]);
+    if let Some(mut map) = map {
+        // An argument may itself be a merged parameter: resolve chains.
+        for i in 0..map.len() {
+            let mut v = map[i];
+            while map[v.index()] != v {
+                v = map[v.index()];
+            }
+            map[i] = v;
+        }
+        f.substitute(&map);
+    }
 }
 
 /// Replaces a branch whose two destinations are the same block with the

@@ -30,7 +30,7 @@
 
 use super::analysis::compute_rpo;
 use super::build::remove_trivial_params;
-use super::dce::{merge_identical_branch_targets, remove_unreachable_blocks};
+use super::dce::{merge_identical_branch_targets, merge_jump_chains, remove_unreachable_blocks};
 use super::ir::{Func, Inst, IntCC, Op, Term, Value};
 use crate::builtins::{float_max, float_min};
 use crate::Type;
@@ -97,6 +97,7 @@ pub fn fold_constants(f: &mut Func, _: &super::PassContext) {
     merge_identical_branch_targets(f);
     remove_unreachable_blocks(f);
     remove_trivial_params(f);
+    merge_jump_chains(f);
 }
 
 /// A branch on a constant becomes a jump; a branch on `!c` branches on

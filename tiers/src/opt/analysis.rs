@@ -9,8 +9,9 @@ use super::ir::{Block, BlockLists, Func};
 /// before its successors except along back edges).
 pub fn compute_rpo(f: &Func) -> Vec<Block> {
     let mut seen = vec![false; f.blocks.len()];
-    let mut order = Vec::new();
-    let mut stack: Vec<(Block, usize)> = vec![(f.entry, 0)];
+    let mut order = Vec::with_capacity(f.layout.len());
+    let mut stack: Vec<(Block, usize)> = Vec::with_capacity(f.layout.len());
+    stack.push((f.entry, 0));
     seen[f.entry.index()] = true;
     while let Some(&mut (b, ref mut next)) = stack.last_mut() {
         let succ = f.block(b).term.successors().nth(*next).map(|d| d.block);
@@ -77,14 +78,18 @@ impl DomTree {
 /// of early exits).
 pub fn compute_domtree(f: &Func) -> DomTree {
     let n = f.blocks.len();
+    let live = f.layout.len();
     // Depth-first preorder numbers and parents; the postorder of the same
     // walk is [`compute_rpo`]'s, reversed.
-    let mut dfs_index = vec![usize::MAX; n];
-    let mut order: Vec<Block> = vec![f.entry];
-    let mut parent: Vec<usize> = vec![0];
-    let mut rpo = Vec::new();
+    let mut dfs_index = vec![u32::MAX; n];
+    let mut order: Vec<Block> = Vec::with_capacity(live);
+    let mut parent: Vec<usize> = Vec::with_capacity(live);
+    let mut rpo = Vec::with_capacity(live);
+    order.push(f.entry);
+    parent.push(0);
     dfs_index[f.entry.index()] = 0;
-    let mut stack: Vec<(Block, usize)> = vec![(f.entry, 0)];
+    let mut stack: Vec<(Block, usize)> = Vec::with_capacity(live);
+    stack.push((f.entry, 0));
     while let Some(&mut (b, ref mut next)) = stack.last_mut() {
         let Some(s) = f.block(b).term.successors().nth(*next).map(|d| d.block) else {
             rpo.push(b);
@@ -92,9 +97,9 @@ pub fn compute_domtree(f: &Func) -> DomTree {
             continue;
         };
         *next += 1;
-        if dfs_index[s.index()] == usize::MAX {
-            dfs_index[s.index()] = order.len();
-            parent.push(dfs_index[b.index()]);
+        if dfs_index[s.index()] == u32::MAX {
+            dfs_index[s.index()] = order.len() as u32;
+            parent.push(dfs_index[b.index()] as usize);
             order.push(s);
             stack.push((s, 0));
         }
@@ -106,7 +111,8 @@ pub fn compute_domtree(f: &Func) -> DomTree {
             preds[order[w].index()]
                 .iter()
                 .map(|p| dfs_index[p.index()])
-                .filter(|&p| p != usize::MAX),
+                .filter(|&p| p != u32::MAX)
+                .map(|p| p as usize),
         );
     });
     let mut idom: Vec<Option<Block>> = vec![None; n];
@@ -124,7 +130,8 @@ pub fn compute_domtree(f: &Func) -> DomTree {
     let mut pre = vec![(u32::MAX, u32::MAX); n];
     let mut counter = 0u32;
     // Iterative preorder with subtree end numbers.
-    let mut walk: Vec<(Block, bool)> = vec![(f.entry, false)];
+    let mut walk: Vec<(Block, bool)> = Vec::with_capacity(live);
+    walk.push((f.entry, false));
     while let Some((b, done)) = walk.pop() {
         if done {
             pre[b.index()].1 = counter - 1;

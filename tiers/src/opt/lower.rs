@@ -86,8 +86,12 @@ pub fn lower(f: &Func) -> VCode {
             insts: Vec::with_capacity(f.insts.len() * 2),
             locs: Vec::with_capacity(f.insts.len() * 2),
             operands: Vec::with_capacity(f.insts.len() * 3),
-            operand_ranges: vec![0],
-            clobbers: Vec::new(),
+            operand_ranges: {
+                let mut r = Vec::with_capacity(f.insts.len() * 2 + 1);
+                r.push(0);
+                r
+            },
+            clobbers: Vec::with_capacity(f.insts.len() * 2),
             blocks: Vec::new(),
             traps: Vec::new(),
             emit_order: Vec::new(),
@@ -139,7 +143,8 @@ pub fn lower(f: &Func) -> VCode {
     }
     // Predecessors from successors.
     for b in 0..l.code.blocks.len() {
-        for s in l.code.blocks[b].succs.clone() {
+        for k in 0..l.code.blocks[b].succs.len() {
+            let s = l.code.blocks[b].succs[k];
             l.code.blocks[s.index()].preds.push(RBlock::new(b));
         }
     }

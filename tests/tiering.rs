@@ -25,6 +25,41 @@ fn a_hot_function_is_compiled_in_the_background_and_gives_the_same_output() {
 }
 
 #[test]
+fn a_function_hot_in_baseline_code_moves_on_to_optimized_code() {
+    let (_, expected, _) = run(&["run", "--tier", "interp", "benches/tj/fib.tj", "32"]);
+    let (status, stdout, stderr) = run(&[
+        "run",
+        "--trace-tiers",
+        "--tier-thresholds",
+        "1,2,1000",
+        "benches/tj/fib.tj",
+        "32",
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(stdout, expected);
+    assert!(stderr.contains("tier: fib: interp -> baseline"), "{stderr}");
+    assert!(stderr.contains("tier: fib: baseline -> opt"), "{stderr}");
+    assert!(stderr.contains("tier: fib: installed opt"), "{stderr}");
+}
+
+#[test]
+fn a_function_very_hot_while_interpreted_goes_straight_to_optimized_code() {
+    let (_, expected, _) = run(&["run", "--tier", "interp", "benches/tj/fib.tj", "32"]);
+    let (status, stdout, stderr) = run(&[
+        "run",
+        "--trace-tiers",
+        "--tier-thresholds",
+        "1000,1000,1",
+        "benches/tj/fib.tj",
+        "32",
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(stdout, expected);
+    assert!(stderr.contains("tier: fib: interp -> opt"), "{stderr}");
+    assert!(!stderr.contains("-> baseline"), "{stderr}");
+}
+
+#[test]
 fn a_loop_that_never_returns_moves_into_compiled_code() {
     // mandelbrot spends its whole run in one call of `mandelbrot`: only
     // on-stack replacement can speed it up.

@@ -51,6 +51,11 @@ enum Command {
         /// With --jit-stress, microseconds between two flips.
         #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=10_000_000))]
         jit_stress_period_us: u64,
+        /// Tiering thresholds in milliseconds of decayed CPU time:
+        /// `BASELINE,OPT,OPT_DIRECT` (interp -> baseline, baseline -> opt,
+        /// interp -> opt). For measuring the policy (docs/tiering.md).
+        #[arg(long, hide = true, value_parser = parse_thresholds)]
+        tier_thresholds: Option<(f64, f64, f64)>,
         /// Print each tier event (compile, install, retire) to stderr.
         #[arg(long)]
         trace_tiers: bool,
@@ -184,6 +189,7 @@ pub fn main() -> i32 {
             tier,
             jit_stress,
             jit_stress_period_us,
+            tier_thresholds,
             trace_tiers,
             tier_stats,
             mixed_seed,
@@ -223,9 +229,17 @@ pub fn main() -> i32 {
                 opt_check,
                 opt_passes,
                 osr_every_loop: osr_opt,
-                policy: TierPolicy {
-                    stress_period: std::time::Duration::from_micros(jit_stress_period_us),
-                    ..TierPolicy::default()
+                policy: {
+                    let mut policy = TierPolicy {
+                        stress_period: std::time::Duration::from_micros(jit_stress_period_us),
+                        ..TierPolicy::default()
+                    };
+                    if let Some((baseline, opt, direct)) = tier_thresholds {
+                        policy.baseline_threshold_ns = baseline * 1e6;
+                        policy.opt_threshold_ns = opt * 1e6;
+                        policy.opt_direct_threshold_ns = direct * 1e6;
+                    }
+                    policy
                 },
                 ..VmOptions::default()
             };
@@ -414,4 +428,23 @@ fn print_tier_stats(vm: &Vm, retired: u64, freed: u64) {
         "tierjit: {handshakes} stack-walk handshakes, {:.1} us each on average",
         mean_ns as f64 / 1e3
     );
+}
+
+/// `--tier-thresholds BASELINE,OPT,OPT_DIRECT` (milliseconds, each finite
+/// and not negative).
+fn parse_thresholds(text: &str) -> Result<(f64, f64, f64), String> {
+    let values: Vec<f64> = text
+        .split(',')
+        .map(|part| {
+            part.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| format!("'{part}' is not a number of milliseconds"))
+        })
+        .collect::<Result<_, _>>()?;
+    match values[..] {
+        [baseline, opt, direct] => Ok((baseline, opt, direct)),
+        _ => Err("expected three thresholds: BASELINE,OPT,OPT_DIRECT".into()),
+    }
 }

@@ -259,10 +259,7 @@ impl Vm {
                     // Too large for the optimizer, or a failure that must
                     // not stop the program: baseline code runs it.
                     Err(e) => {
-                        if vm.options.trace_tiers {
-                            let ms = vm.started.elapsed().as_secs_f64() * 1e3;
-                            eprintln!("[{ms:10.3} ms] tier: {e}; staying in baseline");
-                        }
+                        vm.trace_note(&format!("{e}; staying in baseline"));
                         vm.compile(func, Tier::Baseline)?;
                         Tier::Baseline
                     }
@@ -505,6 +502,16 @@ impl Vm {
         self.installed.lock()[func.index()]
             .as_ref()
             .map_or(Tier::Interp, |code| code.blob.tier)
+    }
+
+    /// Prints a `--trace-tiers` line that is not a tier event (a compile
+    /// that failed, say).
+    pub fn trace_note(&self, note: &str) {
+        if self.options.trace_tiers {
+            let ms = self.started.elapsed().as_secs_f64() * 1e3;
+            let line = format!("[{ms:10.3} ms] tier: {note}\n");
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+        }
     }
 
     /// Records a tier event (for profiles), and prints it with

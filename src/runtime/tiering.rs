@@ -2,12 +2,16 @@
 //! the background compiler, and the stress mode.
 //!
 //! **Policy.** The profiler's aggregator calls [`Tiering::policy_tick`]
-//! after each drain: every function whose decayed CPU time reaches
-//! [`TierPolicy::baseline_threshold_ns`] and that is still interpreted is
-//! queued for the baseline compiler. Samples decide; there are no counters
-//! in code. Each function's state is one byte ([`FuncState`]): the tier
-//! it runs in and the tier a compile is queued for, so a function is
-//! queued at most once per step up.
+//! after each drain with every function's decayed CPU time. An
+//! interpreted function whose time reaches
+//! [`TierPolicy::baseline_threshold_ns`] is queued for the baseline
+//! compiler, or straight for the optimizer if it already reaches
+//! [`TierPolicy::opt_direct_threshold_ns`]; a function in baseline code
+//! whose time reaches [`TierPolicy::opt_threshold_ns`] is queued for the
+//! optimizer. Samples decide; there are no counters in code. Each
+//! function's state is one byte ([`FuncState`]): the tier it runs in and
+//! the tier a compile is queued for, so a function is queued at most once
+//! per step up.
 //!
 //! **Background compilation.** One compiler thread takes requests from a
 //! crossbeam channel, compiles, places and installs (one aligned store into
@@ -34,9 +38,22 @@ pub struct TierPolicy {
     /// Decayed CPU time (nanoseconds, half-life 200 ms) at which an
     /// interpreted function is queued for the baseline compiler.
     pub baseline_threshold_ns: f64,
+    /// Decayed CPU time at which a function in baseline code is queued
+    /// for the optimizer.
+    pub opt_threshold_ns: f64,
+    /// Decayed CPU time at which a function still interpreted is queued
+    /// for the optimizer directly, skipping the baseline tier.
+    pub opt_direct_threshold_ns: f64,
     /// In stress mode, how often a function is flipped between tiers.
     pub stress_period: Duration,
 }
+
+/// The default [`TierPolicy::opt_threshold_ns`]: see docs/tiering.md for
+/// the measurements that chose it.
+pub const OPT_THRESHOLD_NS: f64 = 10_000_000.0;
+
+/// The default [`TierPolicy::opt_direct_threshold_ns`].
+pub const OPT_DIRECT_THRESHOLD_NS: f64 = 20_000_000.0;
 
 impl Default for TierPolicy {
     /// 2 ms of recent CPU time: about two samples at the default 1 kHz.
@@ -46,6 +63,8 @@ impl Default for TierPolicy {
     fn default() -> TierPolicy {
         TierPolicy {
             baseline_threshold_ns: 2_000_000.0,
+            opt_threshold_ns: OPT_THRESHOLD_NS,
+            opt_direct_threshold_ns: OPT_DIRECT_THRESHOLD_NS,
             stress_period: Duration::from_millis(2),
         }
     }
@@ -175,19 +194,39 @@ impl Tiering {
         }
     }
 
-    /// Queues every hot interpreted function for the baseline compiler.
+    /// Queues every hot function for the next tier up (`hot`: decayed CPU
+    /// time per function, hottest first).
     pub fn policy_tick(&self, hot: &[(FuncId, f64)]) {
         if self.stress {
             return;
         }
+        let policy = &self.policy;
+        let lowest = policy
+            .baseline_threshold_ns
+            .min(policy.opt_threshold_ns)
+            .min(policy.opt_direct_threshold_ns);
         for &(func, heat) in hot {
-            if heat < self.policy.baseline_threshold_ns {
+            if heat < lowest {
                 break;
             }
-            if self.state[func.index()].try_queue(Tier::Interp, Tier::Baseline) {
+            let state = &self.state[func.index()];
+            let (from, to) = match state.load() {
+                (_, Some(_)) | (Tier::Opt, None) => continue,
+                (Tier::Interp, None) if heat >= policy.opt_direct_threshold_ns => {
+                    (Tier::Interp, Tier::Opt)
+                }
+                (Tier::Interp, None) if heat >= policy.baseline_threshold_ns => {
+                    (Tier::Interp, Tier::Baseline)
+                }
+                (Tier::Baseline, None) if heat >= policy.opt_threshold_ns => {
+                    (Tier::Baseline, Tier::Opt)
+                }
+                _ => continue,
+            };
+            if state.try_queue(from, to) {
                 let _ = self.queue.send(Some(CompileRequest {
                     func,
-                    tier: Tier::Baseline,
+                    tier: to,
                     queued_at: Instant::now(),
                 }));
             }
@@ -243,13 +282,25 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, perio
 
 fn compile_request(vm: &Vm, tiering: &Tiering, request: CompileRequest) {
     let queue_ns = request.queued_at.elapsed().as_nanos() as u64;
-    // A function the compiler cannot take stays where it is, still marked
+    let state = &tiering.state[request.func.index()];
+    let from = state.load().0;
+    let mut tier = request.tier;
+    let mut compiled = vm.compile_timed(request.func, tier, queue_ns);
+    // An interpreted function the optimizer declines (its size budget, a
+    // failure) still deserves baseline code.
+    if let Err(e) = &compiled {
+        let fallback = (tier == Tier::Opt && from == Tier::Interp).then_some(Tier::Baseline);
+        vm.trace_note(&format!("{e}; staying in {}", fallback.unwrap_or(from)));
+        if let Some(fallback) = fallback {
+            tier = fallback;
+            compiled = vm.compile_timed(request.func, tier, queue_ns);
+        }
+    }
+    let compiled = compiled.is_ok();
+    // A function the compilers cannot take stays where it is, still marked
     // queued (FuncState), so it is not queued again.
-    if vm
-        .compile_timed(request.func, request.tier, queue_ns)
-        .is_ok()
-    {
-        tiering.state[request.func.index()].set(request.tier);
+    if compiled {
+        state.set(tier);
         let _ = tiering
             .latency
             .lock()

@@ -122,7 +122,8 @@ fn every_function_of_the_benchmarks_and_examples_compiles() {
 
 /// The no-frame table that `code` should have, from its instructions:
 /// every `push rbp` and the `mov rbp, rsp` after it, every `ret` (which
-/// must follow a `pop rbp`).
+/// must follow a `pop rbp`), every `jmp reg` (a tail jump into
+/// optimized code, which must follow a `pop rbp` too).
 fn no_frame_of_instructions(code: &[u8]) -> Vec<NoFrameRange> {
     use iced_x86::{Code, Decoder, DecoderOptions};
     let instructions: Vec<_> = Decoder::new(64, code, DecoderOptions::NONE)
@@ -149,6 +150,10 @@ fn no_frame_of_instructions(code: &[u8]) -> Vec<NoFrameRange> {
             }
             Code::Retnq => {
                 assert_eq!(before, Some(Code::Pop_r64), "ret at {}", ins.ip());
+                expected.push(range(NoFrameKind::ReturnAtSp));
+            }
+            Code::Jmp_rm64 if ins.op0_kind() == iced_x86::OpKind::Register => {
+                assert_eq!(before, Some(Code::Pop_r64), "jmp reg at {}", ins.ip());
                 expected.push(range(NoFrameKind::ReturnAtSp));
             }
             _ => {}

@@ -17,8 +17,10 @@ use tierjit::fuzz::{compare, minimize, run_tier_within, Outcome, Status};
 
 /// The tiers every generated program runs under: `opt-check` is the
 /// optimizer with its IR verified after every pass and every register
-/// allocation checked; `mixed:4` starts functions in all three tiers.
-const TIERS: &[&str] = &["interp", "baseline", "opt-check", "mixed:4"];
+/// allocation checked; `mixed:4` starts functions in all three tiers;
+/// `osr-baseline` moves every baseline activation that loops into
+/// optimized code at its first loop header.
+const TIERS: &[&str] = &["interp", "baseline", "opt-check", "mixed:4", "osr-baseline"];
 
 /// The generated programs: seeds `FIRST_SEED..FIRST_SEED + PROGRAMS`.
 const FIRST_SEED: u64 = 0x7165_0000;

@@ -16,7 +16,12 @@ use std::process::Command;
 /// (the line saying where the profile went is taken out of stderr). `osr`
 /// interprets, and moves every activation, at its first backward branch,
 /// into optimized code compiled for that loop header (with the optimizer's
-/// checks), so every loop runs entered by on-stack replacement.
+/// checks), so every loop runs entered by on-stack replacement;
+/// `osr-baseline` does the same from baseline code, which leaves its
+/// frame at a loop header for the optimized code's. `hot` is automatic tiering sampled at 10 kHz with thresholds so low
+/// that a function sampled once goes to baseline code and one sampled
+/// again to optimized code (with the optimizer's checks), running
+/// activations moving along by on-stack replacement.
 const TIERS: &[&str] = &[
     "interp",
     "baseline",
@@ -29,6 +34,8 @@ const TIERS: &[&str] = &[
     "profiled:sampler-thread",
     "profiled:thread-timers",
     "osr",
+    "osr-baseline",
+    "hot",
 ];
 
 const EXPECT_MARKER: &str = "// == expect";
@@ -109,7 +116,7 @@ fn run(path: &Path, tier: &str, args: &[String]) -> Outcome {
         .output()
         .expect("tierjit runs");
     let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    if tier.starts_with("profiled:") {
+    if tier.starts_with("profiled:") || tier == "hot" {
         let written = stderr
             .lines()
             .filter(|l| l.starts_with("tierjit: profile written to "))
@@ -137,6 +144,24 @@ fn tier_args(tier: &str) -> Vec<String> {
     }
     if tier == "opt" {
         return ["--tier=opt", "--opt-check"].map(String::from).to_vec();
+    }
+    if tier == "osr-baseline" {
+        return ["--tier=baseline", "--osr-opt", "--opt-check"]
+            .map(String::from)
+            .to_vec();
+    }
+    if tier == "hot" {
+        let out = std::env::temp_dir().join(format!(
+            "tierjit-programs-{}-hot.tjprof",
+            std::process::id()
+        ));
+        return vec![
+            "--tier=auto".into(),
+            format!("--profile={}", out.display()),
+            "--profile-hz=10000".into(),
+            "--tier-thresholds=0,0.15,1000".into(),
+            "--opt-check".into(),
+        ];
     }
     if tier == "osr" {
         return ["--tier=interp", "--osr-opt", "--opt-check"]

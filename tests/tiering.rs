@@ -77,6 +77,38 @@ fn a_loop_that_never_returns_moves_into_compiled_code() {
 }
 
 #[test]
+fn a_baseline_loop_moves_into_optimized_code_and_fails_exactly_there() {
+    let program = "tests/tiering/loop_then_error.tj";
+    let n = "20000000";
+    let (status, stdout, expected_err) = run(&["run", "--tier", "interp", program, n]);
+    assert_eq!(status, 2, "{expected_err}");
+    let (status, out, stderr) = run(&[
+        "run",
+        "--trace-tiers",
+        "--tier-stats",
+        "--tier-thresholds",
+        "0.5,1,1000",
+        program,
+        n,
+    ]);
+    assert_eq!(status, 2, "{stderr}");
+    assert_eq!(out, stdout);
+    // The activation went interp -> baseline -> optimized code, each by
+    // on-stack replacement, and the error left from there.
+    assert!(stderr.contains("tier: churn: baseline -> opt"), "{stderr}");
+    assert!(
+        stderr.contains("tier: churn: loop at pc 5 -> opt OSR code"),
+        "{stderr}"
+    );
+    assert!(stat(&stderr, "on-stack replacements") >= 2, "{stderr}");
+    let error: String = stderr
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with('[') && !l.starts_with("tierjit: "))
+        .collect();
+    assert_eq!(error, expected_err);
+}
+
+#[test]
 fn the_osr_test_mode_enters_every_loop_by_osr_and_changes_nothing() {
     let program = "benches/tj/sieve.tj";
     let (_, expected, _) = run(&["run", "--tier", "interp", program, "1000"]);

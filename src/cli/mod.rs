@@ -77,9 +77,10 @@ enum Command {
         /// none), to find which one miscompiles a program.
         #[arg(long, value_delimiter = ',', value_name = "PASS,...")]
         opt_passes: Option<Vec<String>>,
-        /// Test mode (with --tier interp): every interpreted activation
-        /// moves, at its first backward branch, into optimized code
-        /// compiled for entry at that loop header, and finishes there.
+        /// Test mode (with --tier interp or baseline): every interpreted
+        /// activation moves, at its first backward branch, and every
+        /// baseline activation, at its first loop header, into optimized
+        /// code compiled for entry at that loop header, and finishes there.
         #[arg(long, hide = true)]
         osr_opt: bool,
         /// Sample every thread while it runs and write the profile here

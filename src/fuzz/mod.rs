@@ -26,7 +26,9 @@
 //! --opt-check` (IR verified after every pass, allocations checked); `osr`
 //! interprets and moves every activation into optimized code at its first
 //! loop (`--tier=interp --osr-opt`: every loop is entered by on-stack
-//! replacement).
+//! replacement); `osr-baseline` does the same from baseline code
+//! (`--tier=baseline --osr-opt`: baseline code leaves its frame at a loop
+//! header for the optimized code's).
 
 pub mod gen;
 mod minimize;
@@ -148,6 +150,9 @@ fn tier_args(tier: &str) -> Vec<String> {
     }
     if tier == "osr" {
         return vec!["--tier=interp".into(), "--osr-opt".into()];
+    }
+    if tier == "osr-baseline" {
+        return vec!["--tier=baseline".into(), "--osr-opt".into()];
     }
     match tier.split_once(':') {
         Some((name, seed)) => vec![format!("--tier={name}"), format!("--mixed-seed={seed}")],

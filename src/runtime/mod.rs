@@ -112,9 +112,10 @@ pub struct VmOptions {
     /// `perf inject --jit`.
     pub jitdump_dir: Option<std::path::PathBuf>,
     /// Test mode: every interpreted activation moves, at its first
-    /// backward branch, into optimized code compiled for entry at that
-    /// loop header (compiled on first need, then cached), and finishes
-    /// there; so every loop runs entered by on-stack replacement.
+    /// backward branch, and every baseline activation, at its first loop
+    /// header, into optimized code compiled for entry at that loop header
+    /// (compiled on first need, then cached), and finishes there; so every
+    /// loop runs entered by on-stack replacement.
     pub osr_every_loop: bool,
 }
 
@@ -425,6 +426,16 @@ impl Vm {
     /// through [`Host::osr_entry`] (which caches it per loop header, with
     /// [`VmOptions::osr_every_loop`]).
     pub fn compile_osr(&self, func: FuncId, pc: u32) -> Result<osr::OsrBlob, VmError> {
+        self.compile_osr_timed(func, pc, 0)
+    }
+
+    /// [`Vm::compile_osr`] for a request that waited `queue_ns`.
+    fn compile_osr_timed(
+        &self,
+        func: FuncId,
+        pc: u32,
+        queue_ns: u64,
+    ) -> Result<osr::OsrBlob, VmError> {
         let name = &self.module.func(func).name;
         let from = self.current_tier(func);
         let begun = std::time::Instant::now();
@@ -436,15 +447,21 @@ impl Vm {
                 "{name}: the optimizer gave no OSR entry at pc {pc}"
             ))
         })?;
-        self.event(
-            func,
-            TierEventKind::Compile {
-                from: profile_tier(from),
-                to: profile_tier(Tier::Opt),
-                duration_ns: begun.elapsed().as_nanos() as u64,
-                queue_ns: 0,
-            },
-        );
+        let duration_ns = begun.elapsed().as_nanos() as u64;
+        let kind = TierEventKind::Compile {
+            from: profile_tier(from),
+            to: profile_tier(Tier::Opt),
+            duration_ns,
+            queue_ns,
+        };
+        // The event's `from` is the tier of the function's installed code;
+        // the trace says what this code is for instead.
+        self.event_traced(func, kind, false);
+        self.trace_note(&format!(
+            "{name}: loop at pc {pc} -> opt OSR code (compile {:.1} us, queued {:.1} us)",
+            duration_ns as f64 / 1e3,
+            queue_ns as f64 / 1e3
+        ));
         let blob = self.place(&compiled)?;
         Ok(osr::OsrBlob {
             blob,
@@ -476,7 +493,12 @@ impl Vm {
 
     /// The entry of the optimized OSR code of `func` at loop header `pc`,
     /// compiled on first need; published in `calling`.
-    fn optimized_osr_entry(&self, func: FuncId, pc: u32, calling: &AtomicUsize) -> Option<usize> {
+    fn osr_entry_compiled_now(
+        &self,
+        func: FuncId,
+        pc: u32,
+        calling: &AtomicUsize,
+    ) -> Option<usize> {
         self.osr_code.entry(func, pc, calling, || {
             self.compile_osr(func, pc)
                 .map_err(|e| {
@@ -486,6 +508,41 @@ impl Vm {
                 })
                 .ok()
         })
+    }
+
+    /// The entry of the optimized OSR code of `func` at loop header `pc`
+    /// if the compiler thread has compiled it, published in `calling`;
+    /// the first ask queues the compile. Where the optimizer declined,
+    /// baseline code stops asking (its OSR flag is cleared).
+    fn queued_osr_entry(&self, func: FuncId, pc: u32, calling: &AtomicUsize) -> Option<usize> {
+        let tiering = self.tiering.as_ref()?;
+        match self
+            .osr_code
+            .ready_entry(func, pc, calling, || tiering.request_osr(func, pc))
+        {
+            osr::OsrLookup::Ready(entry) => Some(entry),
+            osr::OsrLookup::NotYet => None,
+            osr::OsrLookup::Declined => {
+                self.methods.set_osr_wanted(func, false);
+                None
+            }
+        }
+    }
+
+    /// Compiles the OSR code a [`Vm::queued_osr_entry`] asked for (on the
+    /// compiler thread) and hands it to the waiting activations.
+    pub(super) fn complete_osr(&self, func: FuncId, pc: u32, queue_ns: u64) {
+        let compiled = self.compile_osr_timed(func, pc, queue_ns);
+        let declined = compiled.is_err();
+        if let Err(e) = &compiled {
+            self.trace_note(&format!("{e}; the loop stays where it runs"));
+        }
+        if let Some(stale) = self.osr_code.complete(func, pc, compiled.ok()) {
+            self.retire(func, stale);
+        }
+        if declined {
+            self.methods.set_osr_wanted(func, false);
+        }
     }
 
     /// Retires the OSR code compiled for `func`'s loops: it went with the
@@ -517,12 +574,18 @@ impl Vm {
     /// Records a tier event (for profiles), and prints it with
     /// `trace_tiers`.
     fn event(&self, func: FuncId, kind: TierEventKind) {
+        self.event_traced(func, kind, true);
+    }
+
+    /// [`Vm::event`], printed only if `trace` (a caller that prints a
+    /// line of its own).
+    fn event_traced(&self, func: FuncId, kind: TierEventKind, trace: bool) {
         let event = TierEvent {
             time_ns: self.started.elapsed().as_nanos() as u64,
             func: func.0,
             kind,
         };
-        if self.options.trace_tiers {
+        if trace && self.options.trace_tiers {
             let line = trace_line(&event, &self.module.func(func).name);
             let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
         }
@@ -570,6 +633,11 @@ impl Vm {
         let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(blob.code_rx) };
         let mut installed = self.installed.lock();
         self.methods.install(func, entry);
+        // Baseline activations still running move into optimized code at
+        // their next loop header (Host::optimized_osr_entry).
+        let wanted =
+            self.options.osr_every_loop || (blob.tier == Tier::Opt && self.tiering.is_some());
+        self.methods.set_osr_wanted(func, wanted);
         if let Some(old) = installed[func.index()].replace(Installed { blob, osr }) {
             self.retire(func, old.blob);
         }
@@ -582,6 +650,7 @@ impl Vm {
     pub fn uninstall(&self, func: FuncId) {
         let mut installed = self.installed.lock();
         self.methods.install(func, interp::interpreter_entry);
+        self.methods.set_osr_wanted(func, false);
         if let Some(old) = installed[func.index()].take() {
             self.retire(func, old.blob);
         }
@@ -776,11 +845,25 @@ impl Host for Vm {
         let entry = self
             .installed_osr_entry(func, pc, slot_entry, calling)
             .or_else(|| {
-                self.options
-                    .osr_every_loop
-                    .then(|| self.optimized_osr_entry(func, pc, calling))
-                    .flatten()
+                if self.options.osr_every_loop {
+                    self.osr_entry_compiled_now(func, pc, calling)
+                } else {
+                    // Installed code without an entry here (optimized
+                    // code has none): optimized OSR code, once compiled.
+                    self.queued_osr_entry(func, pc, calling)
+                }
             })?;
+        self.osr_count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(entry)
+    }
+
+    fn optimized_osr_entry(&self, func: FuncId, pc: u32, calling: &AtomicUsize) -> Option<usize> {
+        let entry = if self.options.osr_every_loop {
+            self.osr_entry_compiled_now(func, pc, calling)
+        } else {
+            self.queued_osr_entry(func, pc, calling)
+        }?;
         self.osr_count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Some(entry)

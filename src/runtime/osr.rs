@@ -2,7 +2,12 @@
 //! header), compiled by the optimizer for entry at that header alone
 //! (`opt::Options::osr_pc`), placed like any code but installed in no
 //! method-table slot. The interpreter enters it at a backward branch
-//! through `Host::osr_entry`, on the activation's own frame.
+//! through `Host::osr_entry`, and baseline code at a loop header through
+//! `Host::optimized_osr_entry`, on the activation's own frame.
+//!
+//! In automatic tiering the compiler thread compiles it: the first
+//! activation to ask marks the header pending and queues a request
+//! ([`OsrCode::ready_entry`]), later ones find it ready.
 //!
 //! Needs: blobs placed by the Vm (in the code map, so that stack walks and
 //! backtraces see their frames). Guarantees: each (function, header) is
@@ -28,11 +33,41 @@ pub struct OsrBlob {
     pub entry: usize,
 }
 
-/// The OSR blobs of a Vm, by (function, loop header pc); `None` where the
-/// optimizer declined.
+/// What [`OsrCode::ready_entry`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OsrLookup {
+    /// The entry (already published).
+    Ready(usize),
+    /// Being compiled, or to be asked for again later.
+    NotYet,
+    /// The optimizer declined this header.
+    Declined,
+}
+
+/// What the cache knows of one loop header.
+#[derive(Clone, Copy, Debug)]
+enum OsrState {
+    /// The compiler thread is compiling it.
+    Pending,
+    /// Compiled and placed.
+    Ready(OsrBlob),
+    /// The optimizer declined.
+    Declined,
+}
+
+impl OsrState {
+    fn blob(self) -> Option<OsrBlob> {
+        match self {
+            OsrState::Ready(blob) => Some(blob),
+            OsrState::Pending | OsrState::Declined => None,
+        }
+    }
+}
+
+/// The OSR blobs of a Vm, by (function, loop header pc).
 #[derive(Default)]
 pub struct OsrCode {
-    by_header: Mutex<HashMap<(FuncId, u32), Option<OsrBlob>>>,
+    by_header: Mutex<HashMap<(FuncId, u32), OsrState>>,
 }
 
 impl OsrCode {
@@ -50,12 +85,68 @@ impl OsrCode {
         let mut by_header = self.by_header.lock();
         let entry = by_header
             .entry((func, pc))
-            .or_insert_with(compile)
-            .as_ref()?
+            .or_insert_with(|| compile().map_or(OsrState::Declined, OsrState::Ready))
+            .blob()?
             .entry;
         calling.store(entry, Ordering::Relaxed);
         std::sync::atomic::fence(Ordering::SeqCst);
         Some(entry)
+    }
+
+    /// The entry of the OSR blob of `func` at loop header `pc` if it is
+    /// compiled (published in `calling` before it is returned). The first
+    /// time a header is asked for, it is marked pending and `request` is
+    /// called (to queue the compile: [`OsrCode::complete`] ends it) —
+    /// unless another header of `func` is pending: an activation passing
+    /// the headers of a loop nest while its first request compiles asks
+    /// again when that one is ready, and code entered at any header of
+    /// the nest runs the whole nest.
+    pub fn ready_entry(
+        &self,
+        func: FuncId,
+        pc: u32,
+        calling: &AtomicUsize,
+        request: impl FnOnce(),
+    ) -> OsrLookup {
+        let mut by_header = self.by_header.lock();
+        let state = match by_header.get(&(func, pc)) {
+            Some(&state) => state,
+            None if by_header
+                .iter()
+                .any(|(&(f, _), state)| f == func && matches!(state, OsrState::Pending)) =>
+            {
+                return OsrLookup::NotYet
+            }
+            None => {
+                request();
+                by_header.insert((func, pc), OsrState::Pending);
+                OsrState::Pending
+            }
+        };
+        match state {
+            OsrState::Pending => OsrLookup::NotYet,
+            OsrState::Declined => OsrLookup::Declined,
+            OsrState::Ready(blob) => {
+                calling.store(blob.entry, Ordering::Relaxed);
+                std::sync::atomic::fence(Ordering::SeqCst);
+                OsrLookup::Ready(blob.entry)
+            }
+        }
+    }
+
+    /// Ends a compile that [`OsrCode::ready_entry`] requested: records the
+    /// blob (or that the optimizer declined). If the header is no longer
+    /// pending (the function's code changed meanwhile and
+    /// [`OsrCode::take`] dropped it), gives the blob back, to be retired.
+    pub fn complete(&self, func: FuncId, pc: u32, compiled: Option<OsrBlob>) -> Option<Blob> {
+        let mut by_header = self.by_header.lock();
+        match by_header.get_mut(&(func, pc)) {
+            Some(state @ OsrState::Pending) => {
+                *state = compiled.map_or(OsrState::Declined, OsrState::Ready);
+                None
+            }
+            _ => compiled.map(|c| c.blob),
+        }
     }
 
     /// Removes every OSR blob of `func` from the cache and gives them, to
@@ -66,7 +157,7 @@ impl OsrCode {
             if f != func {
                 return true;
             }
-            taken.extend(code.map(|c| c.blob));
+            taken.extend(code.blob().map(|c| c.blob));
             false
         });
         taken
@@ -74,7 +165,11 @@ impl OsrCode {
 
     /// Number of OSR blobs placed and cached.
     pub fn len(&self) -> usize {
-        self.by_header.lock().values().flatten().count()
+        self.by_header
+            .lock()
+            .values()
+            .filter(|state| state.blob().is_some())
+            .count()
     }
 
     /// True if no OSR blob is cached.

@@ -127,6 +127,9 @@ impl Default for FuncState {
 struct CompileRequest {
     func: FuncId,
     tier: Tier,
+    /// For optimized code entered at this loop header alone (on-stack
+    /// replacement), installed in no slot.
+    osr_pc: Option<u32>,
     queued_at: Instant,
 }
 
@@ -227,10 +230,22 @@ impl Tiering {
                 let _ = self.queue.send(Some(CompileRequest {
                     func,
                     tier: to,
+                    osr_pc: None,
                     queued_at: Instant::now(),
                 }));
             }
         }
+    }
+
+    /// Queues the optimizer for code of `func` entered at loop header `pc`
+    /// (the OSR cache asks, once per header: `OsrCode::ready_entry`).
+    pub fn request_osr(&self, func: FuncId, pc: u32) {
+        let _ = self.queue.send(Some(CompileRequest {
+            func,
+            tier: Tier::Opt,
+            osr_pc: Some(pc),
+            queued_at: Instant::now(),
+        }));
     }
 }
 
@@ -282,6 +297,10 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, perio
 
 fn compile_request(vm: &Vm, tiering: &Tiering, request: CompileRequest) {
     let queue_ns = request.queued_at.elapsed().as_nanos() as u64;
+    if let Some(pc) = request.osr_pc {
+        vm.complete_osr(request.func, pc, queue_ns);
+        return;
+    }
     let state = &tiering.state[request.func.index()];
     let from = state.load().0;
     let mut tier = request.tier;

@@ -24,7 +24,7 @@
 //!   (with the backtrace) and sets [`JitContext::pending`]; every function
 //!   checks `pending` after each call and returns at once if it is set.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
 
 /// The part of a thread's state that generated code reads, at fixed offsets.
 #[repr(C)]
@@ -51,6 +51,10 @@ pub struct JitContext {
     pub helper_pc: usize,
     /// ... and that code's `rbp`.
     pub helper_fp: usize,
+    /// Base of the per-function OSR flags
+    /// ([`crate::exec::MethodTable::osr_flags`]): baseline code tests its
+    /// function's byte at every loop header.
+    pub osr_flags: *const AtomicU8,
 }
 
 /// Offset of [`JitContext::methods`].
@@ -73,6 +77,8 @@ pub const CTX_STACK_LIMIT: i32 = 56;
 pub const CTX_HELPER_PC: i32 = 64;
 /// Offset of [`JitContext::helper_fp`].
 pub const CTX_HELPER_FP: i32 = 72;
+/// Offset of [`JitContext::osr_flags`].
+pub const CTX_OSR_FLAGS: i32 = 80;
 
 /// Bytes generated code needs below `stack_limit` to call any helper
 /// (helpers run on the same native stack).
@@ -110,6 +116,10 @@ pub enum Helper {
     Argc,
     /// `now_ns(ctx) -> value`.
     NowNs,
+    /// `osr_poll(ctx, func, pc) -> entry`: baseline code at loop header
+    /// `pc` of `func` whose OSR flag is set asks for optimized code to
+    /// continue in (0: none yet; [`crate::exec::Host::optimized_osr_entry`]).
+    OsrPoll,
 }
 
 /// The trap helper's `func` argument that means "the frames are those the
@@ -118,7 +128,7 @@ pub enum Helper {
 pub const TRAP_FRAMES_FROM_PC: u32 = u32::MAX - 1;
 
 /// Number of helpers.
-pub const HELPER_COUNT: usize = Helper::NowNs as usize + 1;
+pub const HELPER_COUNT: usize = Helper::OsrPoll as usize + 1;
 
 /// Two-register result of a fallible helper: `rax` = value, `rdx` = trap.
 #[repr(C)]
@@ -175,6 +185,7 @@ mod tests {
         );
         assert_eq!(offset_of!(JitContext, helper_pc), CTX_HELPER_PC as usize);
         assert_eq!(offset_of!(JitContext, helper_fp), CTX_HELPER_FP as usize);
+        assert_eq!(offset_of!(JitContext, osr_flags), CTX_OSR_FLAGS as usize);
     }
 
     #[test]

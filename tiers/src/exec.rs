@@ -17,7 +17,7 @@ use crate::bytecode::{FuncId, Module};
 use crate::heap::Heap;
 use crate::trap::{RuntimeError, Trap};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// How much stack a thread may use.
@@ -79,6 +79,16 @@ pub trait Host: Send + Sync {
         slot_entry: usize,
         calling: &AtomicUsize,
     ) -> Option<usize>;
+    /// For a baseline activation of `func` at loop header `pc` whose OSR
+    /// flag is set ([`MethodTable::set_osr_wanted`]): the entry of
+    /// optimized code compiled for entry at that header, if it is ready,
+    /// published in `calling` like [`Host::osr_entry`]'s. If it is not,
+    /// the host may start compiling it (off this thread) and gives `None`;
+    /// where there will be none, it clears the flag.
+    fn optimized_osr_entry(&self, func: FuncId, pc: u32, calling: &AtomicUsize) -> Option<usize> {
+        let _ = (func, pc, calling);
+        None
+    }
 }
 
 /// One active interpreted call. `repr(C)` and valid when all zero, so the
@@ -332,6 +342,7 @@ impl ThreadState {
         let mut regs = vec![0u64; limits.register_slots.max(1)].into_boxed_slice();
         let ctx = JitContext {
             methods: host.method_table().base(),
+            osr_flags: host.method_table().osr_flags(),
             helpers: crate::helpers::HELPERS.as_ptr(),
             interrupt: Arc::as_ptr(&interrupt),
             pending: 0,
@@ -557,6 +568,11 @@ pub type EntryFn = unsafe extern "sysv64" fn(
 /// One slot per function: the address of the code that runs it.
 pub struct MethodTable {
     slots: Box<[AtomicUsize]>,
+    /// Per function, non-zero when its running baseline activations
+    /// should move into optimized code at their next loop header: baseline
+    /// code tests the byte there ([`crate::abi::JitContext::osr_flags`])
+    /// and, if set, asks [`Host::optimized_osr_entry`] for an entry.
+    osr_wanted: Box<[AtomicU8]>,
 }
 
 impl MethodTable {
@@ -564,6 +580,7 @@ impl MethodTable {
     pub fn new(n: usize, entry: EntryFn) -> MethodTable {
         MethodTable {
             slots: (0..n).map(|_| AtomicUsize::new(entry as usize)).collect(),
+            osr_wanted: (0..n).map(|_| AtomicU8::new(0)).collect(),
         }
     }
 
@@ -598,6 +615,22 @@ impl MethodTable {
     /// Address of slot 0, for generated code.
     pub fn base(&self) -> *const AtomicUsize {
         self.slots.as_ptr()
+    }
+
+    /// Asks (or stops asking) baseline activations of `func` to move into
+    /// optimized code at their next loop header.
+    pub fn set_osr_wanted(&self, func: FuncId, wanted: bool) {
+        self.osr_wanted[func.index()].store(u8::from(wanted), Ordering::Release);
+    }
+
+    /// True if baseline activations of `func` are asked to move.
+    pub fn osr_wanted(&self, func: FuncId) -> bool {
+        self.osr_wanted[func.index()].load(Ordering::Acquire) != 0
+    }
+
+    /// Address of function 0's OSR flag, for generated code.
+    pub fn osr_flags(&self) -> *const AtomicU8 {
+        self.osr_wanted.as_ptr()
     }
 
     /// Number of slots.

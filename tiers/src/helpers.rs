@@ -18,6 +18,7 @@ type ResultFn1 = unsafe extern "sysv64" fn(*mut ThreadState, u64) -> HelperResul
 type ResultFn2 = unsafe extern "sysv64" fn(*mut ThreadState, u64, u64) -> HelperResult;
 type ValueFn0 = unsafe extern "sysv64" fn(*mut ThreadState) -> u64;
 type UnitFn1 = unsafe extern "sysv64" fn(*mut ThreadState, u64);
+type ValueFn2 = unsafe extern "sysv64" fn(*mut ThreadState, u64, u64) -> u64;
 
 /// The table, one entry per [`Helper`], in that order.
 #[repr(C)]
@@ -33,6 +34,7 @@ pub struct HelperTable {
     arg: ResultFn1,
     argc: ValueFn0,
     now_ns: ValueFn0,
+    osr_poll: ValueFn2,
 }
 
 /// The one helper table every thread's context points at.
@@ -48,6 +50,7 @@ pub static HELPERS: HelperTable = HelperTable {
     arg,
     argc,
     now_ns,
+    osr_poll,
 };
 
 impl HelperTable {
@@ -154,6 +157,14 @@ unsafe extern "sysv64" fn argc(ts: *mut ThreadState) -> u64 {
 
 unsafe extern "sysv64" fn now_ns(_: *mut ThreadState) -> u64 {
     builtins::now_ns() as u64
+}
+
+unsafe extern "sysv64" fn osr_poll(ts: *mut ThreadState, func: u64, pc: u64) -> u64 {
+    // SAFETY: as for every helper.
+    let ts = unsafe { thread(ts) };
+    ts.host
+        .optimized_osr_entry(FuncId(func as u32), pc as u32, &ts.calling)
+        .map_or(0, |entry| entry as u64)
 }
 
 #[cfg(test)]

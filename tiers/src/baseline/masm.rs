@@ -212,6 +212,38 @@ impl Masm {
         self.asm.poll(stop);
     }
 
+    /// At a loop header: jumps to `stub` if `func`'s OSR flag is set
+    /// (`MethodTable::set_osr_wanted`). Clobbers `rax`.
+    pub fn osr_check(&mut self, func: u32, stub: DynamicLabel) {
+        self.asm.mov_rm(Rax, ctx(abi::CTX_OSR_FLAGS));
+        self.asm.cmp_mi8(Mem::base_disp(Rax, func as i32), 0);
+        self.asm.jcc(Cond::Ne, stub);
+    }
+
+    /// The out-of-line half of [`Masm::osr_check`] for loop header
+    /// `header`: asks the runtime for optimized code entered at that
+    /// header; with none, continues at `resume`; with one, leaves this
+    /// frame (uncounting it, as the epilogue does) and jumps into that
+    /// entry with the `EntryFn` arguments of this activation, so the
+    /// optimized frame takes this frame's place and returns to its caller.
+    pub fn osr_stub(&mut self, func: u32, header: u32, resume: DynamicLabel) {
+        let a = &mut self.asm;
+        a.mov_ri(Rsi, i64::from(func));
+        a.mov_ri(Rdx, i64::from(header));
+        a.call_helper(Helper::OsrPoll);
+        a.test_rr(Rax, Rax);
+        a.jcc(Cond::E, resume);
+        a.mov_rr(Gpr::Rdi, CTX);
+        a.mov_rr(Rsi, FRAME);
+        a.mov_ri(Rdx, i64::from(func));
+        a.mov_ri(Rcx, 0);
+        a.mov_ri(Gpr::R8, 0);
+        a.alu_mi(Alu::Sub, ctx(abi::CTX_DEPTH), 1);
+        a.pop(CTX);
+        a.pop(FRAME);
+        a.leave_frame_and_jump(Rax);
+    }
+
     /// Calls function `func` through its method-table slot with its window
     /// at `base`; jumps to `unwind` if it left a runtime error pending;
     /// the result is in `rax`.

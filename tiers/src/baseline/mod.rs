@@ -4,7 +4,8 @@
 //! map out ([`CompiledCode`] of tier [`Tier::Baseline`]: every pc-map entry
 //! names the function itself, `inline: 0`; no inlined frames, no direct
 //! call sites; `frame_size` 24; no-frame ranges at the entry's and each
-//! OSR entry's `push rbp; mov rbp, rsp` and at each `ret`); the runtime places the bytes in executable
+//! OSR entry's `push rbp; mov rbp, rsp`, at each `ret` and at each OSR
+//! stub's tail jump); the runtime places the bytes in executable
 //! memory and installs them in the method table. Each instruction becomes a
 //! few machine instructions on frame registers in memory (see [`masm`],
 //! which emits through the shared [`crate::x64`] assembler), so the frame
@@ -14,7 +15,10 @@
 //! Out-of-line code follows the body: one stub per trap site (it calls the
 //! trap helper with the site's bytecode pc, then unwinds), the shared
 //! unwind path, and the prologue's overflow exit. Backward branches poll the
-//! interrupt flag, and so does every prologue.
+//! interrupt flag, and so does every prologue. Loop headers test the
+//! function's OSR flag: when the runtime sets it, an OSR stub asks for
+//! optimized code entered at that header and, given some, leaves this
+//! frame and jumps into it (docs/abi.md, "On-stack replacement entries").
 //!
 //! Semantics are the interpreter's, case by case: wrapping arithmetic,
 //! `/` and `%` trapping on zero but not on `MIN / -1`, shift counts mod 64,
@@ -49,6 +53,14 @@ struct TrapSite {
     code: Option<u32>,
 }
 
+/// An out-of-line OSR stub ([`Masm::osr_stub`]) for a loop header.
+struct OsrStub {
+    label: DynamicLabel,
+    header: u32,
+    /// Where the header's code continues when there is no optimized code.
+    resume: DynamicLabel,
+}
+
 struct Compiler<'m> {
     module: &'m Module,
     func: FuncId,
@@ -56,6 +68,7 @@ struct Compiler<'m> {
     /// The label of every pc that a branch targets.
     labels: Vec<Option<DynamicLabel>>,
     traps: Vec<TrapSite>,
+    osr_stubs: Vec<OsrStub>,
     pc_map: Vec<PcMapEntry>,
     unwind: DynamicLabel,
     epilogue: DynamicLabel,
@@ -85,6 +98,7 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
         masm,
         labels,
         traps: Vec::new(),
+        osr_stubs: Vec::new(),
         pc_map: Vec::with_capacity(f.code.len() + 8),
         unwind,
         epilogue,
@@ -100,6 +114,18 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
         pc: 0,
         code: Some(trap_code::of(Trap::Terminated)),
     });
+    let mut loop_headers: Vec<u32> = f
+        .code
+        .iter()
+        .enumerate()
+        .filter_map(|(pc, i)| i.target().filter(|&t| t as usize <= pc))
+        .collect();
+    loop_headers.sort_unstable();
+    loop_headers.dedup();
+    let mut is_header = vec![false; f.code.len()];
+    for &h in &loop_headers {
+        is_header[h as usize] = true;
+    }
     for (pc, instr) in f.code.iter().enumerate() {
         c.pc = pc as u32;
         if is_target[pc] || !keeps_track(instr) {
@@ -110,16 +136,22 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
         }
         c.pc_map
             .push(PcMapEntry::root(c.masm.offset() as u32, pc as u32));
+        if is_header[pc] {
+            // Every entry into the loop, first or repeated, passes here:
+            // when the runtime asks, the activation moves into optimized
+            // code for this header (tiering: docs/tiering.md).
+            let stub = c.masm.label();
+            let resume = c.masm.label();
+            c.masm.osr_check(func.0, stub);
+            c.masm.bind(resume);
+            c.osr_stubs.push(OsrStub {
+                label: stub,
+                header: pc as u32,
+                resume,
+            });
+        }
         c.instr(instr);
     }
-    let mut loop_headers: Vec<u32> = f
-        .code
-        .iter()
-        .enumerate()
-        .filter_map(|(pc, i)| i.target().filter(|&t| t as usize <= pc))
-        .collect();
-    loop_headers.sort_unstable();
-    loop_headers.dedup();
     let osr_entries = c.osr_entries(&loop_headers, f.num_regs, overflow);
     c.out_of_line(overflow);
     let (code, no_frame) = c.masm.finish().map_err(BaselineError)?;
@@ -423,8 +455,8 @@ impl Compiler<'_> {
         entries
     }
 
-    /// The code after the body: the epilogue, the trap stubs, the unwind
-    /// path and the prologue's overflow exit.
+    /// The code after the body: the epilogue, the OSR stubs, the trap
+    /// stubs, the unwind path and the prologue's overflow exit.
     fn out_of_line(&mut self, overflow: DynamicLabel) {
         let end_pc = self.module.func(self.func).code.len() as u32;
         self.masm.bind(self.epilogue);
@@ -434,6 +466,12 @@ impl Compiler<'_> {
         ));
         self.masm.epilogue();
         let func = self.func.0;
+        for stub in std::mem::take(&mut self.osr_stubs) {
+            self.masm.bind(stub.label);
+            self.pc_map
+                .push(PcMapEntry::root(self.masm.offset() as u32, stub.header));
+            self.masm.osr_stub(func, stub.header, stub.resume);
+        }
         for site in std::mem::take(&mut self.traps) {
             self.masm.bind(site.label);
             self.pc_map

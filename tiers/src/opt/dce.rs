@@ -167,10 +167,7 @@ pub fn merge_jump_chains(f: &mut Func) {
         if merged[b.index()] {
             continue;
         }
-        loop {
-            let Term::Jump(dest) = &f.blocks[b.index()].term else {
-                break;
-            };
+        while let Term::Jump(dest) = &f.blocks[b.index()].term {
             let c = dest.block;
             if c == b || c == f.entry || pred_count[c.index()] != 1 {
                 break;

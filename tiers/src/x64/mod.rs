@@ -728,6 +728,11 @@ impl Asm {
         self.op(None, Size::B32, &[0xFF], 2, Rm::Reg(r.num()));
     }
 
+    /// `jmp r`
+    pub fn jmp_reg(&mut self, r: Gpr) {
+        self.op(None, Size::B32, &[0xFF], 4, Rm::Reg(r.num()));
+    }
+
     /// `ret`
     pub fn ret(&mut self) {
         self.ops.push(0xC3);

@@ -100,6 +100,17 @@ impl Asm {
         self.add_no_frame(at_ret, self.offset() as u32, NoFrameKind::ReturnAtSp);
     }
 
+    /// `pop rbp; jmp target` with `rsp` pointing at the saved `rbp`: a
+    /// tail jump into other code that takes this frame's place (its
+    /// return address is this frame's). The `jmp` is a no-frame range
+    /// like a `ret`.
+    pub fn leave_frame_and_jump(&mut self, target: Gpr) {
+        self.pop(Gpr::Rbp);
+        let at_jump = self.offset() as u32;
+        self.jmp_reg(target);
+        self.add_no_frame(at_jump, self.offset() as u32, NoFrameKind::ReturnAtSp);
+    }
+
     /// The no-frame ranges recorded so far, in offset order (they are
     /// emitted in order, so sorted and disjoint): what
     /// [`crate::code::CompiledCode::no_frame`] holds.

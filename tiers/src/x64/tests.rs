@@ -226,6 +226,7 @@ fn every_other_integer_form() {
         check(|a| a.btc_ri(r, 63), &format!("btc {n}, 0x3f"));
         check(|a| a.btr_ri(r, 63), &format!("btr {n}, 0x3f"));
         check(|a| a.call_reg(r), &format!("call {n}"));
+        check(|a| a.jmp_reg(r), &format!("jmp {n}"));
         check(
             |a| a.setcc(Cond::E, r),
             &format!("sete {}", B[r.num() as usize]),

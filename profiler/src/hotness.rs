@@ -18,12 +18,23 @@ pub struct LoopKey {
     pub header: u32,
 }
 
-/// Decaying CPU time per function and per loop.
+/// A call site: the calling function and the pc of its call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallKey {
+    /// The calling function's id.
+    pub func: u32,
+    /// The call's bytecode pc.
+    pub pc: u32,
+}
+
+/// Decaying CPU time per function, per loop and per call site (the time
+/// below a call: every sample counts for each call on its stack).
 #[derive(Clone, Debug)]
 pub struct Hotness {
     half_life_ns: u64,
     functions: HashMap<u32, f64>,
     loops: HashMap<LoopKey, f64>,
+    calls: HashMap<CallKey, f64>,
 }
 
 impl Hotness {
@@ -33,7 +44,13 @@ impl Hotness {
             half_life_ns: half_life_ns.max(1),
             functions: HashMap::new(),
             loops: HashMap::new(),
+            calls: HashMap::new(),
         }
+    }
+
+    /// Adds a sample of `weight_ns` CPU time spent below the call `call`.
+    pub fn add_call(&mut self, call: CallKey, weight_ns: u64) {
+        *self.calls.entry(call).or_insert(0.0) += weight_ns as f64;
     }
 
     /// Adds a sample of `weight_ns` CPU time in `func` (inside `in_loop`).
@@ -53,6 +70,10 @@ impl Hotness {
             *v >= 1.0
         });
         self.loops.retain(|_, v| {
+            *v *= factor;
+            *v >= 1.0
+        });
+        self.calls.retain(|_, v| {
             *v *= factor;
             *v >= 1.0
         });
@@ -77,6 +98,23 @@ impl Hotness {
     /// Loops whose recent CPU time is at least `threshold_ns`, hottest first.
     pub fn hot_loops(&self, threshold_ns: f64) -> Vec<(LoopKey, f64)> {
         hottest(&self.loops, threshold_ns)
+    }
+
+    /// Recent CPU time below every call site (nanoseconds), in no order.
+    pub fn calls(&self) -> impl Iterator<Item = (CallKey, f64)> + '_ {
+        self.calls.iter().map(|(&k, &v)| (k, v))
+    }
+
+    /// Recent CPU time below each call site of `func` (nanoseconds).
+    pub fn calls_of(&self, func: u32) -> Vec<(CallKey, f64)> {
+        let mut calls: Vec<(CallKey, f64)> = self
+            .calls
+            .iter()
+            .filter(|(k, _)| k.func == func)
+            .map(|(&k, &v)| (k, v))
+            .collect();
+        calls.sort_by_key(|&(k, _)| k);
+        calls
     }
 }
 
@@ -127,6 +165,22 @@ mod tests {
         h.decay(10_000);
         assert_eq!(h.function(1), 0.0);
         assert!(h.hot_loops(0.0).is_empty());
+    }
+
+    #[test]
+    fn call_sites_add_up_per_caller_and_decay() {
+        let mut h = Hotness::new(100);
+        let a = CallKey { func: 1, pc: 3 };
+        let b = CallKey { func: 1, pc: 9 };
+        h.add_call(a, 1000);
+        h.add_call(a, 1000);
+        h.add_call(b, 400);
+        h.add_call(CallKey { func: 2, pc: 3 }, 50);
+        assert_eq!(h.calls_of(1), vec![(a, 2000.0), (b, 400.0)]);
+        h.decay(100);
+        assert_eq!(h.calls_of(1), vec![(a, 1000.0), (b, 200.0)]);
+        h.decay(10_000);
+        assert!(h.calls_of(1).is_empty());
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct DumpArgs {
     /// Only this function.
     #[arg(long = "fn", value_name = "NAME")]
     func: Option<String>,
+    /// With --ssa and --fn: the code compiled for entry at this loop
+    /// header (on-stack replacement) instead of the function's start.
+    #[arg(long, value_name = "PC", requires_all = ["ssa", "func"])]
+    osr_pc: Option<u32>,
 }
 
 /// Runs `tierjit dump`; gives the exit status.
@@ -78,7 +82,8 @@ pub fn run(args: DumpArgs) -> i32 {
     }
     let mut status = 0;
     for func in funcs {
-        let (listing, error) = dump_ssa(&module, func, &args.after, args.passes.clone());
+        let (listing, error) =
+            dump_ssa(&module, func, &args.after, args.passes.clone(), args.osr_pc);
         let _ = stdout.write_all(listing.as_bytes());
         if let Some(e) = error {
             let _ = stdout.flush();
@@ -140,6 +145,7 @@ fn dump_ssa(
     func: FuncId,
     after: &str,
     passes: Option<Vec<String>>,
+    osr_pc: Option<u32>,
 ) -> (String, Option<opt::OptError>) {
     let stages: Vec<&str> = match after {
         "all" => ir_stages()
@@ -149,6 +155,7 @@ fn dump_ssa(
         stage => vec![stage],
     };
     let options = opt::Options {
+        osr_pc,
         verify: Some(true),
         dump_after: Some(after.to_string()),
         passes,

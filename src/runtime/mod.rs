@@ -161,6 +161,8 @@ pub struct Vm {
     osr_code: osr::OsrCode,
     /// Activations moved from the interpreter into compiled code.
     osr_count: std::sync::atomic::AtomicU64,
+    /// The loop headers of each function.
+    loop_headers: Vec<LoopHeaders>,
     perf: Mutex<PerfOutputs>,
     events: Mutex<Vec<TierEvent>>,
     /// Time spent in each optimizer stage, with `time_passes`.
@@ -209,7 +211,8 @@ impl Vm {
     /// the interpreter, or is compiled first with `TierMode::Baseline`.
     pub fn new(module: Module, options: VmOptions) -> Result<Arc<Vm>, VmError> {
         verify_module(&module).map_err(VmError::Verify)?;
-        let methods = MethodTable::new(module.funcs.len(), interp::interpreter_entry);
+        let methods = MethodTable::new(&module, interp::interpreter_entry);
+        let loop_headers = module.funcs.iter().map(LoopHeaders::of).collect();
         let output = match options.line_buffered {
             Some(line_buffered) => Output::new(line_buffered),
             None => Output::default(),
@@ -235,6 +238,7 @@ impl Vm {
             installed,
             osr_code: osr::OsrCode::default(),
             osr_count: std::sync::atomic::AtomicU64::new(0),
+            loop_headers,
             perf: Mutex::new(PerfOutputs::default()),
             events: Mutex::new(Vec::new()),
             pass_times: Mutex::new(PassTimes::default()),
@@ -396,8 +400,16 @@ impl Vm {
     /// The optimizer, with the Vm's checking and timing options, for a
     /// normal entry or (with `osr_pc`) for entry at that loop header.
     fn run_optimizer(&self, func: FuncId, osr_pc: Option<u32>) -> Result<CompiledCode, String> {
+        // In automatic tiering the inliner takes hot call sites first.
+        let call_heat = self
+            .profiling
+            .as_ref()
+            .filter(|_| self.tiering.is_some())
+            .map(|p| p.call_heat())
+            .unwrap_or_default();
         let options = opt::Options {
             osr_pc,
+            call_heat,
             verify: self.options.opt_check.then_some(true),
             check_allocation: self.options.opt_check,
             passes: self.options.opt_passes.clone(),
@@ -523,7 +535,7 @@ impl Vm {
             osr::OsrLookup::Ready(entry) => Some(entry),
             osr::OsrLookup::NotYet => None,
             osr::OsrLookup::Declined => {
-                self.methods.set_osr_wanted(func, false);
+                self.methods.set_osr_wanted(func, pc, false);
                 None
             }
         }
@@ -541,7 +553,21 @@ impl Vm {
             self.retire(func, stale);
         }
         if declined {
-            self.methods.set_osr_wanted(func, false);
+            self.methods.set_osr_wanted(func, pc, false);
+        }
+    }
+
+    /// Sets (or clears) the OSR flags that baseline code of `func` tests:
+    /// when set, at the header of each outermost loop (every loop header
+    /// in the `osr_every_loop` test mode). Code entered at an outermost
+    /// header runs the whole loop nest as loops; entered at an inner one,
+    /// the outer loops would have two ways in and no pass would treat
+    /// them as loops.
+    fn set_osr_flags(&self, func: FuncId, wanted: bool) {
+        let headers = &self.loop_headers[func.index()];
+        for &pc in &headers.all {
+            let set = wanted && (self.options.osr_every_loop || headers.outermost.contains(&pc));
+            self.methods.set_osr_wanted(func, pc, set);
         }
     }
 
@@ -634,10 +660,12 @@ impl Vm {
         let mut installed = self.installed.lock();
         self.methods.install(func, entry);
         // Baseline activations still running move into optimized code at
-        // their next loop header (Host::optimized_osr_entry).
-        let wanted =
-            self.options.osr_every_loop || (blob.tier == Tier::Opt && self.tiering.is_some());
-        self.methods.set_osr_wanted(func, wanted);
+        // the next header of an outermost loop they reach
+        // (Host::optimized_osr_entry).
+        self.set_osr_flags(
+            func,
+            self.options.osr_every_loop || (blob.tier == Tier::Opt && self.tiering.is_some()),
+        );
         if let Some(old) = installed[func.index()].replace(Installed { blob, osr }) {
             self.retire(func, old.blob);
         }
@@ -650,7 +678,7 @@ impl Vm {
     pub fn uninstall(&self, func: FuncId) {
         let mut installed = self.installed.lock();
         self.methods.install(func, interp::interpreter_entry);
-        self.methods.set_osr_wanted(func, false);
+        self.set_osr_flags(func, false);
         if let Some(old) = installed[func.index()].take() {
             self.retire(func, old.blob);
         }
@@ -847,10 +875,13 @@ impl Host for Vm {
             .or_else(|| {
                 if self.options.osr_every_loop {
                     self.osr_entry_compiled_now(func, pc, calling)
-                } else {
+                } else if self.loop_headers[func.index()].outermost.contains(&pc) {
                     // Installed code without an entry here (optimized
-                    // code has none): optimized OSR code, once compiled.
+                    // code has none): optimized OSR code, once compiled,
+                    // entered at an outermost loop (see `set_osr_flags`).
                     self.queued_osr_entry(func, pc, calling)
+                } else {
+                    None
                 }
             })?;
         self.osr_count
@@ -937,6 +968,38 @@ fn trace_line(event: &TierEvent, name: &str) -> String {
             "[{ms:10.3} ms] tier: {name}: retired {} code\n",
             tier.name()
         ),
+    }
+}
+
+/// The loop headers of a function (targets of backward branches),
+/// sorted.
+struct LoopHeaders {
+    all: Vec<u32>,
+    /// Those of loops no other loop of the function contains.
+    outermost: Vec<u32>,
+}
+
+impl LoopHeaders {
+    fn of(f: &tierjit_tiers::bytecode::Function) -> LoopHeaders {
+        let loops: Vec<(u32, u32)> = f
+            .code
+            .iter()
+            .enumerate()
+            .filter_map(|(pc, i)| {
+                i.target()
+                    .filter(|&t| t as usize <= pc)
+                    .map(|t| (t, pc as u32))
+            })
+            .collect();
+        let mut all: Vec<u32> = loops.iter().map(|&(t, _)| t).collect();
+        all.sort_unstable();
+        all.dedup();
+        let outermost = all
+            .iter()
+            .copied()
+            .filter(|&h| !loops.iter().any(|&(t, b)| t < h && h <= b))
+            .collect();
+        LoopHeaders { all, outermost }
     }
 }
 

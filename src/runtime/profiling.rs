@@ -9,11 +9,12 @@
 
 use super::{profile_tier, Vm};
 use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::mem::offset_of;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tierjit_profiler::hotness::{innermost_loop, Hotness, LoopKey};
+use tierjit_profiler::hotness::{innermost_loop, CallKey, Hotness, LoopKey};
 use tierjit_profiler::profile::{Frame, Profile, Sample, SamplerStats, Tier};
 use tierjit_profiler::ring::{RawSample, Ring, FRAME_INTERP, FRAME_NATIVE, FRAME_PAYLOAD};
 use tierjit_profiler::sampler::{Engine, Registration, Sampler, SamplerConfig};
@@ -143,6 +144,17 @@ impl Profiling {
             .collect()
     }
 
+    /// Recent CPU time below every call site, in nanoseconds, by (caller,
+    /// call pc): the profile the optimizer's inliner reads.
+    pub fn call_heat(&self) -> HashMap<(FuncId, u32), u64> {
+        self.hotness
+            .lock()
+            .0
+            .calls()
+            .map(|(k, v)| ((FuncId(k.func), k.pc), v as u64))
+            .collect()
+    }
+
     /// Recent CPU time per loop, hottest first, at least `threshold_ns`.
     pub fn hot_loops(&self, threshold_ns: f64) -> Vec<(LoopKey, f64)> {
         self.hotness.lock().0.hot_loops(threshold_ns)
@@ -205,8 +217,14 @@ impl Profiling {
         hotness.0.decay(elapsed);
         hotness.1 = now;
         for (thread, ring) in threads {
+            let mut calls = Vec::new();
             ring.drain(|raw| {
-                let (sample, innermost_pc) = self.resolve(vm, thread, raw);
+                let (sample, innermost_pc) = self.resolve(vm, thread, raw, &mut calls);
+                for &(func, pc) in &calls {
+                    hotness
+                        .0
+                        .add_call(CallKey { func: func.0, pc }, raw.weight_ns);
+                }
                 if let (Some(frame), Some(pc)) = (sample.frames.first(), innermost_pc) {
                     let in_loop = self
                         .loops
@@ -225,13 +243,30 @@ impl Profiling {
         }
     }
 
-    /// The resolved sample, and the bytecode pc of its innermost frame.
-    fn resolve(&self, vm: &Vm, thread: u32, raw: &RawSample) -> (Sample, Option<u32>) {
+    /// The resolved sample, and the bytecode pc of its innermost frame;
+    /// leaves in `calls` the `(function, call pc)` of the callers on its
+    /// stack, the innermost [`CALL_HEAT_FRAMES`] of them.
+    fn resolve(
+        &self,
+        vm: &Vm,
+        thread: u32,
+        raw: &RawSample,
+        calls: &mut Vec<(FuncId, u32)>,
+    ) -> (Sample, Option<u32>) {
         let mut frames = Vec::with_capacity(raw.frames().len());
         let mut scratch = Vec::new();
         let mut innermost_pc = None;
+        calls.clear();
         for &word in raw.frames() {
             resolve_frame(vm, word, &mut scratch, &mut frames);
+            // Every frame but the sample's innermost one is at a call.
+            let callers = if innermost_pc.is_none() {
+                scratch.get(1..).unwrap_or(&[])
+            } else {
+                &scratch[..]
+            };
+            let room = CALL_HEAT_FRAMES.saturating_sub(calls.len());
+            calls.extend(callers.iter().take(room));
             if innermost_pc.is_none() {
                 innermost_pc = scratch.first().map(|&(_, pc)| pc);
             }
@@ -288,6 +323,10 @@ impl Profiling {
         }
     }
 }
+
+/// How many callers of each sample count toward call-site heat (the
+/// optimizer's inliner reads it; deeper callers gain little).
+const CALL_HEAT_FRAMES: usize = 8;
 
 /// Pushes the (function, tier, line) frames of one frame word of a raw
 /// sample onto `out`, innermost first: a native pc in code that inlined

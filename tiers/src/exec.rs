@@ -568,19 +568,37 @@ pub type EntryFn = unsafe extern "sysv64" fn(
 /// One slot per function: the address of the code that runs it.
 pub struct MethodTable {
     slots: Box<[AtomicUsize]>,
-    /// Per function, non-zero when its running baseline activations
-    /// should move into optimized code at their next loop header: baseline
-    /// code tests the byte there ([`crate::abi::JitContext::osr_flags`])
+    /// Per (function, pc) of the module ([`Module::code_offset`] + pc):
+    /// non-zero at a loop header where running baseline activations
+    /// should move into optimized code. Baseline code tests the byte of
+    /// each of its loop headers there ([`crate::abi::JitContext::osr_flags`])
     /// and, if set, asks [`Host::optimized_osr_entry`] for an entry.
     osr_wanted: Box<[AtomicU8]>,
+    /// [`Module::code_offset`] of each function.
+    code_offsets: Box<[u32]>,
 }
 
 impl MethodTable {
-    /// A table of `n` slots, each set to `entry`.
-    pub fn new(n: usize, entry: EntryFn) -> MethodTable {
+    /// A table with a slot per function of `module`, each set to `entry`,
+    /// and no OSR flag set.
+    pub fn new(module: &Module, entry: EntryFn) -> MethodTable {
+        let n = module.funcs.len();
+        let mut offset = 0u32;
+        let code_offsets = module
+            .funcs
+            .iter()
+            .map(|f| {
+                let at = offset;
+                offset += f.code.len() as u32;
+                at
+            })
+            .collect();
         MethodTable {
             slots: (0..n).map(|_| AtomicUsize::new(entry as usize)).collect(),
-            osr_wanted: (0..n).map(|_| AtomicU8::new(0)).collect(),
+            osr_wanted: (0..module.code_len().max(1))
+                .map(|_| AtomicU8::new(0))
+                .collect(),
+            code_offsets,
         }
     }
 
@@ -617,18 +635,20 @@ impl MethodTable {
         self.slots.as_ptr()
     }
 
-    /// Asks (or stops asking) baseline activations of `func` to move into
-    /// optimized code at their next loop header.
-    pub fn set_osr_wanted(&self, func: FuncId, wanted: bool) {
-        self.osr_wanted[func.index()].store(u8::from(wanted), Ordering::Release);
+    /// Asks (or stops asking) baseline activations of `func` that reach
+    /// loop header `pc` to move into optimized code there.
+    pub fn set_osr_wanted(&self, func: FuncId, pc: u32, wanted: bool) {
+        let at = self.code_offsets[func.index()] as usize + pc as usize;
+        self.osr_wanted[at].store(u8::from(wanted), Ordering::Release);
     }
 
-    /// True if baseline activations of `func` are asked to move.
-    pub fn osr_wanted(&self, func: FuncId) -> bool {
-        self.osr_wanted[func.index()].load(Ordering::Acquire) != 0
+    /// True if baseline activations of `func` at `pc` are asked to move.
+    pub fn osr_wanted(&self, func: FuncId, pc: u32) -> bool {
+        let at = self.code_offsets[func.index()] as usize + pc as usize;
+        self.osr_wanted[at].load(Ordering::Acquire) != 0
     }
 
-    /// Address of function 0's OSR flag, for generated code.
+    /// Address of the OSR flag of function 0's pc 0, for generated code.
     pub fn osr_flags(&self) -> *const AtomicU8 {
         self.osr_wanted.as_ptr()
     }

@@ -212,11 +212,12 @@ impl Masm {
         self.asm.poll(stop);
     }
 
-    /// At a loop header: jumps to `stub` if `func`'s OSR flag is set
+    /// At a loop header: jumps to `stub` if its OSR flag, the one at
+    /// `flag` (`Module::code_offset` + the header's pc), is set
     /// (`MethodTable::set_osr_wanted`). Clobbers `rax`.
-    pub fn osr_check(&mut self, func: u32, stub: DynamicLabel) {
+    pub fn osr_check(&mut self, flag: u32, stub: DynamicLabel) {
         self.asm.mov_rm(Rax, ctx(abi::CTX_OSR_FLAGS));
-        self.asm.cmp_mi8(Mem::base_disp(Rax, func as i32), 0);
+        self.asm.cmp_mi8(Mem::base_disp(Rax, flag as i32), 0);
         self.asm.jcc(Cond::Ne, stub);
     }
 

@@ -122,6 +122,7 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
         .collect();
     loop_headers.sort_unstable();
     loop_headers.dedup();
+    let flags_at = module.code_offset(func) as u32;
     let mut is_header = vec![false; f.code.len()];
     for &h in &loop_headers {
         is_header[h as usize] = true;
@@ -142,7 +143,7 @@ pub fn compile(module: &Module, func: FuncId) -> Result<CompiledCode, BaselineEr
             // code for this header (tiering: docs/tiering.md).
             let stub = c.masm.label();
             let resume = c.masm.label();
-            c.masm.osr_check(func.0, stub);
+            c.masm.osr_check(flags_at + pc as u32, stub);
             c.masm.bind(resume);
             c.osr_stubs.push(OsrStub {
                 label: stub,

@@ -80,6 +80,18 @@ impl Module {
         &self.funcs[id.index()]
     }
 
+    /// Where function `id`'s instructions would start if every function's
+    /// code were laid end to end: one index per (function, pc) across the
+    /// module (the per-loop-header OSR flags use it).
+    pub fn code_offset(&self, id: FuncId) -> usize {
+        self.funcs[..id.index()].iter().map(|f| f.code.len()).sum()
+    }
+
+    /// Total instructions of all functions.
+    pub fn code_len(&self) -> usize {
+        self.funcs.iter().map(|f| f.code.len()).sum()
+    }
+
     /// The id of the function named `name`.
     pub fn find(&self, name: &str) -> Option<FuncId> {
         self.funcs

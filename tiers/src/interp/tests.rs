@@ -59,7 +59,7 @@ fn host(funcs: Vec<Function>) -> Arc<TestHost> {
     };
     verify_module(&module).unwrap();
     Arc::new(TestHost {
-        methods: MethodTable::new(module.funcs.len(), interpreter_entry),
+        methods: MethodTable::new(&module, interpreter_entry),
         module,
         heap: Heap::new(1 << 20),
         printed: Mutex::new(Vec::new()),

@@ -216,7 +216,8 @@ pub fn build(module: &Module, func: FuncId, osr_pc: Option<u32>) -> Result<Func,
             if !cfg.loop_headers[b as usize] {
                 return Err(BuildError(format!("pc {pc} is not a loop header")));
             }
-            (b as usize, vec![RegType::Conflict; nregs])
+            let via = rotated_loop_branch(f, &cfg, pc).unwrap_or(b as usize);
+            (via, vec![RegType::Conflict; nregs])
         }
     };
     if osr_pc.is_none() {
@@ -301,6 +302,27 @@ pub fn build(module: &Module, func: FuncId, osr_pc: Option<u32>) -> Result<Func,
     let mut ir = b.ir;
     remove_trivial_params(&mut ir);
     Ok(ir)
+}
+
+/// For an entry at loop header `header`: the block of a backward branch to
+/// it that is nothing but that branch, if there is one. Entering there
+/// instead is the same (a branch writes no register and cannot trap: it
+/// runs again and goes to the header), and it keeps the loop reducible:
+/// the front end rotates loops (`jmp cond; body: ...; cond: br body`), so
+/// the code outside enters the loop at that branch, and an entry straight
+/// into the body would be a second way in, which no pass optimizes as a
+/// loop (no preheader, nothing hoisted, no strip-mined poll).
+fn rotated_loop_branch(f: &Function, cfg: &Cfg, header: u32) -> Option<usize> {
+    f.code
+        .iter()
+        .enumerate()
+        .skip(header as usize)
+        .find_map(|(pc, instr)| {
+            let starts_block = cfg.block_at[pc] != u32::MAX;
+            let alone = pc + 1 == f.code.len() || cfg.block_at[pc + 1] != u32::MAX;
+            (instr.target() == Some(header) && starts_block && alone)
+                .then_some(cfg.block_at[pc] as usize)
+        })
 }
 
 struct Builder<'a> {

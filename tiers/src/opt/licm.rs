@@ -40,6 +40,7 @@ pub fn hoist_loop_invariants(f: &mut Func, _: &PassContext) {
     for (stamp, l) in order.into_iter().enumerate() {
         let stamp = stamp as u32;
         let pre = ensure_preheader(f, &mut loops, l, &mut preds);
+        forward_unchanged_params(f, loops.loops[l].header, pre, &preds);
         if sort_key.len() <= pre.index() {
             sort_key.resize(pre.index() + 1, (u32::MAX, 0));
             let header = loops.loops[l].header;
@@ -80,6 +81,43 @@ pub fn hoist_loop_invariants(f: &mut Func, _: &PassContext) {
             f.blocks[b.index()].insts = kept;
         }
         f.blocks[pre.index()].insts.extend(hoisted);
+    }
+}
+
+/// Replaces each parameter of loop header `header` that every latch
+/// passes back unchanged by the value the preheader `pre` passes for it:
+/// it holds that value all through the loop. The builder's trivial-param
+/// removal catches these when the header has one entry; a header with
+/// several entries (code compiled for on-stack replacement at an inner
+/// loop: the OSR entry and the outer loop both enter it) has them until
+/// the preheader merges the entries, and then code that uses them is
+/// invariant too.
+fn forward_unchanged_params(f: &mut Func, header: Block, pre: Block, preds: &[Vec<Block>]) {
+    let Term::Jump(entry) = &f.block(pre).term else {
+        return;
+    };
+    let entry_args = entry.args.clone();
+    let params = f.block(header).params.clone();
+    let latches: Vec<Block> = preds[header.index()]
+        .iter()
+        .copied()
+        .filter(|&b| b != pre)
+        .collect();
+    let mut map: Option<Vec<Value>> = None;
+    for (k, &p) in params.iter().enumerate() {
+        let unchanged = latches.iter().all(|&b| {
+            f.block(b)
+                .term
+                .successors()
+                .filter(|d| d.block == header)
+                .all(|d| d.args[k] == p)
+        });
+        if unchanged && entry_args[k] != p {
+            map.get_or_insert_with(|| f.identity_map())[p.index()] = entry_args[k];
+        }
+    }
+    if let Some(map) = map {
+        f.substitute(&map);
     }
 }
 

@@ -27,7 +27,7 @@ pub struct FuzzArgs {
     #[arg(long, default_value_t = 1000)]
     count: u64,
     /// The tiers to compare, comma-separated; `mixed:N` is `--tier mixed
-    /// --mixed-seed N`; `osr` is `--tier interp --osr-opt`, `osr-baseline` is `--tier baseline --osr-opt`. With one tier, programs must still compile, run to
+    /// --mixed-seed N`; `osr` is `--tier interp --osr-opt`, `osr-baseline` is `--tier baseline --osr-opt`; `stress` is `--tier auto --jit-stress` (a flip every 100 us). With one tier, programs must still compile, run to
     /// completion and not crash.
     #[arg(long, value_delimiter = ',', default_value = "interp,baseline")]
     tiers: Vec<String>,

@@ -28,7 +28,8 @@
 //! loop (`--tier=interp --osr-opt`: every loop is entered by on-stack
 //! replacement); `osr-baseline` does the same from baseline code
 //! (`--tier=baseline --osr-opt`: baseline code leaves its frame at a loop
-//! header for the optimized code's).
+//! header for the optimized code's); `stress` is automatic tiering with
+//! `--jit-stress` flipping a function among the three tiers every 100 us.
 
 pub mod gen;
 mod minimize;
@@ -153,6 +154,13 @@ fn tier_args(tier: &str) -> Vec<String> {
     }
     if tier == "osr-baseline" {
         return vec!["--tier=baseline".into(), "--osr-opt".into()];
+    }
+    if tier == "stress" {
+        return vec![
+            "--tier=auto".into(),
+            "--jit-stress".into(),
+            "--jit-stress-period-us=100".into(),
+        ];
     }
     match tier.split_once(':') {
         Some((name, seed)) => vec![format!("--tier={name}"), format!("--mixed-seed={seed}")],

@@ -19,8 +19,8 @@
 //! at their next call. Replaced code is retired and freed only after the
 //! [`Retirer`](super::retire::Retirer)'s stack walk finds no thread inside it.
 //!
-//! **Stress mode.** The compiler thread also flips random functions between
-//! the interpreter and freshly compiled baseline code every few
+//! **Stress mode.** The compiler thread also flips random functions among
+//! the interpreter, fresh baseline code and fresh optimized code every few
 //! milliseconds, retiring the old code each time, while the program runs.
 
 use super::Vm;
@@ -277,7 +277,7 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, perio
                 rng ^= rng >> 7;
                 rng ^= rng << 17;
                 let func = FuncId((rng % tiering.state.len().max(1) as u64) as u32);
-                stress_flip(&vm, tiering, func);
+                stress_flip(&vm, tiering, func, rng >> 32);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
@@ -327,15 +327,24 @@ fn compile_request(vm: &Vm, tiering: &Tiering, request: CompileRequest) {
     }
 }
 
-/// Moves `func` to the other tier: compiled code back to the interpreter
-/// (retiring the code), or interpreted code to fresh baseline code.
-fn stress_flip(vm: &Vm, tiering: &Tiering, func: FuncId) {
+/// Moves `func` to another tier, `pick` choosing which: from compiled
+/// code back to the interpreter (retiring the code) or to fresh code of
+/// the other compiled tier, from the interpreter to fresh baseline or
+/// optimized code. Installing optimized code also sets the OSR flags, so
+/// running baseline activations move into optimized OSR code.
+fn stress_flip(vm: &Vm, tiering: &Tiering, func: FuncId, pick: u64) {
     let state = &tiering.state[func.index()];
-    if state.load().0 != Tier::Interp {
+    let current = state.load().0;
+    let others: Vec<Tier> = [Tier::Interp, Tier::Baseline, Tier::Opt]
+        .into_iter()
+        .filter(|&t| t != current)
+        .collect();
+    let to = others[(pick % others.len() as u64) as usize];
+    if to == Tier::Interp {
         vm.uninstall(func);
         state.set(Tier::Interp);
-    } else if vm.compile(func, Tier::Baseline).is_ok() {
-        state.set(Tier::Baseline);
+    } else if vm.compile(func, to).is_ok() {
+        state.set(to);
     }
 }
 

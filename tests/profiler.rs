@@ -18,7 +18,7 @@ fn temp_profile(name: &str) -> PathBuf {
 }
 
 fn profile_run(
-    tier: &str,
+    tier: &[&str],
     engine: &str,
     hz: u32,
     program: &str,
@@ -27,14 +27,9 @@ fn profile_run(
 ) -> Profile {
     let out = temp_profile(name);
     let status = tierjit()
-        .args([
-            "run",
-            "--tier",
-            tier,
-            "--profile-engine",
-            engine,
-            "--profile",
-        ])
+        .arg("run")
+        .args(tier)
+        .args(["--profile-engine", engine, "--profile"])
         .arg(&out)
         .args(["--profile-hz", &hz.to_string(), program])
         .args(args)
@@ -84,7 +79,7 @@ fn check_shares_on(tier: &str, pairs: u32, engine: &str) {
     };
     let name = format!("{tier}-{threaded_arg}-{engine}");
     let p = profile_run(
-        tier,
+        &["--tier", tier],
         engine,
         1000,
         "tests/profiler/shares.tj",
@@ -211,7 +206,7 @@ fn interpreted_samples_land_on_the_line_that_runs() {
     // each instruction, so its samples spread over the body, not only
     // onto the loop's backward branch.
     let p = profile_run(
-        "interp",
+        &["--tier", "interp"],
         "sampler-thread",
         2000,
         "examples/mandelbrot.tj",
@@ -286,16 +281,20 @@ fn every_worker_sample_is_rooted_in_worker_in_every_tier() {
     // Small functions called in a loop on eight threads: many samples land
     // in prologues and epilogues, where the frame is not (fully) set up;
     // the walk must still find each caller.
-    // Sizes give each tier roughly half a second of CPU time.
+    // Sizes give each tier roughly half a second of CPU time. In `mixed`
+    // with seed 5, baseline `worker` and `mix` call an interpreted `leaf`,
+    // so many samples land in `interpreter_entry`'s assembly wrapper,
+    // which is not generated code but keeps its frame like it.
     let mut results = Vec::new();
-    for (tier, n) in [
-        ("interp", "400000"),
-        ("baseline", "3000000"),
-        ("opt", "10000000"),
-        ("auto", "3000000"),
+    for (tier, options, n) in [
+        ("interp", &["--tier", "interp"][..], "400000"),
+        ("baseline", &["--tier", "baseline"], "3000000"),
+        ("opt", &["--tier", "opt"], "10000000"),
+        ("auto", &["--tier", "auto"], "3000000"),
+        ("mixed", &["--tier", "mixed", "--mixed-seed", "5"], "300000"),
     ] {
         let p = profile_run(
-            tier,
+            options,
             "sampler-thread",
             10_000,
             "tests/profiler/callers.tj",
@@ -320,5 +319,15 @@ fn every_worker_sample_is_rooted_in_worker_in_every_tier() {
         assert!(r.sampled > 50, "{tier}: {} worker samples", r.sampled);
         assert!(r.with_mix_or_leaf > 0, "{tier}: no samples in mix or leaf");
         assert_eq!(r.lost, 0, "{tier}: samples that lost their caller");
+        // A worker thread has no tj frame only just after it starts and
+        // just before it ends. Samples that stopped it in the wrapper lost
+        // every frame before the walk knew the wrapper's table: 1.9-2.3%
+        // in `mixed`.
+        assert!(
+            r.outside_tj <= 2 + r.sampled / 200,
+            "{tier}: {} of {} samples outside tj code",
+            r.outside_tj,
+            r.sampled
+        );
     }
 }

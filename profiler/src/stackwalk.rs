@@ -27,6 +27,14 @@
 //! read like any other) and continues the `rbp` walk from the interrupted
 //! `rbp`. So a walk is exact at every pc of generated code.
 //!
+//! **The interpreter's entry stub.** Generated code calls the interpreter
+//! through a small assembly stub of the runtime's ([`FramedStub`]) that
+//! keeps the `rbp` chain the same way, with its own no-frame table, but is
+//! no tj frame. A thread interrupted in it is walked from its caller
+//! exactly as from generated code at that pc, without a frame of its own;
+//! the helper site is not used there (the stub publishes and restores it,
+//! so it is half written at some of its instructions).
+//!
 //! Why reading the table from a signal handler is safe: it is read only
 //! for the blob that contains the interrupted pc, i.e. the code this very
 //! thread was running (the code map's range for that pc, read consistently
@@ -103,7 +111,8 @@ pub const NO_FRAME_RETURN_ABOVE_SAVED_RBP: u32 = 1;
 ///
 /// # Safety
 /// A thread is running the code at `pc` in `range` (it was interrupted
-/// there), so the range's table is valid ([`CodeMap::insert`]).
+/// there), so the range's table is valid ([`CodeMap::insert`]; a
+/// [`FramedStub`]'s table is static).
 unsafe fn no_frame_return_offset(range: &CodeRange, pc: usize) -> Option<usize> {
     let table = range.no_frame;
     if table == 0 || !table.is_multiple_of(4) {
@@ -138,6 +147,42 @@ unsafe fn no_frame_return_offset(range: &CodeRange, pc: usize) -> Option<usize> 
         NO_FRAME_RETURN_AT_SP => Some(0),
         NO_FRAME_RETURN_ABOVE_SAVED_RBP => Some(8),
         _ => None,
+    }
+}
+
+/// Runtime code (not in the code map) that generated code calls and that
+/// keeps its native frame as generated code does: `push rbp; mov rbp, rsp`
+/// first, `pop rbp; ret` last, `rbp` untouched in between, and a no-frame
+/// table in the same format (address `no_frame`, offsets from `start`)
+/// for the instructions outside that frame. The interpreter's entry stub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FramedStub {
+    /// First byte of its code.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+    /// Address of its no-frame table (static: valid for the process).
+    pub no_frame: usize,
+}
+
+impl FramedStub {
+    /// No stub.
+    pub const NONE: FramedStub = FramedStub {
+        start: 0,
+        end: 0,
+        no_frame: 0,
+    };
+
+    /// The stub as a range for [`walk_innermost`] (no function, no tier:
+    /// only its table is read).
+    fn range_at(&self, pc: usize) -> Option<CodeRange> {
+        (self.start <= pc && pc < self.end).then_some(CodeRange {
+            start: self.start,
+            end: self.end,
+            func: u32::MAX,
+            tier: 0,
+            no_frame: self.no_frame,
+        })
     }
 }
 
@@ -187,6 +232,9 @@ pub struct InterpFrames {
     /// Bytes of one bytecode instruction (to turn an instruction address
     /// into a pc).
     pub instr_size: usize,
+    /// The stub through which generated code enters the interpreter
+    /// ([`FramedStub::NONE`] if there is none).
+    pub entry_stub: FramedStub,
 }
 
 impl InterpFrames {
@@ -205,6 +253,7 @@ impl InterpFrames {
         helper_site: std::ptr::null(),
         position: std::ptr::null(),
         instr_size: 0,
+        entry_stub: FramedStub::NONE,
     };
 
     /// The pc of the instruction the interpreter is executing in `func`,
@@ -313,7 +362,8 @@ fn walk_native(
     }
 }
 
-/// Visits the callers of the innermost generated-code frame, at `pc` in
+/// Visits the callers of the innermost generated-code frame (or of the
+/// interpreter's entry stub: `range` is then the stub's), at `pc` in
 /// `range` with frame pointer `fp`; `sp` is the stack pointer if `pc` is
 /// where the thread was interrupted (None: `pc` is a call site, whose frame
 /// is set up). Stops when `visit` returns false.
@@ -364,18 +414,27 @@ pub fn visit_frames(
     at: Interrupted,
     mut visit: impl FnMut(u64) -> bool,
 ) {
+    let stub = frames.entry_stub.range_at(at.pc);
     // Interrupted in generated code, or in a helper it called (whose Rust
     // frames cannot be walked): start from that code.
     let (pc, sp, fp) = match frames.helper_site() {
-        Some(site) if map.find(at.pc).is_none() => (site.0.wrapping_sub(1), None, site.1),
+        Some(site) if stub.is_none() && map.find(at.pc).is_none() => {
+            (site.0.wrapping_sub(1), None, site.1)
+        }
         _ => (at.pc, Some(at.sp), at.fp),
     };
     let innermost = map.find(pc);
-    let in_native = innermost.is_some();
+    let in_native = innermost.is_some() || stub.is_some();
     if let Some(range) = innermost {
         if !visit(FRAME_NATIVE | (pc as u64 & FRAME_PAYLOAD))
             || !walk_innermost(bounds, map, &range, pc, sp, fp, &mut visit)
         {
+            return;
+        }
+    } else if let Some(range) = stub {
+        // In the interpreter's entry stub: its callers, exactly, but no
+        // frame of its own (it is no tj frame).
+        if !walk_innermost(bounds, map, &range, at.pc, Some(at.sp), at.fp, &mut visit) {
             return;
         }
     }
@@ -491,6 +550,7 @@ mod tests {
             helper_site: std::ptr::null(),
             position: std::ptr::null(),
             instr_size: 0,
+            entry_stub: FramedStub::NONE,
         }
     }
 
@@ -583,6 +643,59 @@ mod tests {
         );
         // A caller's frame pointer below the return address is no frame.
         assert_eq!(walk_at(0x1000, base + 6 * 8, base), expect(0x1000)[..2]);
+    }
+
+    #[test]
+    fn the_entry_stub_is_walked_through_to_its_caller() {
+        let mut stack = vec![0usize; 32];
+        let base = stack.as_ptr() as usize;
+        let bounds = bounds_of(&stack);
+        // The stub at 0x5000: `push rbp` at 0, `mov rbp, rsp` at 1..4, `ret`
+        // at 0x2c. Its caller at 0x3000 (frame at word 10, called from
+        // 0x3200 by a frame that ends the chain) returns to 0x3010.
+        let table: [u32; 10] = [3, 0, 1, 0, 1, 4, 1, 0x2c, 0x2d, 0];
+        let map = CodeMap::new(4);
+        add_code(&map, 0x3000, 0x4000, 0);
+        stack[10] = 0;
+        stack[11] = 0x3200;
+        stack[6] = 0x3010;
+        let caller_fp = base + 10 * 8;
+        // A helper site naming other code (stale, or half written by the
+        // stub) is not followed while the thread is in the stub.
+        let site = [0x3801usize, 0];
+        let frames = InterpFrames {
+            helper_site: &site,
+            entry_stub: FramedStub {
+                start: 0x5000,
+                end: 0x502d,
+                no_frame: table.as_ptr() as usize,
+            },
+            ..InterpFrames::NONE
+        };
+        let walk_at = |pc, sp, fp| {
+            let mut sample = RawSample::EMPTY;
+            walk(
+                &bounds,
+                &map,
+                &frames,
+                Interrupted { pc, sp, fp },
+                &mut sample,
+            );
+            sample.frames().to_vec()
+        };
+        let callers = [FRAME_NATIVE | 0x300f, FRAME_NATIVE | 0x31ff];
+        // At `push rbp` and at `ret`: the return address is at [rsp].
+        assert_eq!(walk_at(0x5000, base + 6 * 8, caller_fp), callers);
+        assert_eq!(walk_at(0x502c, base + 6 * 8, caller_fp), callers);
+        // At `mov rbp, rsp`: above the saved rbp.
+        stack[5] = caller_fp;
+        assert_eq!(walk_at(0x5001, base + 5 * 8, caller_fp), callers);
+        // Inside its frame: by rbp.
+        for pc in [0x5004, 0x5010, 0x502b] {
+            assert_eq!(walk_at(pc, base, base + 5 * 8), callers);
+        }
+        // Past the stub, in Rust code, the helper site is the way in.
+        assert_eq!(walk_at(0x502d, base, 0), [FRAME_NATIVE | 0x3800]);
     }
 
     #[test]

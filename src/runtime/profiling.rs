@@ -18,9 +18,10 @@ use tierjit_profiler::hotness::{innermost_loop, CallKey, Hotness, LoopKey};
 use tierjit_profiler::profile::{Frame, Profile, Sample, SamplerStats, Tier};
 use tierjit_profiler::ring::{RawSample, Ring, FRAME_INTERP, FRAME_NATIVE, FRAME_PAYLOAD};
 use tierjit_profiler::sampler::{Engine, Registration, Sampler, SamplerConfig};
-use tierjit_profiler::stackwalk::{InterpFrames, RecordLayout};
+use tierjit_profiler::stackwalk::{FramedStub, InterpFrames, RecordLayout, NO_FRAME_ENTRY_WORDS};
 use tierjit_tiers::bytecode::FuncId;
 use tierjit_tiers::exec::{FrameRecord, ThreadState};
+use tierjit_tiers::interp;
 
 /// How often the aggregator drains the rings (and the tier policy looks
 /// at the samples).
@@ -76,6 +77,37 @@ const _: () = {
     assert!(offset_of!(P, ip) == 0 && offset_of!(P, code) == 8 && offset_of!(P, func) == 16);
 };
 
+/// `interp::INTERPRETER_ENTRY_NO_FRAME` in the walker's table format: the
+/// count, then `(start, end, kind)` per entry (the layout code_memory checks
+/// for the blobs' tables). Static, so valid whenever a walker reads it.
+static INTERPRETER_ENTRY_NO_FRAME_TABLE: [u32; ENTRY_TABLE_WORDS] = {
+    let entries = &interp::INTERPRETER_ENTRY_NO_FRAME;
+    let mut table = [0; ENTRY_TABLE_WORDS];
+    table[0] = entries.len() as u32;
+    let mut i = 0;
+    while i < entries.len() {
+        let at = 1 + NO_FRAME_ENTRY_WORDS * i;
+        table[at] = entries[i].start;
+        table[at + 1] = entries[i].end;
+        table[at + 2] = entries[i].kind as u32;
+        i += 1;
+    }
+    table
+};
+const ENTRY_TABLE_WORDS: usize =
+    1 + NO_FRAME_ENTRY_WORDS * interp::INTERPRETER_ENTRY_NO_FRAME.len();
+
+/// The interpreter's entry stub, for stack walks that interrupt a thread
+/// inside it.
+fn interpreter_entry_stub() -> FramedStub {
+    let code = interp::interpreter_entry_range();
+    FramedStub {
+        start: code.start,
+        end: code.end,
+        no_frame: INTERPRETER_ENTRY_NO_FRAME_TABLE.as_ptr() as usize,
+    }
+}
+
 /// Where the profiler finds a thread's interpreted frames.
 pub fn interp_frames(ts: &ThreadState) -> InterpFrames {
     let (records, len) = ts.frames.raw_parts();
@@ -93,6 +125,7 @@ pub fn interp_frames(ts: &ThreadState) -> InterpFrames {
         helper_site: &ts.ctx.helper_pc as *const usize as *const [usize; 2],
         position: &ts.position as *const tierjit_tiers::exec::InterpPosition as *const [usize; 3],
         instr_size: std::mem::size_of::<tierjit_tiers::bytecode::Instr>(),
+        entry_stub: interpreter_entry_stub(),
     }
 }
 

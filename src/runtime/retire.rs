@@ -8,13 +8,12 @@
 //! **Handshake.** To free blobs, the retirer publishes their address ranges
 //! and sends each registered thread a real-time signal. The handler, on
 //! the target thread, looks for the blobs' addresses in that thread's
-//! state: the interrupted pc and every other register, the top words of
-//! the native stack (for `interpreter_entry`'s wrapper, whose own prologue
-//! and epilogue no table describes), the frames of the profiler's walk
-//! (the `rbp` chain, exact also when the thread is in a prologue or
-//! epilogue of generated code), the helper call site in the context, and
-//! the interpreted records with their native callers. It marks every range any
-//! address falls in, then acknowledges. Blobs that no
+//! state: the interrupted pc and every other register, the frames of the
+//! profiler's walk (the `rbp` chain, exact at every pc of generated code
+//! and of `interpreter_entry`'s wrapper, prologues and epilogues included,
+//! through their no-frame tables), the helper call site in the context,
+//! and the interpreted records with their native callers. It marks every
+//! range any address falls in, then acknowledges. Blobs that no
 //! thread marked are removed from the code map and freed (with `int3`
 //! filling, so a thread that wrongly ran freed code would stop at once);
 //! the others wait for the next round. A thread that does not answer in
@@ -116,24 +115,13 @@ extern "C" fn on_handshake(_: libc::c_int, _: *mut libc::siginfo_t, context: *mu
             }
         };
         mark(at.pc);
-        // Conservatively, every register and the top words of the stack,
-        // besides the exact walk below (exact also in prologues and
-        // epilogues of generated code): an entry may sit in a register
-        // between loading it and calling it, and `interpreter_entry`'s
-        // wrapper has its own prologue and epilogue, where its caller's
-        // return address is on top of the stack and linked by nothing else.
-        // A word that only looks like a code address keeps a blob alive one
-        // round longer, which is safe.
+        // Conservatively, every register, besides the exact walk below: an
+        // entry may sit in a register between loading it and calling it. A
+        // word that only looks like a code address keeps a blob alive one
+        // round longer, which is safe. The stack is not scanned: every
+        // native frame is reached by the walk (docs/tiering.md).
         for &value in gregs.iter() {
             mark(value as usize);
-        }
-        let mut addr = at.sp & !7;
-        for _ in 0..TOP_OF_STACK_WORDS {
-            let Some(word) = entry.bounds.read(addr) else {
-                break;
-            };
-            mark(word);
-            addr += 8;
         }
         if !entry.calling.is_null() {
             // SAFETY: points at this thread's live ThreadState field.
@@ -214,13 +202,6 @@ impl Drop for Registration {
             .retain(|e| !Arc::ptr_eq(e, &self.entry));
     }
 }
-
-/// Words of a thread's stack, from the top, that the handshake checks
-/// conservatively: enough to cover the prologue and epilogue of
-/// `interpreter_entry`'s wrapper, the only code that runs with a native
-/// caller linked neither by `rbp`, nor by a frame record, nor by the
-/// context's helper site, nor by a no-frame table (docs/tiering.md).
-const TOP_OF_STACK_WORDS: usize = 64;
 
 /// How long the retirer waits for a thread's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_millis(200);

@@ -24,6 +24,7 @@
 
 use crate::builtins::{self, float_max, float_min};
 use crate::bytecode::{FuncId, Instr, Module};
+use crate::code::{NoFrameKind, NoFrameRange};
 use crate::exec::{EntryFn, FrameRecord, Host, ThreadState, NO_RESULT};
 use crate::heap::ArrayRef;
 use crate::trap::{RuntimeError, Trap};
@@ -87,15 +88,19 @@ pub fn call(ts: &mut ThreadState, func: FuncId, args: &[u64]) -> Result<Option<u
 ///
 /// Stack walks (the retirer's, the sampler's) cannot walk through Rust
 /// frames, so from its first instruction to its last this entry keeps the
-/// native caller reachable: the context names the caller (`helper_pc`,
-/// `helper_fp`: the return address and frame pointer the caller passes)
-/// until the frame record that links to the caller is pushed, and again
-/// from the moment that record is popped ([`ThreadState::pop_frame`]) until
-/// the return, when the context's previous site is restored. A Rust
-/// prologue or epilogue cannot do that first or last, hence this small
-/// wrapper in assembly around [`interpreter_entry_body`]; in its own few
-/// instructions before and after, the return address is within the top
-/// words of the stack, which the retirer scans.
+/// native caller reachable. While Rust code runs, the context names the
+/// caller (`helper_pc`, `helper_fp`: the return address and frame pointer
+/// the caller passes) until the frame record that links to the caller is
+/// pushed, and again from the moment that record is popped
+/// ([`ThreadState::pop_frame`]) until the body returns. A Rust prologue or
+/// epilogue cannot do that first or last, hence this small wrapper in
+/// assembly around [`interpreter_entry_body`], which publishes the site
+/// before the call and restores the previous one after it. In the wrapper's
+/// own instructions the walkers follow the caller through the wrapper's
+/// frame, as in generated code: it keeps the `rbp` chain, and
+/// [`INTERPRETER_ENTRY_NO_FRAME`] says where the return address is at the
+/// three instructions where its frame is not set up
+/// ([`interpreter_entry_range`]; docs/abi.md).
 ///
 /// # Safety
 /// As for every [`EntryFn`]: `ts` is the calling thread's own live
@@ -116,7 +121,9 @@ pub unsafe extern "sysv64" fn interpreter_entry(
 ) -> u64 {
     // The arguments stay in their registers for the body: rdi = ts (its
     // context is at offset 0), rcx = caller_ret, r8 = caller_fp. Five pushes
-    // and one slot realign the stack for the call. Keeps the rbp chain.
+    // and one slot realign the stack for the call. Keeps the rbp chain;
+    // INTERPRETER_ENTRY_NO_FRAME lists the instructions outside its frame
+    // (a test checks the two agree).
     core::arch::naked_asm!(
         "push rbp",
         "mov rbp, rsp",
@@ -139,6 +146,41 @@ pub unsafe extern "sysv64" fn interpreter_entry(
         site_fp = const crate::abi::CTX_HELPER_FP,
         body = sym interpreter_entry_body,
     )
+}
+
+/// Where [`interpreter_entry`]'s own frame is not set up, as offsets from
+/// its first instruction, in the format of generated code's no-frame tables
+/// (docs/abi.md): its `push rbp`, its `mov rbp, rsp` and its final `ret`,
+/// which is its last byte, so the last entry's end is the wrapper's length.
+/// At every other instruction `rbp` is the wrapper's frame, with the
+/// caller's `rbp` at `[rbp]` and the return address at `[rbp + 8]`. Stack
+/// walkers interrupted in the wrapper read this table to reach its caller
+/// (the context's site is half written at some of those instructions, and
+/// not yet or no longer this call's at others). A test decodes the
+/// wrapper and checks the table against its instructions.
+pub const INTERPRETER_ENTRY_NO_FRAME: [NoFrameRange; 3] = [
+    NoFrameRange {
+        start: 0,
+        end: 1,
+        kind: NoFrameKind::ReturnAtSp,
+    },
+    NoFrameRange {
+        start: 1,
+        end: 4,
+        kind: NoFrameKind::ReturnAboveSavedRbp,
+    },
+    NoFrameRange {
+        start: 0x2c,
+        end: 0x2d,
+        kind: NoFrameKind::ReturnAtSp,
+    },
+];
+
+/// The addresses of [`interpreter_entry`]'s instructions (the range
+/// [`INTERPRETER_ENTRY_NO_FRAME`] describes).
+pub fn interpreter_entry_range() -> std::ops::Range<usize> {
+    let start = interpreter_entry as EntryFn as usize;
+    start..start + INTERPRETER_ENTRY_NO_FRAME[2].end as usize
 }
 
 /// [`interpreter_entry`] past its wrapper (which has published the native

@@ -276,3 +276,46 @@ fn dropping_a_record_with_a_native_caller_names_the_caller_first() {
     assert_eq!((ts.ctx.helper_pc, ts.ctx.helper_fp), (0xe0, 0xf0));
     assert_eq!(ts.ctx.depth, 0);
 }
+
+#[test]
+fn interpreter_entry_keeps_a_frame_as_its_table_says() {
+    use iced_x86::{Code, Decoder, DecoderOptions, Register};
+    let range = interpreter_entry_range();
+    // SAFETY: the wrapper's instructions, in this binary's mapped code; the
+    // table's last entry ends at its last byte (checked below).
+    let code = unsafe { std::slice::from_raw_parts(range.start as *const u8, range.len()) };
+    let instructions: Vec<_> = Decoder::new(64, code, DecoderOptions::NONE)
+        .into_iter()
+        .collect();
+    let mut expected = Vec::new();
+    for (i, ins) in instructions.iter().enumerate() {
+        let at = |kind| NoFrameRange {
+            start: ins.ip() as u32,
+            end: ins.next_ip() as u32,
+            kind,
+        };
+        let before = i.checked_sub(1).map(|p| instructions[p].code());
+        let writes_rbp = ins.op_count() > 0 && ins.op0_register() == Register::RBP;
+        match ins.code() {
+            Code::Push_r64 if ins.op0_register() == Register::RBP => {
+                assert_eq!(i, 0, "push rbp only first");
+                expected.push(at(NoFrameKind::ReturnAtSp));
+            }
+            Code::Mov_rm64_r64 | Code::Mov_r64_rm64 if writes_rbp => {
+                assert_eq!(ins.op1_register(), Register::RSP);
+                assert_eq!(before, Some(Code::Push_r64));
+                expected.push(at(NoFrameKind::ReturnAboveSavedRbp));
+            }
+            Code::Pop_r64 if writes_rbp => {
+                assert_eq!(i + 2, instructions.len(), "pop rbp only just before ret");
+            }
+            Code::Retnq => {
+                assert_eq!(before, Some(Code::Pop_r64));
+                assert_eq!(ins.next_ip() as usize, code.len(), "ret is the last byte");
+                expected.push(at(NoFrameKind::ReturnAtSp));
+            }
+            _ => assert!(!writes_rbp, "{ins} changes rbp"),
+        }
+    }
+    assert_eq!(expected, INTERPRETER_ENTRY_NO_FRAME);
+}

@@ -24,7 +24,7 @@
 //! milliseconds, retiring the old code each time, while the program runs.
 
 use super::Vm;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Weak;
@@ -257,12 +257,39 @@ const COLLECT_EVERY: Duration = Duration::from_millis(20);
 /// what it took.
 const COLLECT_PACING: u32 = 10;
 
+/// Stress periods below this spin instead of sleeping (see `compiler_loop`).
+const SPIN_BELOW: Duration = Duration::from_millis(1);
+
+/// `recv_timeout` by spinning.
+fn spin_recv<T>(requests: &Receiver<T>, period: Duration) -> Result<T, RecvTimeoutError> {
+    let deadline = Instant::now() + period;
+    loop {
+        match requests.try_recv() {
+            Ok(request) => return Ok(request),
+            Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) if Instant::now() >= deadline => {
+                return Err(RecvTimeoutError::Timeout)
+            }
+            Err(TryRecvError::Empty) => std::hint::spin_loop(),
+        }
+    }
+}
+
 fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, period: Duration) {
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut last_collect = Instant::now();
     let mut last_collect_took = Duration::ZERO;
+    // A thread that sleeps between stress flips of tens of microseconds
+    // waits for a scheduler tick to run again whenever the mutators keep
+    // every core busy (a flip every few milliseconds); spinning keeps it
+    // runnable, so it gets its share of the cores.
+    let spin = period < SPIN_BELOW;
     loop {
-        let request = requests.recv_timeout(period);
+        let request = if spin {
+            spin_recv(&requests, period)
+        } else {
+            requests.recv_timeout(period)
+        };
         let Some(vm) = vm.upgrade() else { return };
         let tiering = vm.tiering.as_ref().expect("started with tiering");
         if tiering.stop.load(Ordering::Acquire) {
@@ -327,19 +354,21 @@ fn compile_request(vm: &Vm, tiering: &Tiering, request: CompileRequest) {
     }
 }
 
-/// Moves `func` to another tier, `pick` choosing which: from compiled
-/// code back to the interpreter (retiring the code) or to fresh code of
-/// the other compiled tier, from the interpreter to fresh baseline or
-/// optimized code. Installing optimized code also sets the OSR flags, so
+/// Moves `func` to another tier, `pick` choosing which: to optimized code
+/// one time in four, else between the interpreter (retiring the code)
+/// and fresh baseline code. Installing optimized code also sets the OSR flags, so
 /// running baseline activations move into optimized OSR code.
 fn stress_flip(vm: &Vm, tiering: &Tiering, func: FuncId, pick: u64) {
     let state = &tiering.state[func.index()];
     let current = state.load().0;
-    let others: Vec<Tier> = [Tier::Interp, Tier::Baseline, Tier::Opt]
-        .into_iter()
-        .filter(|&t| t != current)
-        .collect();
-    let to = others[(pick % others.len() as u64) as usize];
+    // Optimized code one time in four: an optimizing compile costs ten
+    // times a baseline one, and the flips should stay many.
+    let to = match (current, pick % 4) {
+        (Tier::Opt, p) => [Tier::Interp, Tier::Baseline][(p % 2) as usize],
+        (_, 0) => Tier::Opt,
+        (Tier::Interp, _) => Tier::Baseline,
+        _ => Tier::Interp,
+    };
     if to == Tier::Interp {
         vm.uninstall(func);
         state.set(Tier::Interp);

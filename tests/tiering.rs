@@ -10,10 +10,15 @@ use common::{run, tier_stat as stat};
 fn a_hot_function_is_compiled_in_the_background_and_gives_the_same_output() {
     let (status, expected, _) = run(&["run", "--tier", "interp", "benches/tj/fib.tj", "27"]);
     assert_eq!(status, 0);
+    // Thresholds that keep it in baseline code (the default ones may
+    // send it straight to optimized code): other tests take the other
+    // paths.
     let (status, stdout, stderr) = run(&[
         "run",
         "--trace-tiers",
         "--tier-stats",
+        "--tier-thresholds",
+        "2,1000,1000",
         "benches/tj/fib.tj",
         "27",
     ]);

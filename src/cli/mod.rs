@@ -416,6 +416,14 @@ fn print_tier_stats(vm: &Vm, retired: u64, freed: u64) {
             let _ = writeln!(stderr, "tierjit: no automatic tiering in this mode");
         }
     }
+    if let Some((n, first, last)) = vm.first_optimized() {
+        let _ = writeln!(
+            stderr,
+            "tierjit: {n} functions optimized, the first at {:.1} ms, the last at {:.1} ms",
+            first as f64 / 1e6,
+            last as f64 / 1e6
+        );
+    }
     let _ = writeln!(
         stderr,
         "tierjit: {} on-stack replacements ({} optimized OSR blobs)",

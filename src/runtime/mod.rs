@@ -18,6 +18,7 @@ use code_map::CodeMap;
 use code_memory::{Blob, CodeMemory};
 use output::Output;
 use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Weak};
 use threads::Threads;
@@ -352,6 +353,25 @@ impl Vm {
         let t = self.tiering.as_ref()?;
         let h = t.latency.lock();
         Some((h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.len()))
+    }
+
+    /// When functions first got optimized code (installed, or compiled
+    /// for on-stack replacement), in nanoseconds since start: (how many
+    /// functions, the first time, the last time).
+    pub fn first_optimized(&self) -> Option<(usize, u64, u64)> {
+        let mut first: HashMap<u32, u64> = HashMap::new();
+        for event in self.events.lock().iter() {
+            let optimized = match event.kind {
+                TierEventKind::Install { tier } => tier == profile_tier(Tier::Opt),
+                TierEventKind::Compile { to, .. } => to == profile_tier(Tier::Opt),
+                TierEventKind::Retire { .. } => false,
+            };
+            if optimized {
+                first.entry(event.func).or_insert(event.time_ns);
+            }
+        }
+        let times = first.values();
+        Some((first.len(), *times.clone().min()?, *times.max()?))
     }
 
     /// Compiles `func` for `tier`, places the code and installs it in the

@@ -1001,16 +1001,7 @@ struct LoopHeaders {
 
 impl LoopHeaders {
     fn of(f: &tierjit_tiers::bytecode::Function) -> LoopHeaders {
-        let loops: Vec<(u32, u32)> = f
-            .code
-            .iter()
-            .enumerate()
-            .filter_map(|(pc, i)| {
-                i.target()
-                    .filter(|&t| t as usize <= pc)
-                    .map(|t| (t, pc as u32))
-            })
-            .collect();
+        let loops = f.loops();
         let mut all: Vec<u32> = loops.iter().map(|&(t, _)| t).collect();
         all.sort_unstable();
         all.dedup();

@@ -133,21 +133,7 @@ impl Profiling {
     /// Profiling at `hz` samples per second of CPU time, per thread, of
     /// a program with these functions.
     pub fn new(hz: u32, engine: Engine, module: &tierjit_tiers::bytecode::Module) -> Profiling {
-        let loops = module
-            .funcs
-            .iter()
-            .map(|f| {
-                f.code
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(pc, i)| {
-                        i.target()
-                            .filter(|&t| t as usize <= pc)
-                            .map(|t| (t, pc as u32))
-                    })
-                    .collect()
-            })
-            .collect();
+        let loops = module.funcs.iter().map(|f| f.loops()).collect();
         let config = SamplerConfig {
             hz,
             ring_capacity: (hz as usize / 10).clamp(256, 1 << 14),

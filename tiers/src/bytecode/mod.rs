@@ -65,6 +65,22 @@ pub struct Function {
     pub lines: LineTable,
 }
 
+impl Function {
+    /// Its loops, one per backward branch: `(header, branch pc)`, the
+    /// header being the branch's target, in the order of the branches.
+    pub fn loops(&self) -> Vec<(u32, u32)> {
+        self.code
+            .iter()
+            .enumerate()
+            .filter_map(|(pc, i)| {
+                i.target()
+                    .filter(|&t| t as usize <= pc)
+                    .map(|t| (t, pc as u32))
+            })
+            .collect()
+    }
+}
+
 /// A whole program: functions that call each other by [`FuncId`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Module {

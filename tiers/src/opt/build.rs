@@ -866,10 +866,7 @@ pub fn remove_trivial_params(f: &mut Func) {
         if !changed {
             return;
         }
-        for i in 0..map.len() {
-            map[i] = resolve(&map, Value(i as u32));
-        }
-        f.substitute(&map);
+        f.substitute_chains(&mut map);
     }
 }
 

@@ -198,15 +198,8 @@ pub fn merge_jump_chains(f: &mut Func) {
     }
     f.layout.retain(|b| !merged[b.index()]);
     if let Some(mut map) = map {
-        // An argument may itself be a merged parameter: resolve chains.
-        for i in 0..map.len() {
-            let mut v = map[i];
-            while map[v.index()] != v {
-                v = map[v.index()];
-            }
-            map[i] = v;
-        }
-        f.substitute(&map);
+        // An argument may itself be a merged parameter.
+        f.substitute_chains(&mut map);
     }
 }
 

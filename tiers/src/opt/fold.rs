@@ -86,14 +86,7 @@ pub fn fold_constants(f: &mut Func, _: &super::PassContext) {
     }
     // Uses reached only through back edges were rewritten before their
     // definitions were: rewrite once more with the final map.
-    for i in 0..map.len() {
-        let mut v = map[i];
-        while map[v.index()] != v {
-            v = map[v.index()];
-        }
-        map[i] = v;
-    }
-    f.substitute(&map);
+    f.substitute_chains(&mut map);
     merge_identical_branch_targets(f);
     remove_unreachable_blocks(f);
     remove_trivial_params(f);

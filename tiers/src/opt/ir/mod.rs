@@ -819,6 +819,19 @@ impl Func {
         }
     }
 
+    /// [`Func::substitute`] for a map that may hold chains (`a -> b`,
+    /// `b -> c`): resolves them first (`a -> c`).
+    pub fn substitute_chains(&mut self, map: &mut [Value]) {
+        for i in 0..map.len() {
+            let mut v = map[i];
+            while map[v.index()] != v {
+                v = map[v.index()];
+            }
+            map[i] = v;
+        }
+        self.substitute(map);
+    }
+
     /// The identity substitution over every value (for passes to edit and
     /// hand to [`Func::substitute`]).
     pub fn identity_map(&self) -> Vec<Value> {

@@ -574,6 +574,10 @@ impl Vm {
         }
         if declined {
             self.methods.set_osr_wanted(func, pc, false);
+        } else if self.current_tier(func) == Tier::Opt {
+            // Baseline activations that asked while this compiled (their
+            // flags were cleared) ask again at their next outermost header.
+            self.set_osr_flags(func, true);
         }
     }
 
@@ -913,7 +917,14 @@ impl Host for Vm {
         let entry = if self.options.osr_every_loop {
             self.osr_entry_compiled_now(func, pc, calling)
         } else {
-            self.queued_osr_entry(func, pc, calling)
+            let entry = self.queued_osr_entry(func, pc, calling);
+            if entry.is_none() {
+                // Not compiled yet: the loop runs on at full speed rather
+                // than call in here every iteration; `complete_osr` sets
+                // the flag again when the code is ready.
+                self.methods.set_osr_wanted(func, pc, false);
+            }
+            entry
         }?;
         self.osr_count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -7,32 +7,39 @@
 //! location and inlined frames, as in the interpreter.
 //!
 //! The loops: innermost; counter `j` a header parameter, tested `j < n`
-//! in the header with `n` defined outside the loop; the test's false edge
-//! the only edge out of the loop (a `break` or a `return` makes another:
-//! such loops are left alone); every back edge passing `j + 1`; entered
-//! from one preheader that jumps to the header (LICM makes these). The
-//! body then runs only with `j` in `init..n`, where `init` is what the
-//! preheader passes (`j < n` keeps `j + 1` from wrapping). The checks
-//! dropped, outside the header (which also runs with `j == n`):
+//! or `j <= n` in the header with `n` defined outside the loop; the
+//! test's false edge the only edge out of the loop (a `break` or a
+//! `return` makes another: such loops are left alone); every back edge
+//! passing `j + s`, one `s` defined outside the loop; entered from one
+//! preheader that jumps to the header (LICM makes these). The checks
+//! dropped, outside the header (which also runs with `j` past the end):
 //! `bounds_check a, x` with `a` defined outside the loop and `x` one of
 //!
 //! - `j`, `j + b`, `b + j` or `j - k` (`b` defined outside the loop, `k`
-//!   a constant), which needs `b + init >= 0` and `b + n <= len(a)`;
+//!   a constant);
 //! - `c` defined outside the loop, which needs `0 <= c < len(a)`.
 //!
-//! With `m` the least `len(a)` of the arrays checked at one index, the
-//! guard, in tj's wrapping arithmetic, is
+//! With `init` what the preheader passes for `j`, and `m` the least
+//! `len(a)` of the arrays checked at one index, the guard, in tj's
+//! wrapping arithmetic, is
 //!
 //! ```text
-//! min(init, b + init, .., c, m - 1 - c, ..) >= 0   and   n <= min(m - b, ..)
+//! min(init, b + init, .., c, m - 1 - c, .., s, MAX - n - s) >= 0
+//!     and  n <= min(m - b, ..)   (n < min(m - b, ..) for j <= n)
 //! ```
 //!
-//! Wrapping cannot fool it. Only a loop that runs matters, so `init < n`,
-//! and `init` is a term, so `n >= 1`. With `init >= 0`, `b + init` wraps
-//! only for `b > 0`, and then to a negative value; `m - b` wraps only for
-//! `b < 0`, to a negative value, which is below `n`; `m - 1 - c` wraps
-//! only for `c < 0`, itself a term. So when the guard holds, `b + init >=
-//! 0`, `b + n <= len(a)` and `0 <= c < len(a)` hold in the integers, and
+//! (the terms `s` and `MAX - n - s` are left out for `j < n` with `s ==
+//! 1`: `j + 1 <= n` cannot wrap).
+//!
+//! Wrapping cannot fool it. Only a loop that runs matters, so `init <= n`,
+//! and `init` is a term, so `n >= 0`. Then `MAX - n` does not wrap, nor
+//! does `MAX - n - s` with `s >= 0`; so `j + s <= n + s` does not wrap and
+//! the body runs only with `j` in `init..=n` (`init..n` for `j < n`).
+//! With `init >= 0`, `b + init` wraps only for `b > 0`, and then to a
+//! negative value; `m - b` wraps only for `b < 0`, to a negative value,
+//! which is below `n`; `m - 1 - c` wraps only for `c < 0`, itself a term.
+//! So when the guard holds, `b + init >= 0`, `b + n < len(a)` (`b + n <=
+//! len(a)` for `j < n`) and `0 <= c < len(a)` hold in the integers, and
 //! every `b + j` the loop computes is in `0..len(a)`, without wrapping.
 //!
 //! Each instruction of the guard's (pure) arithmetic goes to the preheader
@@ -80,9 +87,12 @@ struct Plan {
     lp: usize,
     /// The block that jumps to the header from outside.
     preheader: Block,
-    /// The counter's start and bound.
+    /// The counter's start, bound and step; the test is `j <= bound` if
+    /// `inclusive`, else `j < bound`.
     init: Value,
     bound: Value,
+    inclusive: bool,
+    step: Value,
     /// The checks the guard covers.
     checks: Vec<Inst>,
     /// The indices they check, each with the arrays it indexes.
@@ -237,17 +247,26 @@ fn plan(f: &Func, loops: &Loops, l: usize, dom: &DomTree, def_block: &[Block]) -
         return None;
     }
     let t = f.inst(test);
-    if t.op != Op::Icmp(IntCC::Lt) || f.ty(t.args[0]) != Type::Int {
+    if f.ty(t.args[0]) != Type::Int {
         return None;
     }
-    let (counter, bound) = (t.args[0], t.args[1]);
+    // `j < n` or `j <= n` (or `n > j`, `n >= j`).
+    let (counter, bound, inclusive) = match t.op {
+        Op::Icmp(IntCC::Lt) => (t.args[0], t.args[1], false),
+        Op::Icmp(IntCC::Le) => (t.args[0], t.args[1], true),
+        Op::Icmp(IntCC::Gt) => (t.args[1], t.args[0], false),
+        Op::Icmp(IntCC::Ge) => (t.args[1], t.args[0], true),
+        _ => return None,
+    };
     let counter_index = f.block(h).params.iter().position(|&p| p == counter)?;
     let invariant = |v: Value| !in_loop(def_block[v.index()]);
     if !invariant(bound) {
         return None;
     }
-    // One preheader jumping to the header; every back edge passes j + 1.
+    // One preheader jumping to the header; every back edge passes
+    // `j + s`, one `s` for all, from outside the loop.
     let mut preheader = None;
+    let mut step = None;
     for &p in &dom.preds[h.index()] {
         if !in_loop(p) {
             match (preheader, &f.block(p).term) {
@@ -258,11 +277,15 @@ fn plan(f: &Func, loops: &Loops, l: usize, dom: &DomTree, def_block: &[Block]) -
         }
         for d in f.block(p).term.successors().filter(|d| d.block == h) {
             let def = f.inst(f.def_inst(d.args[counter_index])?);
-            if def.op != Op::Iadd || def.args[0] != counter || f.as_iconst(def.args[1]) != Some(1) {
+            let s = def.args[1];
+            let same = step.is_none() || step == Some(s);
+            if def.op != Op::Iadd || def.args[0] != counter || !invariant(s) || !same {
                 return None;
             }
+            step = Some(s);
         }
     }
+    let step = step?;
     let preheader = preheader?;
     let Term::Jump(entry) = &f.block(preheader).term else {
         return None;
@@ -297,6 +320,8 @@ fn plan(f: &Func, loops: &Loops, l: usize, dom: &DomTree, def_block: &[Block]) -
         preheader,
         init,
         bound,
+        inclusive,
+        step,
         checks,
         needs,
     })
@@ -467,6 +492,14 @@ impl GuardBuilder<'_> {
         }
         if counted {
             lower.push(init);
+            // `j + s` must not wrap: `0 <= s <= MAX - n` (with `j < n` and
+            // `s == 1`, `j + 1 <= n` cannot).
+            let step = self.term(f, p.step);
+            if p.inclusive || step != Num::Const(1) {
+                lower.push(step);
+                let room = self.emit(f, Op::Isub, Num::Const(i64::MAX), bound);
+                lower.push(self.emit(f, Op::Isub, room, step));
+            }
         }
         // Constant terms of the lower bound decide alone.
         if lower.iter().any(|&t| matches!(t, Num::Const(c) if c < 0)) {
@@ -481,12 +514,15 @@ impl GuardBuilder<'_> {
                 Num::Val(_) => conds.push(self.compare(f, IntCC::Ge, low, Num::Const(0))),
             }
         }
+        // The last `j` is below `n` (`j < n`) or `n` itself (`j <= n`).
         if let Some(up) = self.min_of(f, &upper) {
+            let cc = if p.inclusive { IntCC::Lt } else { IntCC::Le };
             match (bound, up) {
-                (Num::Const(n), Num::Const(m)) if n <= m => {}
+                (Num::Const(n), Num::Const(m)) if cc.eval(n, m) => {}
                 (Num::Const(_), Num::Const(_)) => return None,
-                (n, m) if n == m => {}
-                _ => conds.push(self.compare(f, IntCC::Le, bound, up)),
+                (n, m) if n == m && !p.inclusive => {}
+                (n, m) if n == m => return None,
+                _ => conds.push(self.compare(f, cc, bound, up)),
             }
         }
         Some(conds)

@@ -42,6 +42,11 @@
 //! len(a)` for `j < n`) and `0 <= c < len(a)` hold in the integers, and
 //! every `b + j` the loop computes is in `0..len(a)`, without wrapping.
 //!
+//! Terms BCE's analysis knows to be `>= 0` are left out (`init`, `s`, a
+//! loop counter around); so is `b + init` when `b` and `init` are (then
+//! `b + init < b + n <= len(a)` cannot wrap); and for a `c >= 0` the
+//! guard tests `c < m` itself.
+//!
 //! Each instruction of the guard's (pure) arithmetic goes to the preheader
 //! of the outermost loop its operands allow (LICM ran before and never saw
 //! it), so `len(a)` and the like are computed once per entry to the loop
@@ -52,6 +57,7 @@
 //! rewrites the loop test read here, and then strip-mines both copies).
 
 use super::analysis::{compute_domtree, compute_loops, DomTree, Loops};
+use super::bce;
 use super::ir::{Block, BlockCall, Func, Inst, IntCC, Loc, Op, Term, Value};
 use super::PassContext;
 use crate::Type;
@@ -75,10 +81,9 @@ pub const MAX_FUNC_INSTS: usize = 20_000;
 enum Index {
     /// `c`, defined outside the loop.
     Invariant(Value),
-    /// `j + b`, `b` defined outside the loop.
-    CounterPlus(Value),
-    /// `j + k` (also `j - (-k)`).
-    CounterPlusConst(i64),
+    /// `j + b`, `b` defined outside the loop or a constant (`j - k` is
+    /// `j + -k`).
+    Counter(Num),
 }
 
 /// A loop to version.
@@ -119,6 +124,7 @@ pub fn eliminate_range_checks(f: &mut Func, _: &PassContext) {
         return;
     }
     let mut uses = outside_uses(f, &loops, &candidates);
+    let nonneg = bce::nonneg_values(f, &dom);
     let mut budget = size.clamp(MAX_LOOP_INSTS, MAX_ADDED_INSTS);
     let mut lens = existing_lengths(f);
     let mut versioned = vec![false; loops.loops.len()];
@@ -146,6 +152,7 @@ pub fn eliminate_range_checks(f: &mut Func, _: &PassContext) {
             lens: &lens,
             made_lens: Vec::new(),
             versioned: &versioned,
+            nonneg: &nonneg,
             consts: Vec::new(),
             loc: f.block(p.preheader).term_loc,
         };
@@ -335,7 +342,7 @@ fn classify(
     invariant: &dyn Fn(Value) -> bool,
 ) -> Option<Index> {
     if x == counter {
-        return Some(Index::CounterPlusConst(0));
+        return Some(Index::Counter(Num::Const(0)));
     }
     if invariant(x) {
         return Some(Index::Invariant(x));
@@ -347,14 +354,14 @@ fn classify(
         Op::Iadd if b == counter => a,
         Op::Isub if a == counter => {
             let k = f.as_iconst(b)?;
-            return k.checked_neg().map(Index::CounterPlusConst);
+            return k.checked_neg().map(|k| Index::Counter(Num::Const(k)));
         }
         _ => return None,
     };
     if let Some(k) = f.as_iconst(other) {
-        return Some(Index::CounterPlusConst(k));
+        return Some(Index::Counter(Num::Const(k)));
     }
-    invariant(other).then_some(Index::CounterPlus(other))
+    invariant(other).then_some(Index::Counter(Num::Val(other)))
 }
 
 /// Instructions in loop `l`, terminators included.
@@ -428,13 +435,15 @@ struct GuardBuilder<'a> {
     /// The loops versioned so far: a value of one of them no longer
     /// dominates the code after it.
     versioned: &'a [bool],
+    /// Values never negative ([`bce::nonneg_values`], before this pass).
+    nonneg: &'a [bool],
     /// Constants emitted for this guard.
     consts: Vec<(i64, Value)>,
     loc: Loc,
 }
 
 /// A guard term: a value, or a constant not emitted yet.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Num {
     Val(Value),
     Const(i64),
@@ -450,6 +459,8 @@ impl GuardBuilder<'_> {
         let mut lower = Vec::new();
         let mut upper = Vec::new();
         let mut counted = false;
+        // Indices `c >= 0` with the least length `m` they index: `c < m`.
+        let mut below = Vec::new();
         let mut min_lens: Vec<(Vec<Value>, Num)> = Vec::new();
         for (index, arrays) in &p.needs {
             let mut key = arrays.clone();
@@ -473,20 +484,21 @@ impl GuardBuilder<'_> {
             match *index {
                 Index::Invariant(c) => {
                     let c = self.term(f, c);
-                    lower.push(c);
-                    let last = self.emit(f, Op::Isub, m, Num::Const(1));
-                    lower.push(self.emit(f, Op::Isub, last, c));
+                    if self.nonneg(c) {
+                        below.push((c, m));
+                    } else {
+                        lower.push(c);
+                        let last = self.emit(f, Op::Isub, m, Num::Const(1));
+                        lower.push(self.emit(f, Op::Isub, last, c));
+                    }
                 }
-                Index::CounterPlus(b) => {
+                Index::Counter(b) => {
                     counted = true;
-                    let b = self.term(f, b);
-                    lower.push(self.emit(f, Op::Iadd, b, init));
+                    // With `b, init >= 0`, `b + init < b + n <= m`.
+                    if !(self.nonneg(b) && self.nonneg(init)) {
+                        lower.push(self.emit(f, Op::Iadd, b, init));
+                    }
                     upper.push(self.emit(f, Op::Isub, m, b));
-                }
-                Index::CounterPlusConst(k) => {
-                    counted = true;
-                    lower.push(self.emit(f, Op::Iadd, init, Num::Const(k)));
-                    upper.push(self.emit(f, Op::Isub, m, Num::Const(k)));
                 }
             }
         }
@@ -501,12 +513,21 @@ impl GuardBuilder<'_> {
                 lower.push(self.emit(f, Op::Isub, room, step));
             }
         }
-        // Constant terms of the lower bound decide alone.
+        // Constant terms of the lower bound decide alone; those known to
+        // be >= 0 need no test.
         if lower.iter().any(|&t| matches!(t, Num::Const(c) if c < 0)) {
             return None;
         }
-        lower.retain(|&t| matches!(t, Num::Val(_)));
+        lower.retain(|&t| !self.nonneg(t));
         let mut conds = Vec::new();
+        for (c, m) in below {
+            match (c, m) {
+                (Num::Const(c), Num::Const(m)) if c < m => {}
+                (Num::Const(_), Num::Const(_)) => return None,
+                (c, m) if c == m => return None,
+                _ => conds.push(self.compare(f, IntCC::Lt, c, m)),
+            }
+        }
         if let Some(low) = self.min_of(f, &lower) {
             match low {
                 Num::Const(c) if c >= 0 => {}
@@ -526,6 +547,15 @@ impl GuardBuilder<'_> {
             }
         }
         Some(conds)
+    }
+
+    /// True if `t` is known to be `>= 0` (a constant, or BCE's analysis
+    /// says so).
+    fn nonneg(&self, t: Num) -> bool {
+        match t {
+            Num::Const(c) => c >= 0,
+            Num::Val(v) => self.nonneg.get(v.index()).copied().unwrap_or(false),
+        }
     }
 
     /// `v` as a term (constants are folded).

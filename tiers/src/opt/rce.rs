@@ -108,7 +108,13 @@ struct Plan {
 /// the loop can prove (see the module doc).
 pub fn eliminate_range_checks(f: &mut Func, _: &PassContext) {
     let size = f.inst_count();
-    if size > MAX_FUNC_INSTS {
+    let has_checks = f.layout.iter().any(|&b| {
+        f.block(b)
+            .insts
+            .iter()
+            .any(|&i| f.inst(i).op == Op::BoundsCheck)
+    });
+    if size > MAX_FUNC_INSTS || !has_checks {
         return;
     }
     let dom = compute_domtree(f);

@@ -144,8 +144,8 @@ pub fn eliminate_range_checks(f: &mut Func, _: &PassContext) {
         let Some(p) = plan(f, &loops, l, &dom, &def_block) else {
             continue;
         };
-        let size = loop_size(f, &loops, l);
-        if size > MAX_LOOP_INSTS || size > budget {
+        let loop_insts = loop_size(f, &loops, l);
+        if loop_insts > MAX_LOOP_INSTS || loop_insts > budget {
             continue;
         }
         let chain = preheader_chain(f, &loops, &dom, l, p.preheader);
@@ -177,7 +177,7 @@ pub fn eliminate_range_checks(f: &mut Func, _: &PassContext) {
             drop_checks(f, &loops, &p);
             continue;
         }
-        budget -= size;
+        budget -= loop_insts;
         versioned[l] = true;
         let first_new = f.blocks.len();
         version(f, &loops, &p, &conds, &mut uses);

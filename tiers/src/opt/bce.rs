@@ -19,7 +19,7 @@
 //!
 //! Identical repeated checks are GVN's job; this pass proves the first.
 
-use super::analysis::compute_domtree;
+use super::analysis::{compute_domtree, DomTree};
 use super::ir::{Block, BlockLists, Func, Inst, IntCC, Op, Term, Value};
 use super::PassContext;
 
@@ -34,15 +34,39 @@ struct Less {
 /// Removes the bounds checks of `f` that always pass.
 pub fn eliminate_bounds_checks(f: &mut Func, _: &PassContext) {
     let dom = compute_domtree(f);
-    let preds = &dom.preds;
-    // Facts holding on entry to each block (from its single predecessor's
-    // branch), computed once.
-    let edge_fact: Vec<Option<Less>> = (0..f.blocks.len())
-        .map(|b| entry_fact(f, Block(b as u32), preds))
-        .collect();
-    // Phase 1: which `x + c` instructions cannot overflow.
+    let edge_fact = edge_facts(f, &dom);
+    let nonneg = nonneg_under(f, &dom, &edge_fact);
+    // Phase 2: drop the checks that pass.
+    walk(f, &dom, &edge_fact, |f, facts, _, i| {
+        let inst = f.inst(i);
+        inst.op == Op::BoundsCheck && {
+            let (a, idx) = (inst.args[0], inst.args[1]);
+            nonneg[idx.index()] && below_len(f, facts, idx, a)
+        }
+    });
+}
+
+/// Which values of `f` are never negative (see the module doc), for
+/// range-check elimination, whose guards need not test those; `dom` is
+/// `f`'s dominator tree.
+pub(super) fn nonneg_values(f: &mut Func, dom: &DomTree) -> Vec<bool> {
+    let edge_fact = edge_facts(f, dom);
+    nonneg_under(f, dom, &edge_fact)
+}
+
+/// The facts holding on entry to each block (from its single
+/// predecessor's branch).
+fn edge_facts(f: &Func, dom: &DomTree) -> Vec<Option<Less>> {
+    (0..f.blocks.len())
+        .map(|b| entry_fact(f, Block(b as u32), &dom.preds))
+        .collect()
+}
+
+/// Phase 1: which values are never negative, knowing which `x + c`
+/// instructions cannot overflow.
+fn nonneg_under(f: &mut Func, dom: &DomTree, edge_fact: &[Option<Less>]) -> Vec<bool> {
     let mut no_overflow = vec![false; f.insts.len()];
-    walk(f, &dom, &edge_fact, |f, facts, checked, i| {
+    walk(f, dom, edge_fact, |f, facts, checked, i| {
         let inst = f.inst(i);
         if inst.op == Op::Iadd {
             if let Some(c) = f.as_iconst(inst.args[1]) {
@@ -54,15 +78,7 @@ pub fn eliminate_bounds_checks(f: &mut Func, _: &PassContext) {
         }
         false
     });
-    let nonneg = compute_nonneg(f, &no_overflow);
-    // Phase 2: drop the checks that pass.
-    walk(f, &dom, &edge_fact, |f, facts, _, i| {
-        let inst = f.inst(i);
-        inst.op == Op::BoundsCheck && {
-            let (a, idx) = (inst.args[0], inst.args[1]);
-            nonneg[idx.index()] && below_len(f, facts, idx, a)
-        }
-    });
+    compute_nonneg(f, &no_overflow)
 }
 
 /// Visits the instructions in dominator-tree preorder with the facts
@@ -70,7 +86,7 @@ pub fn eliminate_bounds_checks(f: &mut Func, _: &PassContext) {
 /// to them; removes those for which `visit` says so.
 fn walk(
     f: &mut Func,
-    dom: &super::analysis::DomTree,
+    dom: &DomTree,
     edge_fact: &[Option<Less>],
     mut visit: impl FnMut(&Func, &[Less], &[Value], Inst) -> bool,
 ) {

@@ -39,6 +39,7 @@ pub mod ir;
 pub mod layout;
 pub mod licm;
 pub mod lower;
+pub mod rce;
 pub mod strength;
 pub mod strip;
 pub mod vcode;
@@ -178,8 +179,15 @@ pub const PASSES: &[Pass] = &[
         name: "bce",
         run: bce::eliminate_bounds_checks,
     },
-    // After BCE, which reads the loop tests this rewrites: tight counted
-    // loops poll once per strip of iterations.
+    // After BCE (what it proves needs no copy), before strip mining
+    // (which rewrites the loop tests this reads): a counted loop whose
+    // checks a guard before it can prove runs without them when it holds.
+    Pass {
+        name: "rce",
+        run: rce::eliminate_range_checks,
+    },
+    // After BCE and RCE, which read the loop tests this rewrites: tight
+    // counted loops poll once per strip of iterations.
     Pass {
         name: "strip",
         run: strip::strip_mine_loops,

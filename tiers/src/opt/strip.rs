@@ -19,8 +19,9 @@
 //! and when `i >= lim` the exit test asks `i < n` itself. So nothing but
 //! the poll's frequency changes.
 //!
-//! Runs after bounds-check elimination, which reads the original `i < n`
-//! test.
+//! Runs after bounds-check and range-check elimination, which read the
+//! original `i < n` test (range-check elimination may copy a loop: both
+//! copies are strip-mined here).
 
 use super::analysis::{compute_domtree, compute_loops};
 use super::ir::{Block, BlockCall, BlockLists, Func, Inst, IntCC, Op, Term, Value};

@@ -1012,15 +1012,21 @@ struct LoopHeaders {
 
 impl LoopHeaders {
     fn of(f: &tierjit_tiers::bytecode::Function) -> LoopHeaders {
-        let loops = f.loops();
+        let mut loops = f.loops();
+        loops.sort_unstable();
         let mut all: Vec<u32> = loops.iter().map(|&(t, _)| t).collect();
-        all.sort_unstable();
         all.dedup();
-        let outermost = all
-            .iter()
-            .copied()
-            .filter(|&h| !loops.iter().any(|&(t, b)| t < h && h <= b))
-            .collect();
+        // A header is outermost if no loop with an earlier header reaches
+        // it: sweep the loops by header, keeping the furthest end so far.
+        let mut outermost = Vec::new();
+        let mut reach: Option<u32> = None;
+        for (i, &(t, b)) in loops.iter().enumerate() {
+            let first_of_header = i == 0 || loops[i - 1].0 != t;
+            if first_of_header && reach.is_none_or(|r| r < t) {
+                outermost.push(t);
+            }
+            reach = Some(reach.map_or(b, |r| r.max(b)));
+        }
         LoopHeaders { all, outermost }
     }
 }
@@ -1049,6 +1055,43 @@ impl PassTimes {
                 }
                 None => self.stages.push((name, time, 1)),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LoopHeaders;
+
+    #[test]
+    fn outermost_loop_headers_are_those_no_other_loop_contains() {
+        let source = b"fn f(n: int) -> int {
+            let s = 0;
+            for i in 0..n {
+                for j in 0..n {
+                    for k in 0..n { s = s + k; }
+                }
+                let w = 0;
+                while w < n { w = w + 1; }
+            }
+            let z = 0;
+            while z < n { z = z + 2; }
+            return s + z;
+        }
+        fn main() { print(f(3)); }";
+        let module = crate::lang::compile(source).expect("compiles");
+        let f = module.func(module.find("f").expect("f"));
+        let headers = LoopHeaders::of(f);
+        assert_eq!(headers.all.len(), 5, "{:?}", headers.all);
+        // The `for i` loop and the last `while`, in pc order.
+        assert_eq!(headers.outermost.len(), 2, "{:?}", headers.outermost);
+        let loops = f.loops();
+        for &h in &headers.outermost {
+            assert!(!loops.iter().any(|&(t, b)| t < h && h <= b));
+        }
+        for &h in &headers.all {
+            let contained = loops.iter().any(|&(t, b)| t < h && h <= b);
+            assert_eq!(headers.outermost.contains(&h), !contained);
         }
     }
 }

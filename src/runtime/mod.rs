@@ -894,6 +894,19 @@ impl Host for Vm {
         slot_entry: usize,
         calling: &AtomicUsize,
     ) -> Option<usize> {
+        // Optimized code has no entries of its own, and optimized OSR code
+        // is only entered at flagged (outermost) headers: an interpreted
+        // activation in an inner loop asks at every backward branch, so
+        // answer it without a lock.
+        let inner_loop_of_optimized = self
+            .tiering
+            .as_ref()
+            .is_some_and(|t| t.tier_of(func) == Tier::Opt)
+            && !self.options.osr_every_loop
+            && !self.loop_headers[func.index()].outermost.contains(&pc);
+        if inner_loop_of_optimized {
+            return None;
+        }
         let entry = self
             .installed_osr_entry(func, pc, slot_entry, calling)
             .or_else(|| {

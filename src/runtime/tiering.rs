@@ -166,6 +166,11 @@ impl Tiering {
         }
     }
 
+    /// The tier `func`'s code runs in, as this policy last recorded it.
+    pub fn tier_of(&self, func: FuncId) -> Tier {
+        self.state[func.index()].load().0
+    }
+
     /// Notes that `func` was compiled for `tier` eagerly (not by this
     /// policy).
     pub fn mark_compiled(&self, func: FuncId, tier: Tier) {

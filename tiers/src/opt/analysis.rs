@@ -3,7 +3,8 @@
 //! Each `compute_*` reads a [`Func`] and gives a fresh result; a pass that
 //! changes the CFG recomputes what it needs (they are linear or nearly).
 
-use super::ir::{Block, BlockLists, Func};
+use super::ir::{Block, BlockLists, Func, Inst, Op, Term};
+use crate::Type;
 
 /// Blocks reachable from the entry, in reverse postorder (a block comes
 /// before its successors except along back edges).
@@ -349,4 +350,26 @@ pub fn compute_loops(f: &Func, dom: &DomTree) -> Loops {
         loops[l].depth = d;
     }
     Loops { loops, innermost }
+}
+
+/// The test of a loop whose header `h` ends in `brif cond, stay, leave`
+/// (the true edge stays in the loop, the false edge leaves it), where
+/// `cond` is an integer comparison computed in the header: that
+/// comparison. Counted-loop passes (`strip`, `rce`) start from it.
+pub fn header_int_test(f: &Func, h: Block, in_loop: impl Fn(Block) -> bool) -> Option<Inst> {
+    let Term::Branch {
+        cond,
+        then_dest,
+        else_dest,
+    } = &f.block(h).term
+    else {
+        return None;
+    };
+    if !in_loop(then_dest.block) || in_loop(else_dest.block) {
+        return None;
+    }
+    let test = f.def_inst(*cond)?;
+    let t = f.inst(test);
+    let compares_ints = matches!(t.op, Op::Icmp(_)) && f.ty(t.args[0]) == Type::Int;
+    (compares_ints && f.block(h).insts.contains(&test)).then_some(test)
 }

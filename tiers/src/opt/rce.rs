@@ -56,7 +56,7 @@
 //! After BCE (what it proves needs no copy), before strip mining (which
 //! rewrites the loop test read here, and then strip-mines both copies).
 
-use super::analysis::{compute_domtree, compute_loops, DomTree, Loops};
+use super::analysis::{compute_domtree, compute_loops, header_int_test, DomTree, Loops};
 use super::bce;
 use super::ir::{Block, BlockCall, Func, Inst, IntCC, Loc, Op, Term, Value};
 use super::PassContext;
@@ -237,17 +237,7 @@ fn plan(f: &Func, loops: &Loops, l: usize, dom: &DomTree, def_block: &[Block]) -
         return None;
     }
     let h = lp.header;
-    let Term::Branch {
-        cond,
-        then_dest,
-        else_dest,
-    } = &f.block(h).term
-    else {
-        return None;
-    };
-    if !in_loop(then_dest.block) || in_loop(else_dest.block) {
-        return None;
-    }
+    let test = header_int_test(f, h, in_loop)?;
     // The only edge out of the loop is the header's false edge.
     for &b in &lp.blocks {
         let exits = f.succs(b).filter(|&s| !in_loop(s)).count();
@@ -255,14 +245,7 @@ fn plan(f: &Func, loops: &Loops, l: usize, dom: &DomTree, def_block: &[Block]) -
             return None;
         }
     }
-    let test = f.def_inst(*cond)?;
-    if !f.block(h).insts.contains(&test) {
-        return None;
-    }
     let t = f.inst(test);
-    if f.ty(t.args[0]) != Type::Int {
-        return None;
-    }
     // `j < n` or `j <= n` (or `n > j`, `n >= j`).
     let (counter, bound, inclusive) = match t.op {
         Op::Icmp(IntCC::Lt) => (t.args[0], t.args[1], false),

@@ -23,7 +23,7 @@
 //! original `i < n` test (range-check elimination may copy a loop: both
 //! copies are strip-mined here).
 
-use super::analysis::{compute_domtree, compute_loops};
+use super::analysis::{compute_domtree, compute_loops, header_int_test};
 use super::ir::{Block, BlockCall, BlockLists, Func, Inst, IntCC, Op, Term, Value};
 use super::PassContext;
 use crate::Type;
@@ -77,24 +77,10 @@ fn plan(
     def_block: &[Block],
 ) -> Option<Plan> {
     let h = lp.header;
-    let Term::Branch {
-        cond,
-        then_dest,
-        else_dest,
-    } = &f.block(h).term
-    else {
-        return None;
-    };
     // Stay on the true edge, leave on the false one.
-    if !in_loop(then_dest.block) || in_loop(else_dest.block) {
-        return None;
-    }
-    let test = f.def_inst(*cond)?;
-    if !f.block(h).insts.contains(&test) {
-        return None;
-    }
+    let test = header_int_test(f, h, in_loop)?;
     let t = f.inst(test);
-    if t.op != Op::Icmp(IntCC::Lt) || f.ty(t.args[0]) != Type::Int {
+    if t.op != Op::Icmp(IntCC::Lt) {
         return None;
     }
     let (counter, bound) = (t.args[0], t.args[1]);

@@ -262,6 +262,7 @@ fn render(module: &Module, source: &str, compiled: &CompiledCode) -> String {
             range,
             &mut formatter,
             &target_name,
+            &|_| None,
         );
     }
     out
@@ -269,13 +270,16 @@ fn render(module: &Module, source: &str, compiled: &CompiledCode) -> String {
 
 /// One row per machine instruction of `code[range]`: offset, bytes,
 /// instruction, and the name of a branch target where `target_name` has
-/// one.
+/// one (a direct call, the callee `call_sites` names for the
+/// instruction's displacement: its target is patched in when the code is
+/// placed, so the listing's address means nothing).
 fn write_rows(
     out: &mut String,
     code: &[u8],
     range: Range<usize>,
     formatter: &mut IntelFormatter,
     target_name: &dyn Fn(usize) -> Option<String>,
+    call_sites: &dyn Fn(usize) -> Option<String>,
 ) {
     for row in decode(code, range, formatter) {
         let bytes = &code[row.offset..row.offset + row.len];
@@ -288,7 +292,11 @@ fn write_rows(
             row.text,
             width = HEX_COLUMN_BYTES * 3 - 1
         );
-        match row.branch_target.and_then(target_name) {
+        let note = match call_sites(row.offset + 1) {
+            Some(callee) => Some(format!("{callee}, direct: patched to its code when placed")),
+            None => row.branch_target.and_then(target_name),
+        };
+        match note {
             Some(name) => {
                 let _ = writeln!(out, "    ; {name}");
             }
@@ -321,6 +329,13 @@ fn render_linear(module: &Module, source: &str, compiled: &CompiledCode) -> Stri
             .find(|(o, _)| *o == offset)
             .map(|(_, n)| n.clone())
     };
+    let call_sites = |displacement: usize| {
+        compiled
+            .call_sites
+            .iter()
+            .find(|s| s.offset as usize == displacement)
+            .map(|s| module.func(s.callee).name.clone())
+    };
     for (i, entry) in map.iter().enumerate() {
         let end = map
             .get(i + 1)
@@ -349,6 +364,7 @@ fn render_linear(module: &Module, source: &str, compiled: &CompiledCode) -> Stri
             range,
             &mut formatter,
             &target_name,
+            &call_sites,
         );
     }
     out

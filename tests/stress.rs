@@ -1,8 +1,10 @@
 //! `--jit-stress` on several threads: thousands of installs and
 //! retirements while four threads call the replaced functions, with no
 //! crash, the same result as the interpreter, and a balanced retire log
-//! (every retired blob freed by the end); and the same for optimized OSR
-//! code (`--osr-opt`), retired while threads run inside it.
+//! (every retired blob freed by the end); the same with eight threads
+//! running optimized code whose direct calls are repatched at every
+//! replacement; and for optimized OSR code (`--osr-opt`), retired while
+//! threads run inside it.
 
 mod common;
 use common::{run, tier_stat};
@@ -66,6 +68,38 @@ fn threads_survive_thousands_of_code_replacements() {
     assert!(
         total_retired >= 1000,
         "only {total_retired} retirements over {attempt} runs"
+    );
+}
+
+#[test]
+fn eight_threads_survive_ten_thousand_replacements_with_repatched_calls() {
+    let program = "tests/stress/calls.tj";
+    let rounds = "1000000";
+    let (status, expected, _) = run(&["run", "--tier", "baseline", program, rounds]);
+    assert_eq!(status, 0);
+    let (mut total_retired, mut total_repatched) = (0, 0);
+    let mut attempt = 0;
+    // Each run retires a few thousand blobs on this project's 2-core
+    // machine (stress moves code every 20 us, paced by the handshakes).
+    while total_retired < 10_000 && attempt < 10 {
+        attempt += 1;
+        let args = [
+            "run",
+            "--jit-stress",
+            "--jit-stress-period-us",
+            "20",
+            "--tier-stats",
+            program,
+            rounds,
+        ];
+        let (retired, stderr) = run_stressed(&args, &expected, attempt);
+        total_retired += retired;
+        total_repatched += tier_stat(&stderr, "call sites repatched");
+    }
+    assert!(
+        total_retired >= 10_000 && total_repatched >= 10_000,
+        "only {total_retired} replacements and {total_repatched} repatched call sites \
+         over {attempt} runs"
     );
 }
 

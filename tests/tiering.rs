@@ -8,7 +8,7 @@ use common::{run, tier_stat as stat};
 
 #[test]
 fn a_hot_function_is_compiled_in_the_background_and_gives_the_same_output() {
-    let (status, expected, _) = run(&["run", "--tier", "interp", "benches/tj/fib.tj", "27"]);
+    let (status, expected, _) = run(&["run", "--tier", "interp", "benches/tj/fib.tj", "30"]);
     assert_eq!(status, 0);
     // Thresholds that keep it in baseline code (the default ones may
     // send it straight to optimized code): other tests take the other
@@ -20,7 +20,9 @@ fn a_hot_function_is_compiled_in_the_background_and_gives_the_same_output() {
         "--tier-thresholds",
         "2,1000,1000",
         "benches/tj/fib.tj",
-        "27",
+        // Long enough (0.3 s interpreted) to get hot and compiled also
+        // when other tests load every core.
+        "30",
     ]);
     assert_eq!(status, 0, "{stderr}");
     assert_eq!(stdout, expected);
@@ -142,4 +144,53 @@ fn the_osr_test_mode_enters_every_loop_by_osr_and_changes_nothing() {
     // call: one OSR blob for each.
     assert!(stat(&stderr, "on-stack replacements") >= 2, "{stderr}");
     assert!(stderr.contains("(2 optimized OSR blobs)"), "{stderr}");
+}
+
+#[test]
+fn direct_calls_are_repatched_when_their_callee_gets_code() {
+    let program = "tests/tiering/late_callee.tj";
+    let (status, expected_out, expected_err) = run(&["run", "--tier", "interp", program]);
+    assert_eq!(status, 2);
+    let (status, stdout, stderr) = run(&[
+        "run",
+        "--tier",
+        "opt",
+        "--trace-tiers",
+        "--tier-stats",
+        program,
+    ]);
+    assert_eq!(
+        (status, stdout.as_str()),
+        (2, expected_out.as_str()),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with(&expected_err), "{stderr}");
+    // `main`'s call and `late`'s own two (placed while `late` was still
+    // interpreted) move to `late`'s optimized code.
+    assert!(
+        stderr.contains("tier: late: 3 call sites repatched to opt code"),
+        "{stderr}"
+    );
+    let stats = stderr.lines().filter(|l| l.starts_with("tierjit:"));
+    let stats: Vec<&str> = stats.collect();
+    assert!(
+        stats.contains(&"tierjit: 3 call sites repatched"),
+        "{stderr}"
+    );
+    // Calls through the method table need no repatching.
+    for mode in [
+        &["--tier", "opt", "--slot-calls"][..],
+        &["--tier", "baseline"],
+    ] {
+        let mut args = vec!["run", "--tier-stats"];
+        args.extend_from_slice(mode);
+        args.push(program);
+        let (status, stdout, stderr) = run(&args);
+        assert_eq!(
+            (status, stdout.as_str()),
+            (2, expected_out.as_str()),
+            "{stderr}"
+        );
+        assert_eq!(stat(&stderr, "call sites repatched"), 0, "{mode:?}");
+    }
 }

@@ -235,6 +235,10 @@ pub struct InterpFrames {
     /// The stub through which generated code enters the interpreter
     /// ([`FramedStub::NONE`] if there is none).
     pub entry_stub: FramedStub,
+    /// A stub in code memory that direct calls reach `entry_stub` through
+    /// (a jump: its no-frame table covers it, so the walk goes on to its
+    /// caller); [`FramedStub::NONE`] if there is none.
+    pub call_stub: FramedStub,
 }
 
 impl InterpFrames {
@@ -254,6 +258,7 @@ impl InterpFrames {
         position: std::ptr::null(),
         instr_size: 0,
         entry_stub: FramedStub::NONE,
+        call_stub: FramedStub::NONE,
     };
 
     /// The pc of the instruction the interpreter is executing in `func`,
@@ -414,7 +419,10 @@ pub fn visit_frames(
     at: Interrupted,
     mut visit: impl FnMut(u64) -> bool,
 ) {
-    let stub = frames.entry_stub.range_at(at.pc);
+    let stub = frames
+        .entry_stub
+        .range_at(at.pc)
+        .or_else(|| frames.call_stub.range_at(at.pc));
     // Interrupted in generated code, or in a helper it called (whose Rust
     // frames cannot be walked): start from that code.
     let (pc, sp, fp) = match frames.helper_site() {
@@ -432,8 +440,8 @@ pub fn visit_frames(
             return;
         }
     } else if let Some(range) = stub {
-        // In the interpreter's entry stub: its callers, exactly, but no
-        // frame of its own (it is no tj frame).
+        // In the interpreter's entry stub (or the jump to it): its
+        // callers, exactly, but no frame of its own (it is no tj frame).
         if !walk_innermost(bounds, map, &range, at.pc, Some(at.sp), at.fp, &mut visit) {
             return;
         }
@@ -551,6 +559,7 @@ mod tests {
             position: std::ptr::null(),
             instr_size: 0,
             entry_stub: FramedStub::NONE,
+            call_stub: FramedStub::NONE,
         }
     }
 
@@ -696,6 +705,41 @@ mod tests {
         }
         // Past the stub, in Rust code, the helper site is the way in.
         assert_eq!(walk_at(0x502d, base, 0), [FRAME_NATIVE | 0x3800]);
+    }
+
+    #[test]
+    fn the_call_stub_is_walked_through_to_its_caller() {
+        let mut stack = vec![0usize; 32];
+        let base = stack.as_ptr() as usize;
+        let bounds = bounds_of(&stack);
+        // The jump at 0x6000..0x6006 (its data after it); its caller at
+        // 0x3000 (frame at word 10, called from 0x3200 by a frame that ends
+        // the chain) returns to 0x3010.
+        let table: [u32; 4] = [1, 0, 6, 0];
+        let map = CodeMap::new(4);
+        add_code(&map, 0x3000, 0x4000, 0);
+        stack[10] = 0;
+        stack[11] = 0x3200;
+        stack[6] = 0x3010;
+        let frames = InterpFrames {
+            call_stub: FramedStub {
+                start: 0x6000,
+                end: 0x6006,
+                no_frame: table.as_ptr() as usize,
+            },
+            ..InterpFrames::NONE
+        };
+        let mut sample = RawSample::EMPTY;
+        let at = Interrupted {
+            pc: 0x6000,
+            sp: base + 6 * 8,
+            fp: base + 10 * 8,
+        };
+        walk(&bounds, &map, &frames, at, &mut sample);
+        assert_eq!(
+            sample.frames(),
+            [FRAME_NATIVE | 0x300f, FRAME_NATIVE | 0x31ff]
+        );
     }
 
     #[test]

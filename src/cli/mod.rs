@@ -83,6 +83,11 @@ enum Command {
         /// code compiled for entry at that loop header, and finishes there.
         #[arg(long, hide = true)]
         osr_opt: bool,
+        /// Optimized code calls other functions through their
+        /// method-table slots rather than directly (for measuring the two;
+        /// docs/tiering.md).
+        #[arg(long, hide = true)]
+        slot_calls: bool,
         /// Sample every thread while it runs and write the profile here
         /// (read it with `tierjit report`).
         #[arg(long, value_name = "OUT.tjprof")]
@@ -198,6 +203,7 @@ pub fn main() -> i32 {
             opt_check,
             opt_passes,
             osr_opt,
+            slot_calls,
             profile,
             profile_hz,
             profile_engine,
@@ -230,6 +236,7 @@ pub fn main() -> i32 {
                 opt_check,
                 opt_passes,
                 osr_every_loop: osr_opt,
+                slot_calls,
                 policy: {
                     let mut policy = TierPolicy {
                         stress_period: std::time::Duration::from_micros(jit_stress_period_us),
@@ -431,6 +438,11 @@ fn print_tier_stats(vm: &Vm, retired: u64, freed: u64) {
         vm.osr_blobs()
     );
     let _ = writeln!(stderr, "tierjit: {retired} blobs retired, {freed} freed");
+    let _ = writeln!(
+        stderr,
+        "tierjit: {} call sites repatched",
+        vm.call_sites_repatched()
+    );
     let (handshakes, mean_ns) = vm.handshake_stats();
     let _ = writeln!(
         stderr,

@@ -4,7 +4,10 @@
 //! Each chunk is a memfd mapped `rw-` (where code is written and patched)
 //! and `r-x` (where it runs). W^X holds always: no page is writable and
 //! executable in the same view, and nothing is ever `mprotect`ed. Chunks are
-//! added as code grows.
+//! added as code grows. Every chunk's executable view lies in one address
+//! range reserved up front ([`RESERVED_BYTES`], `PROT_NONE` until a chunk
+//! is mapped over it), so a `call rel32` anywhere in code memory reaches
+//! every other byte of it.
 //!
 //! A blob is `[header][code][pc map][inline table][no-frame table]` inside
 //! a chunk, 16-byte aligned:
@@ -86,6 +89,10 @@ const HEADER_SIZE: usize = std::mem::size_of::<BlobHeader>();
 const ALIGN: usize = 16;
 /// The default size of a chunk.
 const CHUNK_SIZE: usize = 16 << 20;
+/// The address range reserved for executable views: at most 2 GiB, so
+/// that a rel32 displacement reaches from any byte to any other.
+pub const RESERVED_BYTES: usize = 1 << 30;
+const _: () = assert!(RESERVED_BYTES <= 1 << 31 && RESERVED_BYTES.is_multiple_of(CHUNK_SIZE));
 
 /// Why executable memory could not be had.
 #[derive(Debug)]
@@ -132,6 +139,10 @@ pub struct Blob {
 /// All executable memory of a [`Vm`](super::Vm).
 pub struct CodeMemory {
     chunks: Vec<Chunk>,
+    /// The reserved range for executable views (mapped on first use) and
+    /// how much of it chunks use.
+    reserved: Option<NonNull<c_void>>,
+    reserved_used: usize,
 }
 
 // SAFETY: the chunk pointers are private mappings owned by this value;
@@ -144,10 +155,48 @@ unsafe impl Sync for CodeMemory {}
 impl CodeMemory {
     /// No chunks yet; the first allocation maps one.
     pub fn new() -> CodeMemory {
-        CodeMemory { chunks: Vec::new() }
+        CodeMemory {
+            chunks: Vec::new(),
+            reserved: None,
+            reserved_used: 0,
+        }
     }
 
-    fn map_chunk(size: usize) -> Result<Chunk, CodeMemoryError> {
+    /// The address where the next chunk's executable view of `size` bytes
+    /// goes, in the reserved range (reserved now if this is the first).
+    fn next_rx_address(&mut self, size: usize) -> Result<NonNull<c_void>, CodeMemoryError> {
+        let base = match self.reserved {
+            Some(base) => base,
+            None => {
+                let len = NonZeroUsize::new(RESERVED_BYTES).expect("reserved range is not empty");
+                // SAFETY: a fresh private mapping with no access: address
+                // space only, which nothing else refers to.
+                let base = unsafe {
+                    nix::sys::mman::mmap_anonymous(
+                        None,
+                        len,
+                        ProtFlags::PROT_NONE,
+                        MapFlags::MAP_PRIVATE | MapFlags::MAP_NORESERVE,
+                    )
+                }
+                .map_err(|e| CodeMemoryError(format!("reserving the code range: {e}")))?;
+                *self.reserved.insert(base)
+            }
+        };
+        if RESERVED_BYTES - self.reserved_used < size {
+            return Err(CodeMemoryError(format!(
+                "the {} MiB code range is full",
+                RESERVED_BYTES >> 20
+            )));
+        }
+        let at = base.as_ptr() as usize + self.reserved_used;
+        self.reserved_used += size;
+        Ok(NonNull::new(at as *mut c_void).expect("inside a mapping"))
+    }
+
+    /// Maps a chunk of `size` bytes, its executable view at `rx_at` (an
+    /// unused part of the reserved range).
+    fn map_chunk(size: usize, rx_at: NonNull<c_void>) -> Result<Chunk, CodeMemoryError> {
         let err = |what: &str, e: nix::Error| CodeMemoryError(format!("{what}: {e}"));
         // MFD_EXEC where the kernel requires it for executable mappings
         // (vm.memfd_noexec); older kernels reject the flag, so retry without.
@@ -170,13 +219,14 @@ impl CodeMemory {
             )
         }
         .map_err(|e| err("mmap rw", e))?;
-        // SAFETY: as above, a second view of the same pages.
+        // SAFETY: a second view of the same pages, replacing part of our
+        // own reservation that no chunk uses (MAP_FIXED over it).
         let rx = unsafe {
             mmap(
-                None,
+                NonZeroUsize::new(rx_at.as_ptr() as usize),
                 len,
                 ProtFlags::PROT_READ | ProtFlags::PROT_EXEC,
-                MapFlags::MAP_SHARED,
+                MapFlags::MAP_SHARED | MapFlags::MAP_FIXED,
                 &fd,
                 0,
             )
@@ -214,7 +264,8 @@ impl CodeMemory {
             }
         }
         let size = total.max(CHUNK_SIZE).next_multiple_of(CHUNK_SIZE);
-        let mut chunk = Self::map_chunk(size)?;
+        let rx_at = self.next_rx_address(size)?;
+        let mut chunk = Self::map_chunk(size, rx_at)?;
         chunk.bump = total;
         self.chunks.push(chunk);
         Ok((self.chunks.len() - 1, 0))
@@ -364,12 +415,19 @@ impl Default for CodeMemory {
 impl Drop for CodeMemory {
     fn drop(&mut self) {
         for chunk in &self.chunks {
-            // SAFETY: each view was mapped with chunk.size bytes by
+            // SAFETY: the view was mapped with chunk.size bytes by
             // map_chunk; the Vm drops its code memory only after every
             // thread that could run the code has finished.
             unsafe {
                 let _ = munmap(chunk.rw, chunk.size);
-                let _ = munmap(chunk.rx, chunk.size);
+            }
+        }
+        if let Some(base) = self.reserved {
+            // SAFETY: the reserved range, executable views included (they
+            // were mapped over it); nothing runs the code any more, as
+            // above.
+            unsafe {
+                let _ = munmap(base, RESERVED_BYTES);
             }
         }
     }

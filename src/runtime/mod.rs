@@ -5,6 +5,7 @@
 //! thread runs `main` through [`Vm::run_main`]; `spawn` starts OS threads
 //! that each get their own [`ThreadState`].
 
+pub mod call_sites;
 pub mod code_map;
 pub mod code_memory;
 pub mod osr;
@@ -24,10 +25,11 @@ use std::sync::{Arc, Weak};
 use threads::Threads;
 use tierjit_profiler::perf::{JitDump, PerfMap};
 use tierjit_profiler::profile::{Tier as ProfileTier, TierEvent, TierEventKind};
+use tierjit_profiler::stackwalk::FramedStub;
 use tierjit_tiers::baseline;
 use tierjit_tiers::bytecode::verify::{verify_module, VerifyError};
 use tierjit_tiers::bytecode::{FuncId, Module};
-use tierjit_tiers::code::{CompiledCode, Tier};
+use tierjit_tiers::code::{CompiledCode, NoFrameKind, NoFrameRange, Tier};
 use tierjit_tiers::exec::{EntryFn, Host, Limits, MethodTable, ThreadState};
 use tierjit_tiers::heap::Heap;
 use tierjit_tiers::interp;
@@ -118,6 +120,9 @@ pub struct VmOptions {
     /// (compiled on first need, then cached), and finishes there; so every
     /// loop runs entered by on-stack replacement.
     pub osr_every_loop: bool,
+    /// Optimized code calls through method-table slots, as baseline code
+    /// does, instead of with direct calls (for measuring the two).
+    pub slot_calls: bool,
 }
 
 impl Default for VmOptions {
@@ -140,6 +145,7 @@ impl Default for VmOptions {
             opt_passes: None,
             jitdump_dir: None,
             osr_every_loop: false,
+            slot_calls: false,
         }
     }
 }
@@ -153,6 +159,12 @@ pub struct Vm {
     threads: Threads,
     code: Mutex<CodeMemory>,
     code_map: CodeMap,
+    /// The direct calls in placed code, repatched when a callee's code
+    /// changes. Taken with every method-table slot change.
+    call_sites: Mutex<call_sites::CallSites>,
+    /// The jump in code memory by which direct calls reach the
+    /// interpreter ([`FramedStub::NONE`] if it could not be placed).
+    call_stub: FramedStub,
     profiling: Option<profiling::Profiling>,
     tiering: Option<tiering::Tiering>,
     retirer: Arc<retire::Retirer>,
@@ -225,14 +237,41 @@ impl Vm {
         let tiering = tiers_up
             .then(|| tiering::Tiering::new(module.funcs.len(), options.policy, options.jit_stress));
         let installed = Mutex::new((0..module.funcs.len()).map(|_| None).collect());
+        let mut code = CodeMemory::new();
+        // Without it, code with direct calls cannot be placed: such
+        // compiles fail and functions stay in the tier they are in.
+        let call_stub = code
+            .alloc_blob(
+                Tier::Interp,
+                FuncId(u32::MAX),
+                &call_sites::call_stub_code(interp::interpreter_entry as EntryFn as usize),
+                &[],
+                &[],
+                &[NoFrameRange {
+                    start: 0,
+                    end: call_sites::CALL_STUB_JUMP_BYTES,
+                    kind: NoFrameKind::ReturnAtSp,
+                }],
+            )
+            .map_or(FramedStub::NONE, |blob| FramedStub {
+                start: blob.code_rx,
+                end: blob.code_rx + call_sites::CALL_STUB_JUMP_BYTES as usize,
+                no_frame: blob.no_frame_table,
+            });
+        let call_sites = Mutex::new(call_sites::CallSites::new(
+            module.funcs.len(),
+            call_stub.start,
+        ));
         let vm = Arc::new_cyclic(|this| Vm {
             heap: Heap::new(options.heap_limit),
             module,
             methods,
             output,
             threads: Threads::default(),
-            code: Mutex::new(CodeMemory::new()),
+            code: Mutex::new(code),
             code_map: CodeMap::default(),
+            call_sites,
+            call_stub,
             profiling,
             tiering,
             retirer: Arc::new(retire::Retirer::default()),
@@ -339,6 +378,7 @@ impl Vm {
         }
         for retired in self.retirer.collect(&self.code_map.ranges()) {
             self.code_map.remove(retired.blob.code_rx);
+            self.call_sites.lock().remove_blob(retired.blob.code_rx);
             self.code
                 .lock()
                 .free_blob(retired.blob, self.options.poison_freed_code);
@@ -433,6 +473,7 @@ impl Vm {
             verify: self.options.opt_check.then_some(true),
             check_allocation: self.options.opt_check,
             passes: self.options.opt_passes.clone(),
+            slot_calls: self.options.slot_calls,
             ..opt::Options::default()
         };
         let mut report = opt::Report::default();
@@ -656,9 +697,30 @@ impl Vm {
                 &compiled.no_frame,
             )
             .map_err(|e| VmError::Compile(e.to_string()))?;
-        self.code_map
+        let placed = self
+            .code_map
             .insert(&blob, compiled.func)
-            .map_err(VmError::Compile)?;
+            .map_err(VmError::Compile)
+            .and_then(|()| {
+                self.call_sites
+                    .lock()
+                    .add(
+                        &blob,
+                        &compiled.call_sites,
+                        |f| self.methods.entry(f),
+                        interp::interpreter_entry as EntryFn as usize,
+                    )
+                    .map_err(|e| {
+                        self.code_map.remove(blob.code_rx);
+                        VmError::Compile(e)
+                    })
+            });
+        if let Err(e) = placed {
+            self.code
+                .lock()
+                .free_blob(blob, self.options.poison_freed_code);
+            return Err(e);
+        }
         let name = format!(
             "tj:{} [{}]",
             self.module.func(compiled.func).name,
@@ -682,7 +744,7 @@ impl Vm {
         // this module, following the EntryFn convention (abi.rs).
         let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(blob.code_rx) };
         let mut installed = self.installed.lock();
-        self.methods.install(func, entry);
+        self.install_entry(func, entry, blob.tier);
         // Baseline activations still running move into optimized code at
         // the next header of an outermost loop they reach
         // (Host::optimized_osr_entry).
@@ -701,13 +763,40 @@ impl Vm {
     /// Sends calls of `func` back to the interpreter; its code is retired.
     pub fn uninstall(&self, func: FuncId) {
         let mut installed = self.installed.lock();
-        self.methods.install(func, interp::interpreter_entry);
+        self.install_entry(func, interp::interpreter_entry, Tier::Interp);
         self.set_osr_flags(func, false);
         if let Some(old) = installed[func.index()].take() {
             self.retire(func, old.blob);
         }
         drop(installed);
         self.retire_osr_code(func);
+    }
+
+    /// Points `func`'s method-table slot and every direct call of it at
+    /// `entry` (code of `tier`), and makes every core see the new calls
+    /// before the caller retires the old code.
+    fn install_entry(&self, func: FuncId, entry: EntryFn, tier: Tier) {
+        let repatched = {
+            let mut sites = self.call_sites.lock();
+            self.methods.install(func, entry);
+            let interpreter = interp::interpreter_entry as EntryFn as usize;
+            let target = sites.target(entry as usize, interpreter);
+            sites.retarget(func, target)
+        };
+        if repatched > 0 {
+            call_sites::sync_cores();
+            self.trace_note(&format!(
+                "{}: {repatched} call site{} repatched to {tier} code",
+                self.module.func(func).name,
+                if repatched == 1 { "" } else { "s" }
+            ));
+        }
+    }
+
+    /// Direct call sites repatched so far because their callee's code
+    /// changed.
+    pub fn call_sites_repatched(&self) -> u64 {
+        self.call_sites.lock().repatched()
     }
 
     fn retire(&self, func: FuncId, blob: Blob) {
@@ -776,7 +865,7 @@ impl Vm {
             .and_then(|p| p.register(self, 0, &ts));
         let retiring = self
             .retirer
-            .register(profiling::interp_frames(&ts), &ts.calling);
+            .register(profiling::interp_frames(&ts, self.call_stub), &ts.calling);
         let result = interp::call(&mut ts, func, args);
         drop(sampling);
         drop(retiring);
@@ -852,7 +941,7 @@ impl Host for Vm {
                     .and_then(|p| p.register(&vm, handle, &ts));
                 let retiring = vm
                     .retirer
-                    .register(profiling::interp_frames(&ts), &ts.calling);
+                    .register(profiling::interp_frames(&ts, vm.call_stub), &ts.calling);
                 let result = interp::call(&mut ts, func, &args);
                 drop(sampling);
                 drop(retiring);

@@ -108,8 +108,9 @@ fn interpreter_entry_stub() -> FramedStub {
     }
 }
 
-/// Where the profiler finds a thread's interpreted frames.
-pub fn interp_frames(ts: &ThreadState) -> InterpFrames {
+/// Where the profiler finds a thread's interpreted frames (`call_stub`:
+/// the Vm's jump by which direct calls reach the interpreter).
+pub fn interp_frames(ts: &ThreadState, call_stub: FramedStub) -> InterpFrames {
     let (records, len) = ts.frames.raw_parts();
     InterpFrames {
         records: records as *const u8,
@@ -126,6 +127,7 @@ pub fn interp_frames(ts: &ThreadState) -> InterpFrames {
         position: &ts.position as *const tierjit_tiers::exec::InterpPosition as *const [usize; 3],
         instr_size: std::mem::size_of::<tierjit_tiers::bytecode::Instr>(),
         entry_stub: interpreter_entry_stub(),
+        call_stub,
     }
 }
 
@@ -211,7 +213,7 @@ impl Profiling {
         let registration = self
             .sampler
             .as_ref()?
-            .register_current_thread(vm.code_map.ranges(), interp_frames(ts))
+            .register_current_thread(vm.code_map.ranges(), interp_frames(ts, vm.call_stub))
             .ok()?;
         self.threads.lock().push(ThreadRing {
             thread: thread as u32,

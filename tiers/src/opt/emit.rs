@@ -4,9 +4,11 @@
 //! Needs: `vcode` lowered from `f` and `regs`, regalloc2's allocation of
 //! it. Gives: position-independent code following the ABI every tier
 //! shares (`docs/abi.md`): `r15` holds the context and `rbx` the tj frame;
-//! the `rbp` chain is kept; calls go through the method table and helpers
-//! through the helper table; a runtime error calls the trap helper and
-//! unwinds by returning.
+//! the `rbp` chain is kept; calls of other functions are direct `call
+//! rel32`s that the runtime points at the callee's code when it places the
+//! code and whenever that code changes (through the method table instead
+//! with `Options::slot_calls`); helpers are called through the helper
+//! table; a runtime error calls the trap helper and unwinds by returning.
 //!
 //! Frame (growing down from the return address):
 //!
@@ -25,7 +27,8 @@
 use super::ir::{FloatCC, Func, IntCC, Loc};
 use super::vcode::{BranchKind, FloatOp, HelperArg, MInst, Unary, VCode, FSCRATCH, SCRATCH};
 use crate::abi::{self, trap_code, TRAP_FRAMES_FROM_PC};
-use crate::code::{CompiledCode, InlineFrame, PcMapEntry, Tier};
+use crate::bytecode::FuncId;
+use crate::code::{CallSite, CompiledCode, InlineFrame, PcMapEntry, Tier};
 use crate::trap::Trap;
 use crate::x64::{Alu, Asm, Cond, Gpr, Mem, SseOp, Xmm};
 use dynasmrt::DynamicLabel;
@@ -81,10 +84,21 @@ struct Emitter<'a> {
     spill_bytes: i32,
     /// The prologue's poll stub and its location.
     entry_stop: Option<(DynamicLabel, Loc)>,
+    /// Call with `call rel32` (recorded in `call_sites`) rather than
+    /// through the method table.
+    direct_calls: bool,
+    call_sites: Vec<CallSite>,
 }
 
-/// Emits allocated code for `f`.
-pub fn emit(f: &Func, vcode: &VCode, regs: &Output) -> Result<CompiledCode, String> {
+/// Emits allocated code for `f`; calls are direct (`call rel32`, each
+/// listed in [`CompiledCode::call_sites`] for the runtime to point at the
+/// callee's code) if `direct_calls`, else through the method table.
+pub fn emit(
+    f: &Func,
+    vcode: &VCode,
+    regs: &Output,
+    direct_calls: bool,
+) -> Result<CompiledCode, String> {
     let mut asm = Asm::new(vcode.insts.len() * 12 + 256);
     let labels = (0..vcode.blocks.len()).map(|_| asm.label()).collect();
     let trap_labels = (0..vcode.traps.len()).map(|_| asm.label()).collect();
@@ -108,6 +122,8 @@ pub fn emit(f: &Func, vcode: &VCode, regs: &Output) -> Result<CompiledCode, Stri
         saved,
         spill_bytes,
         entry_stop: None,
+        direct_calls,
+        call_sites: Vec::new(),
     };
     e.thread_empty_splits();
     let order: Vec<usize> = e
@@ -150,7 +166,7 @@ pub fn emit(f: &Func, vcode: &VCode, regs: &Output) -> Result<CompiledCode, Stri
             })
             .collect(),
         osr_entries: f.osr_pc.map(|pc| vec![(pc, 0)]).unwrap_or_default(),
-        call_sites: Vec::new(),
+        call_sites: e.call_sites,
         frame_size,
         no_frame,
     })
@@ -722,9 +738,11 @@ impl Emitter<'_> {
         }
     }
 
-    /// Calls `func` through its method-table slot, its window at frame
-    /// register `window`, counting the `depth` inlined frames of the
-    /// caller around the call; unwinds if the callee left an error.
+    /// Calls `func` (directly, or through its method-table slot), its
+    /// window at frame register `window`, counting the `depth` inlined
+    /// frames of the caller around the call; unwinds if the callee left an
+    /// error. The arguments are the `EntryFn` convention's, whichever code
+    /// the call reaches.
     fn call(&mut self, func: u32, window: u32, depth: u32) {
         let after = self.asm.label();
         let a = &mut self.asm;
@@ -736,8 +754,16 @@ impl Emitter<'_> {
         a.mov_ri(Gpr::Rdx, func as i64);
         a.lea_label(Gpr::Rcx, after);
         a.mov_rr(Gpr::R8, Gpr::Rbp);
-        a.mov_rm(Gpr::Rax, ctx(abi::CTX_METHODS));
-        a.call_mem(Mem::indexed(Gpr::Rax, Gpr::Rdx, 8, 0));
+        if self.direct_calls {
+            let offset = a.call_patchable();
+            self.call_sites.push(CallSite {
+                offset,
+                callee: FuncId(func),
+            });
+        } else {
+            a.mov_rm(Gpr::Rax, ctx(abi::CTX_METHODS));
+            a.call_mem(Mem::indexed(Gpr::Rax, Gpr::Rdx, 8, 0));
+        }
         a.bind(after);
         if depth > 0 {
             a.alu_mi(Alu::Sub, ctx(abi::CTX_DEPTH), depth as i32);

@@ -102,6 +102,10 @@ pub struct Options {
     /// the inliner takes hot call sites first and inlines larger callees
     /// there.
     pub call_heat: HashMap<(FuncId, u32), u64>,
+    /// Call other functions through their method-table slots, as baseline
+    /// code does, instead of with direct `call rel32`s that the runtime
+    /// patches ([`CompiledCode::call_sites`]); for measuring the two.
+    pub slot_calls: bool,
 }
 
 /// What a compilation measured and printed on request.
@@ -288,7 +292,7 @@ pub fn compile_with_report(
             .map_err(|e| OptError(format!("register allocation checker: {e:?}")))?;
     }
     lap(report, "regalloc");
-    let code = emit::emit(&f, &vcode, &regs).map_err(OptError)?;
+    let code = emit::emit(&f, &vcode, &regs, !options.slot_calls).map_err(OptError)?;
     lap(report, "emit");
     Ok(code)
 }

@@ -723,6 +723,25 @@ impl Asm {
         self.op(None, Size::B32, &[0xFF], 2, Rm::Mem(m));
     }
 
+    /// `call rel32` to be patched once the code is placed (the
+    /// displacement is 0 until then), after one `nop` of 0-3 bytes so
+    /// that the displacement is 4-byte aligned: one aligned 4-byte store
+    /// retargets it atomically while other threads run the code. Gives the
+    /// displacement's offset.
+    pub fn call_patchable(&mut self) -> u32 {
+        let nop: &[u8] = match (self.offset() + 1) % 4 {
+            0 => &[],
+            1 => &[0x0F, 0x1F, 0x00],
+            2 => &[0x66, 0x90],
+            _ => &[0x90],
+        };
+        self.ops.extend(nop.iter().copied());
+        self.ops.push(0xE8);
+        let operand = self.offset() as u32;
+        self.ops.extend([0u8; 4]);
+        operand
+    }
+
     /// `call r`
     pub fn call_reg(&mut self, r: Gpr) {
         self.op(None, Size::B32, &[0xFF], 2, Rm::Reg(r.num()));

@@ -410,7 +410,7 @@ fn print_pass_times(vm: &Vm) {
 
 fn print_tier_stats(vm: &Vm, retired: u64, freed: u64) {
     let mut stderr = std::io::stderr().lock();
-    match vm.tier_up_latency() {
+    match vm.tier_up_latency(None) {
         Some((p50, p99, n)) => {
             let _ = writeln!(
                 stderr,
@@ -418,6 +418,19 @@ fn print_tier_stats(vm: &Vm, retired: u64, freed: u64) {
                 p50 as f64 / 1e3,
                 p99 as f64 / 1e3
             );
+            for tier in [
+                tierjit_tiers::code::Tier::Baseline,
+                tierjit_tiers::code::Tier::Opt,
+            ] {
+                if let Some((p50, p99, n)) = vm.tier_up_latency(Some(tier)).filter(|l| l.2 > 0) {
+                    let _ = writeln!(
+                        stderr,
+                        "tierjit:   to {tier}: {n}, latency p50 {:.1} us, p99 {:.1} us",
+                        p50 as f64 / 1e3,
+                        p99 as f64 / 1e3
+                    );
+                }
+            }
         }
         None => {
             let _ = writeln!(stderr, "tierjit: no automatic tiering in this mode");

@@ -237,6 +237,7 @@ impl Vm {
         let tiering = tiers_up
             .then(|| tiering::Tiering::new(module.funcs.len(), options.policy, options.jit_stress));
         let installed = Mutex::new((0..module.funcs.len()).map(|_| None).collect());
+        call_sites::prepare_sync_cores();
         let mut code = CodeMemory::new();
         // Without it, code with direct calls cannot be placed: such
         // compiles fail and functions stay in the tier they are in.
@@ -376,6 +377,9 @@ impl Vm {
         if self.retirer.pending() == 0 {
             return;
         }
+        // No core may still run a direct call to retired code that it
+        // decoded before the call was repatched (call_sites.rs).
+        call_sites::sync_cores();
         for retired in self.retirer.collect(&self.code_map.ranges()) {
             self.code_map.remove(retired.blob.code_rx);
             self.call_sites.lock().remove_blob(retired.blob.code_rx);
@@ -387,11 +391,12 @@ impl Vm {
         }
     }
 
-    /// Hot-detection to installed-code latency: (p50, p99, count) in
-    /// nanoseconds, in auto mode.
-    pub fn tier_up_latency(&self) -> Option<(u64, u64, u64)> {
+    /// Hot-detection to installed-code latency, in auto mode: (p50, p99,
+    /// count) in nanoseconds of the tier-ups to `to` (`None`: all).
+    pub fn tier_up_latency(&self, to: Option<Tier>) -> Option<(u64, u64, u64)> {
         let t = self.tiering.as_ref()?;
-        let h = t.latency.lock();
+        let latency = t.latency.lock();
+        let h = &latency[to.map_or(0, |tier| tier.as_u32() as usize)];
         Some((h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.len()))
     }
 
@@ -773,8 +778,8 @@ impl Vm {
     }
 
     /// Points `func`'s method-table slot and every direct call of it at
-    /// `entry` (code of `tier`), and makes every core see the new calls
-    /// before the caller retires the old code.
+    /// `entry` (code of `tier`). Old code stays valid until it is freed,
+    /// and [`Vm::collect_retired`] serializes every core first.
     fn install_entry(&self, func: FuncId, entry: EntryFn, tier: Tier) {
         let repatched = {
             let mut sites = self.call_sites.lock();
@@ -784,7 +789,6 @@ impl Vm {
             sites.retarget(func, target)
         };
         if repatched > 0 {
-            call_sites::sync_cores();
             self.trace_note(&format!(
                 "{}: {repatched} call site{} repatched to {tier} code",
                 self.module.func(func).name,

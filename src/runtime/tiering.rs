@@ -144,8 +144,9 @@ pub struct Tiering {
     receiver: Mutex<Option<Receiver<Option<CompileRequest>>>>,
     stop: AtomicBool,
     compiler: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// Hot-detection to installed-code latency, in nanoseconds.
-    pub latency: Mutex<hdrhistogram::Histogram<u64>>,
+    /// Hot-detection to installed-code latency, in nanoseconds: of every
+    /// tier-up, then of those to baseline code and to optimized code.
+    pub latency: Mutex<[hdrhistogram::Histogram<u64>; 3]>,
 }
 
 impl Tiering {
@@ -160,9 +161,9 @@ impl Tiering {
             receiver: Mutex::new(Some(receiver)),
             stop: AtomicBool::new(false),
             compiler: Mutex::new(None),
-            latency: Mutex::new(
-                hdrhistogram::Histogram::new(3).expect("3 significant figures is valid"),
-            ),
+            latency: Mutex::new(std::array::from_fn(|_| {
+                hdrhistogram::Histogram::new(3).expect("3 significant figures is valid")
+            })),
         }
     }
 
@@ -353,10 +354,10 @@ fn compile_request(vm: &Vm, tiering: &Tiering, request: CompileRequest) {
     // queued (FuncState), so it is not queued again.
     if compiled {
         state.set(tier);
-        let _ = tiering
-            .latency
-            .lock()
-            .record(request.queued_at.elapsed().as_nanos().max(1) as u64);
+        let ns = request.queued_at.elapsed().as_nanos().max(1) as u64;
+        let mut latency = tiering.latency.lock();
+        let _ = latency[0].record(ns);
+        let _ = latency[tier.as_u32() as usize].record(ns);
     }
 }
 

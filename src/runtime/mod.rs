@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Weak};
 use threads::Threads;
+use tierjit_profiler::hotness::LoopKey;
 use tierjit_profiler::perf::{JitDump, PerfMap};
 use tierjit_profiler::profile::{Tier as ProfileTier, TierEvent, TierEventKind};
 use tierjit_profiler::stackwalk::FramedStub;
@@ -627,6 +628,36 @@ impl Vm {
         }
     }
 
+    /// Queues optimized OSR code for the loops the profile finds hot in
+    /// functions queued for the optimizer (the outermost loop around each),
+    /// so that an activation running such a loop in the interpreter or in
+    /// baseline code finds it ready soon after the function's optimized
+    /// code, rather than asking for it only then: a function whose one
+    /// call runs the whole program never calls its optimized code.
+    pub(super) fn compile_hot_loops_ahead(&self, hot_loops: &[(LoopKey, f64)]) {
+        let Some(tiering) = &self.tiering else {
+            return;
+        };
+        if self.options.osr_every_loop || self.options.jit_stress {
+            return;
+        }
+        for (key, _) in hot_loops {
+            let func = FuncId(key.func);
+            if !tiering.queued_for_opt(func) {
+                continue;
+            }
+            let Some(header) = self
+                .loop_headers
+                .get(func.index())
+                .and_then(|h| h.outermost_containing(key.header))
+            else {
+                continue;
+            };
+            self.osr_code
+                .request_ahead(func, header, || tiering.request_osr(func, header));
+        }
+    }
+
     /// Sets (or clears) the OSR flags that baseline code of `func` tests:
     /// when set, at the header of each outermost loop (every loop header
     /// in the `osr_every_loop` test mode). Code entered at an outermost
@@ -1114,6 +1145,8 @@ struct LoopHeaders {
     all: Vec<u32>,
     /// Those of loops no other loop of the function contains.
     outermost: Vec<u32>,
+    /// For each of `outermost`, the last pc of its loop nest.
+    outermost_ends: Vec<u32>,
 }
 
 impl LoopHeaders {
@@ -1125,15 +1158,33 @@ impl LoopHeaders {
         // A header is outermost if no loop with an earlier header reaches
         // it: sweep the loops by header, keeping the furthest end so far.
         let mut outermost = Vec::new();
+        let mut outermost_ends: Vec<u32> = Vec::new();
         let mut reach: Option<u32> = None;
         for (i, &(t, b)) in loops.iter().enumerate() {
             let first_of_header = i == 0 || loops[i - 1].0 != t;
             if first_of_header && reach.is_none_or(|r| r < t) {
                 outermost.push(t);
+                outermost_ends.push(b);
             }
             reach = Some(reach.map_or(b, |r| r.max(b)));
+            if let Some(end) = outermost_ends.last_mut() {
+                *end = (*end).max(b);
+            }
         }
-        LoopHeaders { all, outermost }
+        LoopHeaders {
+            all,
+            outermost,
+            outermost_ends,
+        }
+    }
+
+    /// The header of the outermost loop whose nest holds `pc`.
+    fn outermost_containing(&self, pc: u32) -> Option<u32> {
+        let i = self
+            .outermost
+            .partition_point(|&h| h <= pc)
+            .checked_sub(1)?;
+        (pc <= self.outermost_ends[i]).then_some(self.outermost[i])
     }
 }
 
@@ -1198,6 +1249,16 @@ mod tests {
         for &h in &headers.all {
             let contained = loops.iter().any(|&(t, b)| t < h && h <= b);
             assert_eq!(headers.outermost.contains(&h), !contained);
+        }
+        // Every pc inside a nest belongs to the nest's outermost header;
+        // pcs between nests to none.
+        for pc in 0..f.code.len() as u32 {
+            let outer = loops
+                .iter()
+                .filter(|&&(t, b)| t <= pc && pc <= b)
+                .map(|&(t, _)| t)
+                .min();
+            assert_eq!(headers.outermost_containing(pc), outer, "pc {pc}");
         }
     }
 }

@@ -134,10 +134,25 @@ impl OsrCode {
         }
     }
 
-    /// Ends a compile that [`OsrCode::ready_entry`] requested: records the
-    /// blob (or that the optimizer declined). If the header is no longer
-    /// pending (the function's code changed meanwhile and
-    /// [`OsrCode::take`] dropped it), gives the blob back, to be retired.
+    /// Marks the header pending and calls `request` (to queue the
+    /// compile), unless the header is known already or another header of
+    /// `func` is pending: for compiling ahead of the first ask.
+    pub fn request_ahead(&self, func: FuncId, pc: u32, request: impl FnOnce()) {
+        let mut by_header = self.by_header.lock();
+        let known = by_header.contains_key(&(func, pc))
+            || by_header
+                .iter()
+                .any(|(&(f, _), state)| f == func && matches!(state, OsrState::Pending));
+        if !known {
+            request();
+            by_header.insert((func, pc), OsrState::Pending);
+        }
+    }
+
+    /// Ends a compile that [`OsrCode::ready_entry`] or
+    /// [`OsrCode::request_ahead`] requested: records the blob (or that the
+    /// optimizer declined). If the header is not pending (no request
+    /// made it so), gives the blob back, to be retired.
     pub fn complete(&self, func: FuncId, pc: u32, compiled: Option<OsrBlob>) -> Option<Blob> {
         let mut by_header = self.by_header.lock();
         match by_header.get_mut(&(func, pc)) {
@@ -150,11 +165,14 @@ impl OsrCode {
     }
 
     /// Removes every OSR blob of `func` from the cache and gives them, to
-    /// be retired (threads may still be inside them).
+    /// be retired (threads may still be inside them). Headers still being
+    /// compiled stay pending: the code the compiler makes is as good for
+    /// the function's new code as it was for the old (often it was asked
+    /// for together with the new code: `Vm::compile_hot_loops_ahead`).
     pub fn take(&self, func: FuncId) -> Vec<Blob> {
         let mut taken = Vec::new();
         self.by_header.lock().retain(|&(f, _), code| {
-            if f != func {
+            if f != func || matches!(code, OsrState::Pending) {
                 return true;
             }
             taken.extend(code.blob().map(|c| c.blob));
@@ -175,5 +193,41 @@ impl OsrCode {
     /// True if no OSR blob is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::code_memory::CodeMemory;
+    use tierjit_tiers::code::Tier;
+
+    #[test]
+    fn code_asked_for_ahead_survives_the_install_it_came_with() {
+        let mut memory = CodeMemory::new();
+        let blob = memory
+            .alloc_blob(Tier::Opt, FuncId(3), &[0xC3; 8], &[], &[], &[])
+            .unwrap();
+        let code = OsrCode::default();
+        let calling = AtomicUsize::new(0);
+        let mut requests = 0;
+        code.request_ahead(FuncId(3), 7, || requests += 1);
+        // Asked again, ahead or by an activation: still the one request.
+        code.request_ahead(FuncId(3), 7, || requests += 1);
+        code.request_ahead(FuncId(3), 9, || requests += 1);
+        let lookup = code.ready_entry(FuncId(3), 7, &calling, || requests += 1);
+        assert_eq!((lookup, requests), (OsrLookup::NotYet, 1));
+        // The function's new code is installed while it compiles.
+        assert!(code.take(FuncId(3)).is_empty());
+        let entry = blob.code_rx + 4;
+        assert!(code
+            .complete(FuncId(3), 7, Some(OsrBlob { blob, entry }))
+            .is_none());
+        let lookup = code.ready_entry(FuncId(3), 7, &calling, || requests += 1);
+        assert_eq!(lookup, OsrLookup::Ready(entry));
+        assert_eq!(calling.load(Ordering::Relaxed), entry);
+        // A later install retires it.
+        assert_eq!(code.take(FuncId(3)).len(), 1);
+        assert!(code.is_empty());
     }
 }

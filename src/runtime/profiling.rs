@@ -23,6 +23,11 @@ use tierjit_tiers::bytecode::FuncId;
 use tierjit_tiers::exec::{FrameRecord, ThreadState};
 use tierjit_tiers::interp;
 
+/// Recent CPU time in a loop (one sample at 1 kHz) for which a function
+/// queued for the optimizer gets OSR code for it too
+/// ([`Vm::compile_hot_loops_ahead`]).
+const HOT_LOOP_NS: f64 = 1_000_000.0;
+
 /// How often the aggregator drains the rings (and the tier policy looks
 /// at the samples).
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
@@ -194,6 +199,7 @@ impl Profiling {
                 profiling.drain(&vm);
                 if let Some(tiering) = &vm.tiering {
                     tiering.policy_tick(&profiling.hot_functions(0.0));
+                    vm.compile_hot_loops_ahead(&profiling.hot_loops(HOT_LOOP_NS));
                 }
                 let young = monotonic_ns().saturating_sub(profiling.start_ns) < STARTUP_NS;
                 drop(vm);

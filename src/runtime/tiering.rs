@@ -172,6 +172,11 @@ impl Tiering {
         self.state[func.index()].load().0
     }
 
+    /// True if `func` is queued for the optimizer.
+    pub fn queued_for_opt(&self, func: FuncId) -> bool {
+        self.state[func.index()].load().1 == Some(Tier::Opt)
+    }
+
     /// Notes that `func` was compiled for `tier` eagerly (not by this
     /// policy).
     pub fn mark_compiled(&self, func: FuncId, tier: Tier) {

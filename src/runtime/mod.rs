@@ -302,18 +302,15 @@ impl Vm {
         )
     }
 
-    /// Stack-walk handshakes done for retirement, and their mean duration
-    /// in nanoseconds.
-    pub fn handshake_stats(&self) -> (u64, u64) {
-        let n = self
-            .retirer
-            .handshakes
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let ns = self
-            .retirer
-            .handshake_ns
-            .load(std::sync::atomic::Ordering::Relaxed);
-        (n, ns.checked_div(n).unwrap_or(0))
+    /// Where the retirer's stack-walk handshakes spent their time.
+    pub fn handshake_stats(&self) -> retire::HandshakeStats {
+        self.retirer.stats()
+    }
+
+    /// The background compiler thread's CPU time in nanoseconds, once it
+    /// stopped ([`Vm::shutdown`]); `None` without automatic tiering.
+    pub fn compiler_cpu_ns(&self) -> Option<u64> {
+        Some(self.tiering.as_ref()?.compiler_cpu_ns())
     }
 
     /// How many interpreted activations moved into compiled code at a loop

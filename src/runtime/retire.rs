@@ -51,6 +51,10 @@ pub struct ThreadEntry {
     calling: *const AtomicUsize,
     /// The last handshake this thread answered.
     ack: AtomicU64,
+    /// When the handler that answered last was entered, and how long it
+    /// took (`monotonic_ns`), written before `ack`.
+    answered_at: AtomicU64,
+    walk_ns: AtomicU64,
 }
 
 // SAFETY: the raw pointers point into the registering thread's own state,
@@ -83,6 +87,29 @@ static REQUEST: AtomicPtr<Request> = AtomicPtr::new(std::ptr::null_mut());
 static HANDSHAKE: Mutex<()> = Mutex::new(());
 static EPOCH: AtomicU64 = AtomicU64::new(0);
 
+/// CLOCK_MONOTONIC in nanoseconds; async-signal-safe (clock_gettime is),
+/// so the handler and the retirer time on one clock.
+fn monotonic_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+/// The calling thread's CPU time in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
 fn handshake_signal() -> libc::c_int {
     libc::SIGRTMIN() + 1
 }
@@ -90,6 +117,7 @@ fn handshake_signal() -> libc::c_int {
 extern "C" fn on_handshake(_: libc::c_int, _: *mut libc::siginfo_t, context: *mut libc::c_void) {
     // SAFETY: errno is thread-local; restored before returning.
     let errno = unsafe { *libc::__errno_location() };
+    let entered = monotonic_ns();
     let entry = CURRENT.with(|c| c.get());
     let request = REQUEST.load(Ordering::Acquire);
     if !entry.is_null() && !request.is_null() {
@@ -134,6 +162,10 @@ extern "C" fn on_handshake(_: libc::c_int, _: *mut libc::siginfo_t, context: *mu
             }
             true
         });
+        entry.answered_at.store(entered, Ordering::Relaxed);
+        entry
+            .walk_ns
+            .store(monotonic_ns().saturating_sub(entered), Ordering::Relaxed);
         entry.ack.store(request.epoch, Ordering::Release);
     }
     // SAFETY: as above.
@@ -181,10 +213,46 @@ pub struct Retirer {
     pub retired_count: AtomicU64,
     /// See `retired_count`.
     pub freed_count: AtomicU64,
-    /// Handshakes done and their total duration (signal to last answer).
-    pub handshakes: AtomicU64,
-    /// See `handshakes`.
-    pub handshake_ns: AtomicU64,
+    /// Where handshake time goes.
+    stats: parking_lot::Mutex<HandshakeStats>,
+}
+
+/// Where handshake time goes, in nanoseconds.
+#[derive(Clone)]
+pub struct HandshakeStats {
+    /// Per handshake: publishing the request to the last answer seen.
+    pub round: hdrhistogram::Histogram<u64>,
+    /// Per handshake: publishing the request and sending every signal.
+    pub signal: hdrhistogram::Histogram<u64>,
+    /// Per answer: its signal sent to its handler entered (the time until
+    /// the scheduler runs the thread).
+    pub answer: hdrhistogram::Histogram<u64>,
+    /// Per answer: the handler's own time (the walk).
+    pub walk: hdrhistogram::Histogram<u64>,
+    /// Wall-clock time the retirer spent in `collect`, waiting included.
+    pub retirer_ns: u64,
+    /// CPU time the retirer's thread spent in `collect`.
+    pub retirer_cpu_ns: u64,
+    /// Time handlers spent answering, summed over threads.
+    pub walk_ns: u64,
+}
+
+fn histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new(3).expect("3 significant figures is valid")
+}
+
+impl Default for HandshakeStats {
+    fn default() -> HandshakeStats {
+        HandshakeStats {
+            round: histogram(),
+            signal: histogram(),
+            answer: histogram(),
+            walk: histogram(),
+            retirer_ns: 0,
+            retirer_cpu_ns: 0,
+            walk_ns: 0,
+        }
+    }
 }
 
 /// A thread's registration; unregisters when dropped (on that thread).
@@ -222,6 +290,8 @@ impl Retirer {
             frames,
             calling,
             ack: AtomicU64::new(0),
+            answered_at: AtomicU64::new(0),
+            walk_ns: AtomicU64::new(0),
         });
         CURRENT.with(|c| c.set(Arc::as_ptr(&entry)));
         self.threads.lock().push(entry.clone());
@@ -235,6 +305,11 @@ impl Retirer {
     pub fn retire(&self, retired: Retired) {
         self.retired_count.fetch_add(1, Ordering::Relaxed);
         self.pending.lock().push(retired);
+    }
+
+    /// Where handshake time went so far.
+    pub fn stats(&self) -> HandshakeStats {
+        self.stats.lock().clone()
     }
 
     /// Blobs waiting to be freed.
@@ -267,7 +342,8 @@ impl Retirer {
             return vec![true; candidates.len()];
         }
         let _one_at_a_time = HANDSHAKE.lock().unwrap_or_else(|e| e.into_inner());
-        let started = Instant::now();
+        let started = monotonic_ns();
+        let started_cpu = thread_cpu_ns();
         let epoch = EPOCH.fetch_add(1, Ordering::Relaxed) + 1;
         let ranges: Vec<(usize, usize)> = candidates
             .iter()
@@ -286,7 +362,7 @@ impl Retirer {
         let threads: Vec<Arc<ThreadEntry>> = self.threads.lock().clone();
         // Signal every thread first, then collect the answers: the threads
         // answer in parallel, each when the scheduler next runs it.
-        let signalled: Vec<&Arc<ThreadEntry>> = threads
+        let signalled: Vec<(&Arc<ThreadEntry>, u64)> = threads
             .iter()
             .filter(|t| {
                 // SAFETY: tgkill only sends a signal. A thread that ended
@@ -298,10 +374,12 @@ impl Retirer {
                     libc::syscall(libc::SYS_tgkill, libc::getpid(), t.tid, handshake_signal()) == 0
                 }
             })
+            .map(|t| (t, monotonic_ns()))
             .collect();
+        let sent = monotonic_ns();
         let deadline = Instant::now() + ANSWER_TIMEOUT;
         let mut answered = true;
-        for t in signalled {
+        for &(t, _) in &signalled {
             while t.ack.load(Ordering::Acquire) < epoch {
                 // A thread that unregistered meanwhile owes no answer.
                 if !self.threads.lock().iter().any(|e| Arc::ptr_eq(e, t)) {
@@ -315,9 +393,25 @@ impl Retirer {
             }
         }
         REQUEST.store(std::ptr::null_mut(), Ordering::Release);
-        self.handshakes.fetch_add(1, Ordering::Relaxed);
-        self.handshake_ns
-            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let finished = monotonic_ns();
+        {
+            let mut stats = self.stats.lock();
+            let _ = stats.round.record(finished.saturating_sub(started).max(1));
+            let _ = stats.signal.record(sent.saturating_sub(started).max(1));
+            stats.retirer_ns += finished.saturating_sub(started);
+            stats.retirer_cpu_ns += thread_cpu_ns().saturating_sub(started_cpu);
+            for &(t, sent_at) in &signalled {
+                if t.ack.load(Ordering::Acquire) >= epoch {
+                    let walk = t.walk_ns.load(Ordering::Relaxed);
+                    let answered_at = t.answered_at.load(Ordering::Relaxed);
+                    let _ = stats
+                        .answer
+                        .record(answered_at.saturating_sub(sent_at).max(1));
+                    let _ = stats.walk.record(walk.max(1));
+                    stats.walk_ns += walk;
+                }
+            }
+        }
         // SAFETY: unpublished above; every thread that could still be in a
         // handler answered (the handler acks last), and a thread that did
         // not answer in time is the one case where we leak the request

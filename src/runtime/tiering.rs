@@ -26,8 +26,8 @@
 use super::Vm;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::Weak;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tierjit_tiers::bytecode::FuncId;
 use tierjit_tiers::code::Tier;
@@ -146,6 +146,9 @@ pub struct Tiering {
     compiler: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Hot-detection to installed-code latency, in nanoseconds.
     pub latency: Mutex<hdrhistogram::Histogram<u64>>,
+    /// The compiler thread's CPU time, in nanoseconds, written when it
+    /// stops.
+    compiler_cpu_ns: Arc<AtomicU64>,
 }
 
 impl Tiering {
@@ -163,6 +166,7 @@ impl Tiering {
             latency: Mutex::new(
                 hdrhistogram::Histogram::new(3).expect("3 significant figures is valid"),
             ),
+            compiler_cpu_ns: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -187,9 +191,13 @@ impl Tiering {
         } else {
             Duration::from_millis(10)
         };
+        let cpu_ns = self.compiler_cpu_ns.clone();
         let handle = std::thread::Builder::new()
             .name("tj-compiler".into())
-            .spawn(move || compiler_loop(vm, receiver, period));
+            .spawn(move || {
+                compiler_loop(vm, receiver, period);
+                cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
+            });
         *self.compiler.lock() = handle.ok();
     }
 
@@ -201,6 +209,11 @@ impl Tiering {
         if let Some(handle) = self.compiler.lock().take() {
             let _ = handle.join();
         }
+    }
+
+    /// The compiler thread's CPU time in nanoseconds (once it stopped).
+    pub fn compiler_cpu_ns(&self) -> u64 {
+        self.compiler_cpu_ns.load(Ordering::Relaxed)
     }
 
     /// Queues every hot function for the next tier up (`hot`: decayed CPU
@@ -253,6 +266,17 @@ impl Tiering {
             queued_at: Instant::now(),
         }));
     }
+}
+
+/// The calling thread's CPU time, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
 /// Retired code is collected when this many blobs wait, or this often:

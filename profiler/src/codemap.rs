@@ -206,6 +206,22 @@ impl CodeMap {
         Err(Busy)
     }
 
+    /// A number that changes whenever a writer edits the map; odd while
+    /// one is editing. With [`CodeMap::unchanged_since`] a reader learns
+    /// whether every lookup it made in between saw the map as it is (a
+    /// [`CodeMap::find`] that kept finding the map mid-edit says "none").
+    /// Async-signal-safe.
+    pub fn generation(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// Whether no writer has touched the map since [`CodeMap::generation`]
+    /// gave `generation` (an even one). Async-signal-safe.
+    pub fn unchanged_since(&self, generation: u64) -> bool {
+        fence(Ordering::Acquire);
+        generation & 1 == 0 && self.seq.load(Ordering::Relaxed) == generation
+    }
+
     /// Every range, sorted by start (for reports and tests).
     pub fn ranges(&self) -> Vec<CodeRange> {
         let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
@@ -252,6 +268,20 @@ mod tests {
         assert_eq!(map.find(210), None);
         assert_eq!(map.find(310).unwrap().func, 3);
         assert_eq!(map.ranges().len(), 2);
+    }
+
+    #[test]
+    fn generation_tells_a_reader_whether_the_map_changed() {
+        let map = CodeMap::new(4);
+        let before = map.generation();
+        assert!(map.unchanged_since(before));
+        insert(&map, range(100, 50, 1)).unwrap();
+        assert!(!map.unchanged_since(before));
+        let after = map.generation();
+        assert_eq!(map.find(120).unwrap().func, 1);
+        assert!(map.unchanged_since(after));
+        assert!(map.remove(100));
+        assert!(!map.unchanged_since(after));
     }
 
     #[test]

@@ -291,7 +291,12 @@ impl Vm {
         if let Some(t) = &self.tiering {
             t.stop();
         }
-        self.collect_retired();
+        // A thread that does not answer in this time keeps its blobs.
+        let free = self.retirer.drain(
+            &self.code_map.ranges(),
+            std::time::Duration::from_millis(200),
+        );
+        self.free_retired(free);
         (
             self.retirer
                 .retired_count
@@ -329,12 +334,19 @@ impl Vm {
         self.retirer.pending()
     }
 
-    /// Frees the retired blobs that the stack walk finds no thread inside.
+    /// Frees the retired blobs that a finished handshake round found no
+    /// thread inside, and starts a round if one is due (paced:
+    /// `retire`). Never waits for threads.
     pub fn collect_retired(&self) {
         if self.retirer.pending() == 0 {
             return;
         }
-        for retired in self.retirer.collect(&self.code_map.ranges()) {
+        let free = self.retirer.collect(&self.code_map.ranges());
+        self.free_retired(free);
+    }
+
+    fn free_retired(&self, free: Vec<retire::Retired>) {
+        for retired in free {
             self.code_map.remove(retired.blob.code_rx);
             self.code
                 .lock()

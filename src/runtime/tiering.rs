@@ -279,14 +279,6 @@ fn thread_cpu_ns() -> u64 {
     now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
-/// Retired code is collected when this many blobs wait, or this often:
-/// a collection costs a signal round trip to every thread.
-const COLLECT_BATCH: usize = 32;
-const COLLECT_EVERY: Duration = Duration::from_millis(20);
-/// ... but never sooner after the last collection than this many times
-/// what it took.
-const COLLECT_PACING: u32 = 10;
-
 /// Stress periods below this spin instead of sleeping (see `compiler_loop`).
 const SPIN_BELOW: Duration = Duration::from_millis(1);
 
@@ -307,18 +299,18 @@ fn spin_recv<T>(requests: &Receiver<T>, period: Duration) -> Result<T, RecvTimeo
 
 fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, period: Duration) {
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-    let mut last_collect = Instant::now();
-    let mut last_collect_took = Duration::ZERO;
     // A thread that sleeps between stress flips of tens of microseconds
     // waits for a scheduler tick to run again whenever the mutators keep
     // every core busy (a flip every few milliseconds); spinning keeps it
     // runnable, so it gets its share of the cores.
     let spin = period < SPIN_BELOW;
+    let mut next_turn = Instant::now() + period;
     loop {
+        let wait = next_turn.saturating_duration_since(Instant::now());
         let request = if spin {
-            spin_recv(&requests, period)
+            spin_recv(&requests, wait)
         } else {
-            requests.recv_timeout(period)
+            requests.recv_timeout(wait)
         };
         let Some(vm) = vm.upgrade() else { return };
         let tiering = vm.tiering.as_ref().expect("started with tiering");
@@ -329,27 +321,48 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, perio
             Ok(Some(request)) => compile_request(&vm, tiering, request),
             // A wake-up: the stop flag is checked above, on every turn.
             Ok(None) => continue,
-            Err(RecvTimeoutError::Timeout) if tiering.stress => {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                let func = FuncId((rng % tiering.state.len().max(1) as u64) as u32);
-                stress_flip(&vm, tiering, func, rng >> 32);
-            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
-        let due = vm.retired_pending() >= COLLECT_BATCH || last_collect.elapsed() >= COLLECT_EVERY;
-        // Each handshake runs a stack walk on every mutator thread, which
-        // is long on a deep stack (a million frames): space them out so
-        // that walking takes at most about a tenth of the mutators' time.
-        if due && last_collect.elapsed() >= last_collect_took * COLLECT_PACING {
-            let started = Instant::now();
-            vm.collect_retired();
-            last_collect_took = started.elapsed();
-            last_collect = Instant::now();
+        if tiering.stress {
+            next_turn = stress_flips(&vm, tiering, &mut rng, next_turn, period);
+        } else if Instant::now() >= next_turn {
+            next_turn = Instant::now() + period;
         }
+        // Frees what finished handshake rounds allow and starts a round
+        // when one is due; never waits for the mutators (retire.rs).
+        vm.collect_retired();
     }
+}
+
+/// At most this many stress flips in one turn of the compiler thread.
+const STRESS_BURST: u32 = 64;
+
+/// Flips one random function for every stress period that has passed
+/// since `due`, so that a compiler thread the scheduler kept waiting
+/// catches up (at most [`STRESS_BURST`] at once: beyond that the backlog
+/// is dropped); gives when the next flip is due.
+fn stress_flips(
+    vm: &Vm,
+    tiering: &Tiering,
+    rng: &mut u64,
+    mut due: Instant,
+    period: Duration,
+) -> Instant {
+    let mut flips = 0;
+    while Instant::now() >= due {
+        if flips == STRESS_BURST {
+            return Instant::now() + period;
+        }
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        let func = FuncId((*rng % tiering.state.len().max(1) as u64) as u32);
+        stress_flip(vm, tiering, func, *rng >> 32);
+        flips += 1;
+        due += period;
+    }
+    due
 }
 
 fn compile_request(vm: &Vm, tiering: &Tiering, request: CompileRequest) {

@@ -161,6 +161,33 @@ impl CodeMap {
         })
     }
 
+    /// Removes every range that starts at one of `starts`, in one pass over
+    /// the map however many there are (removing them one by one costs a
+    /// pass each); gives how many it removed.
+    pub fn remove_all(&self, starts: &[usize]) -> usize {
+        if starts.is_empty() {
+            return 0;
+        }
+        let mut starts = starts.to_vec();
+        starts.sort_unstable();
+        self.write(|map| {
+            let len = map.len.load(Ordering::Relaxed);
+            let mut kept = 0;
+            for i in 0..len {
+                let range = map.load(i);
+                if starts.binary_search(&range.start).is_ok() {
+                    continue;
+                }
+                if kept != i {
+                    map.store(kept, range);
+                }
+                kept += 1;
+            }
+            map.len.store(kept, Ordering::Relaxed);
+            len - kept
+        })
+    }
+
     /// The range containing `pc`, if any (`None` also if the map kept
     /// changing while it was read). Async-signal-safe: no lock, no
     /// allocation, bounded time.
@@ -268,6 +295,13 @@ mod tests {
         assert_eq!(map.find(210), None);
         assert_eq!(map.find(310).unwrap().func, 3);
         assert_eq!(map.ranges().len(), 2);
+        insert(&map, range(200, 50, 2)).unwrap();
+        insert(&map, range(400, 50, 4)).unwrap();
+        assert_eq!(map.remove_all(&[400, 100, 999]), 2);
+        let left: Vec<u32> = map.ranges().iter().map(|r| r.func).collect();
+        assert_eq!(left, [2, 3]);
+        assert_eq!(map.find(410), None);
+        assert_eq!(map.find(220).unwrap().func, 2);
     }
 
     #[test]

@@ -346,11 +346,16 @@ impl Vm {
     }
 
     fn free_retired(&self, free: Vec<retire::Retired>) {
+        // Out of the map (in one pass: a round frees hundreds under
+        // stress) before the memory is freed.
+        let starts: Vec<usize> = free.iter().map(|r| r.blob.code_rx).collect();
+        self.code_map.remove_all(&starts);
+        let mut code = self.code.lock();
+        for retired in &free {
+            code.free_blob(retired.blob, self.options.poison_freed_code);
+        }
+        drop(code);
         for retired in free {
-            self.code_map.remove(retired.blob.code_rx);
-            self.code
-                .lock()
-                .free_blob(retired.blob, self.options.poison_freed_code);
             let tier = profile_tier(retired.blob.tier);
             self.event(FuncId(retired.func), TierEventKind::Retire { tier });
         }

@@ -71,6 +71,37 @@ fn threads_survive_thousands_of_code_replacements() {
     );
 }
 
+/// More busy threads than cores, and `main` blocked in `join`: handshake
+/// rounds stay open for milliseconds while the threads wait for a core,
+/// and blobs retired meanwhile must wait for a later round.
+#[test]
+fn eight_threads_on_few_cores_survive_code_replacements() {
+    let program = "tests/stress/threads8.tj";
+    let rounds = "100000";
+    let (status, expected, _) = run(&["run", "--tier", "baseline", program, rounds]);
+    assert_eq!(status, 0);
+    let (mut total_retired, mut attempt) = (0, 0);
+    while total_retired < 500 && attempt < 8 {
+        attempt += 1;
+        let args = [
+            "run",
+            "--jit-stress",
+            "--jit-stress-period-us",
+            "20",
+            "--tier-stats",
+            program,
+            rounds,
+        ];
+        let (retired, stderr) = run_stressed(&args, &expected, attempt);
+        assert!(stderr.contains("stack-walk handshakes"), "{stderr}");
+        total_retired += retired;
+    }
+    assert!(
+        total_retired >= 500,
+        "only {total_retired} retirements over {attempt} runs"
+    );
+}
+
 #[test]
 fn eight_threads_survive_ten_thousand_replacements_with_repatched_calls() {
     let program = "tests/stress/calls.tj";

@@ -161,6 +161,33 @@ impl CodeMap {
         })
     }
 
+    /// Removes every range that starts at one of `starts`, in one pass over
+    /// the map however many there are (removing them one by one costs a
+    /// pass each); gives how many it removed.
+    pub fn remove_all(&self, starts: &[usize]) -> usize {
+        if starts.is_empty() {
+            return 0;
+        }
+        let mut starts = starts.to_vec();
+        starts.sort_unstable();
+        self.write(|map| {
+            let len = map.len.load(Ordering::Relaxed);
+            let mut kept = 0;
+            for i in 0..len {
+                let range = map.load(i);
+                if starts.binary_search(&range.start).is_ok() {
+                    continue;
+                }
+                if kept != i {
+                    map.store(kept, range);
+                }
+                kept += 1;
+            }
+            map.len.store(kept, Ordering::Relaxed);
+            len - kept
+        })
+    }
+
     /// The range containing `pc`, if any (`None` also if the map kept
     /// changing while it was read). Async-signal-safe: no lock, no
     /// allocation, bounded time.
@@ -204,6 +231,22 @@ impl CodeMap {
             }
         }
         Err(Busy)
+    }
+
+    /// A number that changes whenever a writer edits the map; odd while
+    /// one is editing. With [`CodeMap::unchanged_since`] a reader learns
+    /// whether every lookup it made in between saw the map as it is (a
+    /// [`CodeMap::find`] that kept finding the map mid-edit says "none").
+    /// Async-signal-safe.
+    pub fn generation(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// Whether no writer has touched the map since [`CodeMap::generation`]
+    /// gave `generation` (an even one). Async-signal-safe.
+    pub fn unchanged_since(&self, generation: u64) -> bool {
+        fence(Ordering::Acquire);
+        generation & 1 == 0 && self.seq.load(Ordering::Relaxed) == generation
     }
 
     /// Every range, sorted by start (for reports and tests).
@@ -252,6 +295,27 @@ mod tests {
         assert_eq!(map.find(210), None);
         assert_eq!(map.find(310).unwrap().func, 3);
         assert_eq!(map.ranges().len(), 2);
+        insert(&map, range(200, 50, 2)).unwrap();
+        insert(&map, range(400, 50, 4)).unwrap();
+        assert_eq!(map.remove_all(&[400, 100, 999]), 2);
+        let left: Vec<u32> = map.ranges().iter().map(|r| r.func).collect();
+        assert_eq!(left, [2, 3]);
+        assert_eq!(map.find(410), None);
+        assert_eq!(map.find(220).unwrap().func, 2);
+    }
+
+    #[test]
+    fn generation_tells_a_reader_whether_the_map_changed() {
+        let map = CodeMap::new(4);
+        let before = map.generation();
+        assert!(map.unchanged_since(before));
+        insert(&map, range(100, 50, 1)).unwrap();
+        assert!(!map.unchanged_since(before));
+        let after = map.generation();
+        assert_eq!(map.find(120).unwrap().func, 1);
+        assert!(map.unchanged_since(after));
+        assert!(map.remove(100));
+        assert!(!map.unchanged_since(after));
     }
 
     #[test]

@@ -332,6 +332,7 @@ fn run(path: &str, options: VmOptions, profile_path: Option<&str>, tier_stats: b
         Ok(m) => m,
         Err(status) => return status,
     };
+    let started = std::time::Instant::now();
     let vm = match Vm::new(module, options) {
         Ok(vm) => vm,
         Err(e) => {
@@ -342,9 +343,10 @@ fn run(path: &str, options: VmOptions, profile_path: Option<&str>, tier_stats: b
     let result = vm.run_main();
     vm.flush_output();
     let (retired, freed) = vm.shutdown();
+    let run_time = started.elapsed();
     print_pass_times(&vm);
     if tier_stats {
-        print_tier_stats(&vm, retired, freed);
+        print_tier_stats(&vm, retired, freed, run_time);
     }
     if let (Some(out), Some(profile)) = (profile_path, vm.finish_profile(path)) {
         write_profile(out, &profile);
@@ -408,7 +410,7 @@ fn print_pass_times(vm: &Vm) {
     let _ = writeln!(err, "  {:<10} {:>10.3} ms", "total", total * 1e3);
 }
 
-fn print_tier_stats(vm: &Vm, retired: u64, freed: u64) {
+fn print_tier_stats(vm: &Vm, retired: u64, freed: u64, run_time: std::time::Duration) {
     let mut stderr = std::io::stderr().lock();
     match vm.tier_up_latency(None) {
         Some((p50, p99, n)) => {
@@ -450,18 +452,85 @@ fn print_tier_stats(vm: &Vm, retired: u64, freed: u64) {
         vm.osr_count(),
         vm.osr_blobs()
     );
-    let _ = writeln!(stderr, "tierjit: {retired} blobs retired, {freed} freed");
+    let run_secs = run_time.as_secs_f64();
+    let _ = writeln!(
+        stderr,
+        "tierjit: {retired} blobs retired, {freed} freed ({:.0} retired per second of run)",
+        retired as f64 / run_secs.max(1e-9)
+    );
     let _ = writeln!(
         stderr,
         "tierjit: {} call sites repatched",
         vm.call_sites_repatched()
     );
-    let (handshakes, mean_ns) = vm.handshake_stats();
+    print_handshake_stats(&mut stderr, &vm.handshake_stats(), vm.compiler_cpu_ns());
+}
+
+/// The handshake lines of `--tier-stats`: how long a round takes, where
+/// its time goes, and what retirement and the compiler thread cost the
+/// process in CPU time.
+fn print_handshake_stats(
+    out: &mut impl Write,
+    stats: &tierjit::runtime::retire::HandshakeStats,
+    compiler_cpu_ns: Option<u64>,
+) {
+    let us = |ns: u64| ns as f64 / 1e3;
+    let quantiles = |h: &hdrhistogram::Histogram<u64>| {
+        format!(
+            "p50 {:.1} us, p99 {:.1} us, max {:.1} us",
+            us(h.value_at_quantile(0.5)),
+            us(h.value_at_quantile(0.99)),
+            us(h.max())
+        )
+    };
+    let rounds = stats.round.len();
     let _ = writeln!(
-        stderr,
-        "tierjit: {handshakes} stack-walk handshakes, {:.1} us each on average",
-        mean_ns as f64 / 1e3
+        out,
+        "tierjit: {rounds} stack-walk handshakes, {:.1} us each on average; signal to last answer {}",
+        stats.round.mean() / 1e3,
+        quantiles(&stats.round)
     );
+    if rounds == 0 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "tierjit: handshake parts: sending signals {}; signal to handler (per thread) {}; walk (per thread) {}",
+        quantiles(&stats.signal),
+        quantiles(&stats.answer),
+        quantiles(&stats.walk)
+    );
+    let process_ns = process_cpu_ns();
+    let percent = |ns: u64| 100.0 * ns as f64 / process_ns.max(1) as f64;
+    let _ = writeln!(
+        out,
+        "tierjit: retirement: retirer {:.3} ms CPU time ({:.2}%; {:.3} ms wall-clock), handlers {:.3} ms ({:.2}%), of {:.1} ms process CPU time",
+        stats.retirer_cpu_ns as f64 / 1e6,
+        percent(stats.retirer_cpu_ns),
+        stats.retirer_ns as f64 / 1e6,
+        stats.walk_ns as f64 / 1e6,
+        percent(stats.walk_ns),
+        process_ns as f64 / 1e6
+    );
+    if let Some(compiler) = compiler_cpu_ns {
+        let _ = writeln!(
+            out,
+            "tierjit: compiler thread CPU time {:.3} ms ({:.2}% of the process's; retirer included)",
+            compiler as f64 / 1e6,
+            percent(compiler)
+        );
+    }
+}
+
+/// CPU time of the whole process so far, in nanoseconds.
+fn process_cpu_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
 /// `--tier-thresholds BASELINE,OPT,OPT_DIRECT` (milliseconds, each finite

@@ -52,6 +52,11 @@ impl CodeMap {
         self.ranges.remove(start);
     }
 
+    /// Forgets the blobs whose code starts at `starts`, in one pass.
+    pub fn remove_all(&self, starts: &[usize]) {
+        self.ranges.remove_all(starts);
+    }
+
     /// The blob containing `pc` (waits out concurrent writers).
     pub fn find(&self, pc: usize) -> Option<CodeRange> {
         self.ranges.find_waiting(pc)

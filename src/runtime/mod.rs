@@ -332,7 +332,13 @@ impl Vm {
         if let Some(t) = &self.tiering {
             t.stop();
         }
-        self.collect_retired();
+        call_sites::sync_cores();
+        // A thread that does not answer in this time keeps its blobs.
+        let free = self.retirer.drain(
+            &self.code_map.ranges(),
+            std::time::Duration::from_millis(200),
+        );
+        self.free_retired(free);
         (
             self.retirer
                 .retired_count
@@ -343,18 +349,15 @@ impl Vm {
         )
     }
 
-    /// Stack-walk handshakes done for retirement, and their mean duration
-    /// in nanoseconds.
-    pub fn handshake_stats(&self) -> (u64, u64) {
-        let n = self
-            .retirer
-            .handshakes
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let ns = self
-            .retirer
-            .handshake_ns
-            .load(std::sync::atomic::Ordering::Relaxed);
-        (n, ns.checked_div(n).unwrap_or(0))
+    /// Where the retirer's stack-walk handshakes spent their time.
+    pub fn handshake_stats(&self) -> retire::HandshakeStats {
+        self.retirer.stats()
+    }
+
+    /// The background compiler thread's CPU time in nanoseconds, once it
+    /// stopped ([`Vm::shutdown`]); `None` without automatic tiering.
+    pub fn compiler_cpu_ns(&self) -> Option<u64> {
+        Some(self.tiering.as_ref()?.compiler_cpu_ns())
     }
 
     /// How many interpreted activations moved into compiled code at a loop
@@ -373,7 +376,9 @@ impl Vm {
         self.retirer.pending()
     }
 
-    /// Frees the retired blobs that the stack walk finds no thread inside.
+    /// Frees the retired blobs that a finished handshake round found no
+    /// thread inside, and starts a round if one is due (paced:
+    /// `retire`). Never waits for threads.
     pub fn collect_retired(&self) {
         if self.retirer.pending() == 0 {
             return;
@@ -381,12 +386,26 @@ impl Vm {
         // No core may still run a direct call to retired code that it
         // decoded before the call was repatched (call_sites.rs).
         call_sites::sync_cores();
-        for retired in self.retirer.collect(&self.code_map.ranges()) {
-            self.code_map.remove(retired.blob.code_rx);
-            self.call_sites.lock().remove_blob(retired.blob.code_rx);
-            self.code
-                .lock()
-                .free_blob(retired.blob, self.options.poison_freed_code);
+        let free = self.retirer.collect(&self.code_map.ranges());
+        self.free_retired(free);
+    }
+
+    fn free_retired(&self, free: Vec<retire::Retired>) {
+        // Out of the map (in one pass: a round frees hundreds under
+        // stress) before the memory is freed.
+        let starts: Vec<usize> = free.iter().map(|r| r.blob.code_rx).collect();
+        self.code_map.remove_all(&starts);
+        let mut sites = self.call_sites.lock();
+        for retired in &free {
+            sites.remove_blob(retired.blob.code_rx);
+        }
+        drop(sites);
+        let mut code = self.code.lock();
+        for retired in &free {
+            code.free_blob(retired.blob, self.options.poison_freed_code);
+        }
+        drop(code);
+        for retired in free {
             let tier = profile_tier(retired.blob.tier);
             self.event(FuncId(retired.func), TierEventKind::Retire { tier });
         }

@@ -26,8 +26,8 @@
 use super::Vm;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::Weak;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tierjit_tiers::bytecode::FuncId;
 use tierjit_tiers::code::Tier;
@@ -147,6 +147,9 @@ pub struct Tiering {
     /// Hot-detection to installed-code latency, in nanoseconds: of every
     /// tier-up, then of those to baseline code and to optimized code.
     pub latency: Mutex<[hdrhistogram::Histogram<u64>; 3]>,
+    /// The compiler thread's CPU time, in nanoseconds, written when it
+    /// stops.
+    compiler_cpu_ns: Arc<AtomicU64>,
 }
 
 impl Tiering {
@@ -164,6 +167,7 @@ impl Tiering {
             latency: Mutex::new(std::array::from_fn(|_| {
                 hdrhistogram::Histogram::new(3).expect("3 significant figures is valid")
             })),
+            compiler_cpu_ns: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -193,9 +197,13 @@ impl Tiering {
         } else {
             Duration::from_millis(10)
         };
+        let cpu_ns = self.compiler_cpu_ns.clone();
         let handle = std::thread::Builder::new()
             .name("tj-compiler".into())
-            .spawn(move || compiler_loop(vm, receiver, period));
+            .spawn(move || {
+                compiler_loop(vm, receiver, period);
+                cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
+            });
         *self.compiler.lock() = handle.ok();
     }
 
@@ -207,6 +215,11 @@ impl Tiering {
         if let Some(handle) = self.compiler.lock().take() {
             let _ = handle.join();
         }
+    }
+
+    /// The compiler thread's CPU time in nanoseconds (once it stopped).
+    pub fn compiler_cpu_ns(&self) -> u64 {
+        self.compiler_cpu_ns.load(Ordering::Relaxed)
     }
 
     /// Queues every hot function for the next tier up (`hot`: decayed CPU
@@ -261,13 +274,16 @@ impl Tiering {
     }
 }
 
-/// Retired code is collected when this many blobs wait, or this often:
-/// a collection costs a signal round trip to every thread.
-const COLLECT_BATCH: usize = 32;
-const COLLECT_EVERY: Duration = Duration::from_millis(20);
-/// ... but never sooner after the last collection than this many times
-/// what it took.
-const COLLECT_PACING: u32 = 10;
+/// The calling thread's CPU time, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
 
 /// Stress periods below this spin instead of sleeping (see `compiler_loop`).
 const SPIN_BELOW: Duration = Duration::from_millis(1);
@@ -289,18 +305,18 @@ fn spin_recv<T>(requests: &Receiver<T>, period: Duration) -> Result<T, RecvTimeo
 
 fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, period: Duration) {
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-    let mut last_collect = Instant::now();
-    let mut last_collect_took = Duration::ZERO;
     // A thread that sleeps between stress flips of tens of microseconds
     // waits for a scheduler tick to run again whenever the mutators keep
     // every core busy (a flip every few milliseconds); spinning keeps it
     // runnable, so it gets its share of the cores.
     let spin = period < SPIN_BELOW;
+    let mut next_turn = Instant::now() + period;
     loop {
+        let wait = next_turn.saturating_duration_since(Instant::now());
         let request = if spin {
-            spin_recv(&requests, period)
+            spin_recv(&requests, wait)
         } else {
-            requests.recv_timeout(period)
+            requests.recv_timeout(wait)
         };
         let Some(vm) = vm.upgrade() else { return };
         let tiering = vm.tiering.as_ref().expect("started with tiering");
@@ -311,27 +327,48 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, perio
             Ok(Some(request)) => compile_request(&vm, tiering, request),
             // A wake-up: the stop flag is checked above, on every turn.
             Ok(None) => continue,
-            Err(RecvTimeoutError::Timeout) if tiering.stress => {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                let func = FuncId((rng % tiering.state.len().max(1) as u64) as u32);
-                stress_flip(&vm, tiering, func, rng >> 32);
-            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
-        let due = vm.retired_pending() >= COLLECT_BATCH || last_collect.elapsed() >= COLLECT_EVERY;
-        // Each handshake runs a stack walk on every mutator thread, which
-        // is long on a deep stack (a million frames): space them out so
-        // that walking takes at most about a tenth of the mutators' time.
-        if due && last_collect.elapsed() >= last_collect_took * COLLECT_PACING {
-            let started = Instant::now();
-            vm.collect_retired();
-            last_collect_took = started.elapsed();
-            last_collect = Instant::now();
+        if tiering.stress {
+            next_turn = stress_flips(&vm, tiering, &mut rng, next_turn, period);
+        } else if Instant::now() >= next_turn {
+            next_turn = Instant::now() + period;
         }
+        // Frees what finished handshake rounds allow and starts a round
+        // when one is due; never waits for the mutators (retire.rs).
+        vm.collect_retired();
     }
+}
+
+/// At most this many stress flips in one turn of the compiler thread.
+const STRESS_BURST: u32 = 64;
+
+/// Flips one random function for every stress period that has passed
+/// since `due`, so that a compiler thread the scheduler kept waiting
+/// catches up (at most [`STRESS_BURST`] at once: beyond that the backlog
+/// is dropped); gives when the next flip is due.
+fn stress_flips(
+    vm: &Vm,
+    tiering: &Tiering,
+    rng: &mut u64,
+    mut due: Instant,
+    period: Duration,
+) -> Instant {
+    let mut flips = 0;
+    while Instant::now() >= due {
+        if flips == STRESS_BURST {
+            return Instant::now() + period;
+        }
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        let func = FuncId((*rng % tiering.state.len().max(1) as u64) as u32);
+        stress_flip(vm, tiering, func, *rng >> 32);
+        flips += 1;
+        due += period;
+    }
+    due
 }
 
 fn compile_request(vm: &Vm, tiering: &Tiering, request: CompileRequest) {

@@ -40,34 +40,55 @@ fn run_stressed(args: &[&str], expected: &str, attempt: u32) -> (u64, String) {
     (retired, stderr)
 }
 
-#[test]
-fn threads_survive_thousands_of_code_replacements() {
-    let program = "tests/stress/shared.tj";
-    let rounds = "400000";
-    // The baseline tier is checked against the interpreter elsewhere; here
-    // it gives the expected total quickly.
+/// Runs `tierjit run [MODE] --jit-stress --jit-stress-period-us 20
+/// --tier-stats PROGRAM ROUNDS` until `enough` says the stderr of the runs
+/// so far covers the test (at most `max_runs` runs), each run checked by
+/// [`run_stressed`] against `--tier baseline`'s output; gives the runs'
+/// stderr.
+fn stress_until(
+    mode: &[&str],
+    program: &str,
+    rounds: &str,
+    max_runs: u32,
+    enough: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
     let (status, expected, _) = run(&["run", "--tier", "baseline", program, rounds]);
     assert_eq!(status, 0);
-    let mut total_retired = 0;
-    let mut attempt = 0;
-    // Run until at least a thousand blobs were retired (and as many
-    // installed): each run takes a few hundred, more on a quiet machine.
-    while total_retired < 1000 && attempt < 12 {
-        attempt += 1;
-        let args = [
-            "run",
-            "--jit-stress",
-            "--jit-stress-period-us",
-            "20",
-            "--tier-stats",
-            program,
-            rounds,
-        ];
-        total_retired += run_stressed(&args, &expected, attempt).0;
+    let mut runs = Vec::new();
+    while !enough(&runs) && (runs.len() as u32) < max_runs {
+        let mut args = vec!["run"];
+        args.extend_from_slice(mode);
+        args.extend_from_slice(&["--jit-stress", "--jit-stress-period-us", "20"]);
+        args.extend_from_slice(&["--tier-stats", program, rounds]);
+        runs.push(run_stressed(&args, &expected, runs.len() as u32 + 1).1);
     }
+    runs
+}
+
+/// The sum over `runs` of the `--tier-stats` number that `what` names.
+fn total(runs: &[String], what: &str) -> u64 {
+    runs.iter()
+        .map(|stderr| {
+            if what == "blobs retired" {
+                retire_log(stderr).0
+            } else {
+                tier_stat(stderr, what)
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn threads_survive_thousands_of_code_replacements() {
+    // Each run retires a few hundred blobs, more on a quiet machine.
+    let runs = stress_until(&[], "tests/stress/shared.tj", "400000", 12, |runs| {
+        total(runs, "blobs retired") >= 1000
+    });
+    let retired = total(&runs, "blobs retired");
     assert!(
-        total_retired >= 1000,
-        "only {total_retired} retirements over {attempt} runs"
+        retired >= 1000,
+        "only {retired} retirements over {} runs",
+        runs.len()
     );
 }
 
@@ -76,92 +97,52 @@ fn threads_survive_thousands_of_code_replacements() {
 /// and blobs retired meanwhile must wait for a later round.
 #[test]
 fn eight_threads_on_few_cores_survive_code_replacements() {
-    let program = "tests/stress/threads8.tj";
-    let rounds = "100000";
-    let (status, expected, _) = run(&["run", "--tier", "baseline", program, rounds]);
-    assert_eq!(status, 0);
-    let (mut total_retired, mut attempt) = (0, 0);
-    while total_retired < 500 && attempt < 8 {
-        attempt += 1;
-        let args = [
-            "run",
-            "--jit-stress",
-            "--jit-stress-period-us",
-            "20",
-            "--tier-stats",
-            program,
-            rounds,
-        ];
-        let (retired, stderr) = run_stressed(&args, &expected, attempt);
+    let runs = stress_until(&[], "tests/stress/threads8.tj", "100000", 8, |runs| {
+        total(runs, "blobs retired") >= 500
+    });
+    for stderr in &runs {
         assert!(stderr.contains("stack-walk handshakes"), "{stderr}");
-        total_retired += retired;
     }
+    let retired = total(&runs, "blobs retired");
     assert!(
-        total_retired >= 500,
-        "only {total_retired} retirements over {attempt} runs"
+        retired >= 500,
+        "only {retired} retirements over {} runs",
+        runs.len()
     );
 }
 
 #[test]
 fn eight_threads_survive_ten_thousand_replacements_with_repatched_calls() {
-    let program = "tests/stress/calls.tj";
-    let rounds = "1000000";
-    let (status, expected, _) = run(&["run", "--tier", "baseline", program, rounds]);
-    assert_eq!(status, 0);
-    let (mut total_retired, mut total_repatched) = (0, 0);
-    let mut attempt = 0;
     // Each run retires a few thousand blobs on this project's 2-core
-    // machine (stress moves code every 20 us, paced by the handshakes).
-    while total_retired < 10_000 && attempt < 10 {
-        attempt += 1;
-        let args = [
-            "run",
-            "--jit-stress",
-            "--jit-stress-period-us",
-            "20",
-            "--tier-stats",
-            program,
-            rounds,
-        ];
-        let (retired, stderr) = run_stressed(&args, &expected, attempt);
-        total_retired += retired;
-        total_repatched += tier_stat(&stderr, "call sites repatched");
-    }
+    // machine.
+    let runs = stress_until(&[], "tests/stress/calls.tj", "1000000", 10, |runs| {
+        total(runs, "blobs retired") >= 10_000
+    });
+    let retired = total(&runs, "blobs retired");
+    let repatched = total(&runs, "call sites repatched");
     assert!(
-        total_retired >= 10_000 && total_repatched >= 10_000,
-        "only {total_retired} replacements and {total_repatched} repatched call sites \
-         over {attempt} runs"
+        retired >= 10_000 && repatched >= 10_000,
+        "only {retired} replacements and {repatched} repatched call sites over {} runs",
+        runs.len()
     );
 }
 
 #[test]
 fn threads_survive_retirement_of_the_osr_code_they_run() {
-    let program = "tests/stress/osr.tj";
-    let rounds = "300000";
-    let (status, expected, _) = run(&["run", "--tier", "interp", program, rounds]);
-    assert_eq!(status, 0);
-    let (mut total_retired, mut total_osr) = (0, 0);
-    let mut attempt = 0;
-    while (total_retired < 100 || total_osr < 10_000) && attempt < 12 {
-        attempt += 1;
-        let args = [
-            "run",
-            "--tier",
-            "interp",
-            "--osr-opt",
-            "--jit-stress",
-            "--jit-stress-period-us",
-            "20",
-            "--tier-stats",
-            program,
-            rounds,
-        ];
-        let (retired, stderr) = run_stressed(&args, &expected, attempt);
-        total_retired += retired;
-        total_osr += tier_stat(&stderr, "on-stack replacements");
-    }
+    let runs = stress_until(
+        &["--tier", "interp", "--osr-opt"],
+        "tests/stress/osr.tj",
+        "300000",
+        12,
+        |runs| {
+            total(runs, "blobs retired") >= 100 && total(runs, "on-stack replacements") >= 10_000
+        },
+    );
+    let retired = total(&runs, "blobs retired");
+    let osr = total(&runs, "on-stack replacements");
     assert!(
-        total_retired >= 100 && total_osr >= 10_000,
-        "only {total_retired} retirements and {total_osr} OSR entries over {attempt} runs"
+        retired >= 100 && osr >= 10_000,
+        "only {retired} retirements and {osr} OSR entries over {} runs",
+        runs.len()
     );
 }

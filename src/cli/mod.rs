@@ -524,13 +524,7 @@ fn print_handshake_stats(
 
 /// CPU time of the whole process so far, in nanoseconds.
 fn process_cpu_ns() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
-    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+    tierjit::runtime::retire::clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
 /// `--tier-thresholds BASELINE,OPT,OPT_DIRECT` (milliseconds, each finite

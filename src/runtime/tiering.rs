@@ -276,13 +276,7 @@ impl Tiering {
 
 /// The calling thread's CPU time, in nanoseconds.
 fn thread_cpu_ns() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+    super::retire::clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
 }
 
 /// Stress periods below this spin instead of sleeping (see `compiler_loop`).

@@ -404,7 +404,8 @@ impl Vm {
             let optimized = match event.kind {
                 TierEventKind::Install { tier } => tier == profile_tier(Tier::Opt),
                 TierEventKind::Compile { to, .. } => to == profile_tier(Tier::Opt),
-                TierEventKind::Retire { .. } => false,
+                TierEventKind::OsrCompile { .. } => true,
+                TierEventKind::Retire { .. } | TierEventKind::OsrEntry { .. } => false,
             };
             if optimized {
                 first.entry(event.func).or_insert(event.time_ns);
@@ -1100,6 +1101,20 @@ fn trace_line(event: &TierEvent, name: &str) -> String {
         TierEventKind::Retire { tier } => format!(
             "[{ms:10.3} ms] tier: {name}: retired {} code\n",
             tier.name()
+        ),
+        TierEventKind::OsrCompile {
+            pc,
+            duration_ns,
+            queue_ns,
+        } => format!(
+            "[{ms:10.3} ms] tier: {name}: loop at pc {pc} -> opt OSR code (compile {:.1} us, queued {:.1} us)\n",
+            duration_ns as f64 / 1e3,
+            queue_ns as f64 / 1e3
+        ),
+        TierEventKind::OsrEntry { pc, from, to } => format!(
+            "[{ms:10.3} ms] tier: {name}: loop at pc {pc} entered by OSR: {} -> {} (first entry)\n",
+            from.name(),
+            to.name()
         ),
     }
 }

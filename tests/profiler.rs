@@ -1,6 +1,9 @@
 //! The sampling profiler end to end: attribution accuracy against known
 //! CPU shares, in the interpreter and in baseline code, on one thread and
-//! on several; and `tierjit report` on the profile of every example.
+//! on several; `tierjit report` on the profile of every example; and
+//! on-stack replacement in the report's tier timeline.
+
+mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -330,4 +333,111 @@ fn every_worker_sample_is_rooted_in_worker_in_every_tier() {
             r.sampled
         );
     }
+}
+
+/// `tierjit run ARGS --profile FILE tests/profiler/osr.tj MS`, then the
+/// text and JSON reports of FILE: (run's stderr, text, JSON).
+fn osr_run_and_report(args: &[&str], ms: &str, name: &str) -> (String, String, serde_json::Value) {
+    let out = temp_profile(name);
+    let profile = out.to_str().unwrap();
+    let mut run_args = vec!["run"];
+    run_args.extend(args);
+    run_args.extend(["--profile", profile, "tests/profiler/osr.tj", ms]);
+    let (status, stdout, stderr) = common::run(&run_args);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(stdout, "0\n");
+    let report = |extra: &[&str]| {
+        let report = tierjit()
+            .arg("report")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            report.status.success(),
+            "{}",
+            String::from_utf8_lossy(&report.stderr)
+        );
+        String::from_utf8(report.stdout).unwrap()
+    };
+    let text = report(&[]);
+    let json = report(&["--json"]);
+    let _ = std::fs::remove_file(&out);
+    (
+        stderr,
+        text,
+        serde_json::from_str(&json).expect("valid JSON"),
+    )
+}
+
+/// The JSON timeline's OSR events of `function`: (kind, pc, from, to).
+fn osr_events(json: &serde_json::Value, function: &str) -> Vec<(String, u64, String, String)> {
+    let field = |e: &serde_json::Value, key: &str| e[key].as_str().unwrap_or("").to_string();
+    json["timeline"]
+        .as_array()
+        .expect("a timeline")
+        .iter()
+        .filter(|e| e["function"] == function && field(e, "kind").starts_with("osr_"))
+        .map(|e| {
+            let pc = e["pc"].as_u64().expect("a loop header pc");
+            (field(e, "kind"), pc, field(e, "from"), field(e, "to"))
+        })
+        .collect()
+}
+
+#[test]
+fn osr_compiles_and_first_entries_are_in_the_report() {
+    // Every activation that loops enters optimized OSR code at its first
+    // loop header: main once, step once per call (thousands of times in
+    // 50 ms), from the interpreter or from baseline code.
+    for from in ["interp", "baseline"] {
+        let (stderr, text, json) = osr_run_and_report(
+            &["--tier", from, "--osr-opt", "--trace-tiers", "--tier-stats"],
+            "50",
+            &format!("osr-opt-{from}"),
+        );
+        assert!(
+            common::tier_stat(&stderr, "on-stack replacements") > 100,
+            "{stderr}"
+        );
+        for function in ["main", "step"] {
+            let events = osr_events(&json, function);
+            let pc = events.first().map_or(0, |e| e.1);
+            let compile = ("osr_compile".into(), pc, String::new(), "opt".into());
+            let entry = ("osr_entry".into(), pc, from.into(), "opt".into());
+            assert_eq!(events, [compile, entry], "{function}: {json}");
+            let row = |event: &str| format!("{function:<9} {event} (loop at pc {pc})");
+            assert!(text.contains(&row("osr compile opt")), "{text}");
+            assert!(
+                text.contains(&row(&format!("osr entry {from} -> opt"))),
+                "{text}"
+            );
+            let traced = format!(
+                "tier: {function}: loop at pc {pc} entered by OSR: {from} -> opt (first entry)"
+            );
+            assert_eq!(stderr.matches(&traced).count(), 1, "{stderr}");
+        }
+    }
+}
+
+#[test]
+fn a_loop_that_never_returns_enters_baseline_code_by_osr_in_automatic_tiering() {
+    // main loops for 300 ms (wall clock), far past the baseline threshold
+    // even on a loaded machine, and is never optimized: its interpreted
+    // activation can only move into baseline code. (Moving on into
+    // optimized code needs the thread to run between two installs, which
+    // a loaded machine does not promise; the test above covers it.)
+    let (_, text, json) =
+        osr_run_and_report(&["--tier-thresholds", "0.5,100000,100000"], "300", "auto");
+    let events = osr_events(&json, "main");
+    let entry = events
+        .iter()
+        .find(|e| e.0 == "osr_entry")
+        .unwrap_or_else(|| panic!("no OSR entry of main in {events:?}\n{text}"));
+    assert_eq!((&entry.2[..], &entry.3[..]), ("interp", "baseline"));
+    let row = format!(
+        "main      osr entry interp -> baseline (loop at pc {})",
+        entry.1
+    );
+    assert!(text.contains(&row), "no {row:?} in\n{text}");
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use tierjit_profiler::format;
-use tierjit_profiler::profile::{Frame, Profile, Sample, Tier};
+use tierjit_profiler::profile::{Frame, Profile, Sample, Tier, TierEvent, TierEventKind};
 
 fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("tierjit-report-cli-{}-{name}", std::process::id()))
@@ -20,7 +20,8 @@ fn report(args: &[&str]) -> Output {
         .expect("tierjit runs")
 }
 
-/// Two functions, fib 75% of the time (in the optimizing tier), main 25%.
+/// Two functions, fib 75% of the time (in the optimizing tier), main 25%;
+/// main's loop got optimized OSR code, which main then entered.
 fn profile_bytes() -> Vec<u8> {
     let frame = |func, tier, line| Frame { func, tier, line };
     let sample = |frames: Vec<Frame>| Sample {
@@ -39,6 +40,26 @@ fn profile_bytes() -> Vec<u8> {
             sample(fib.clone()),
             sample(fib),
             sample(vec![frame(0, Tier::Interp, 9)]),
+        ],
+        events: vec![
+            TierEvent {
+                time_ns: 1_000_000,
+                func: 0,
+                kind: TierEventKind::OsrCompile {
+                    pc: 6,
+                    duration_ns: 250_000,
+                    queue_ns: 1_000,
+                },
+            },
+            TierEvent {
+                time_ns: 1_300_000,
+                func: 0,
+                kind: TierEventKind::OsrEntry {
+                    pc: 6,
+                    from: Tier::Interp,
+                    to: Tier::Optimized,
+                },
+            },
         ],
         ..Profile::default()
     };
@@ -81,6 +102,10 @@ fn text_report_is_the_default() {
         text.contains("   75.0%    75.0%      0.0%        0.0%  100.0%        3  fib\n"),
         "{text}"
     );
+    assert!(
+        text.contains("  1.300 ms  main      osr entry interp -> opt (loop at pc 6)\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -99,6 +124,7 @@ fn folded_and_json_replace_the_text() {
         json.trim_start().starts_with('{') && json.contains("\"name\": \"fib\""),
         "{json}"
     );
+    assert!(json.contains("\"kind\": \"osr_entry\""), "{json}");
     assert_eq!(both.status.code(), Some(64), "--json and --folded conflict");
 }
 

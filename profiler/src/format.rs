@@ -1,10 +1,10 @@
 //! The `.tjprof` file format: a [`Profile`] on disk.
 //!
 //! `docs/profile-format.md` describes it byte by byte. In short: the magic
-//! `TJPROF`, a little-endian `u16` version, then five sections in a fixed
-//! order (header, functions, samples, events, stats), each a tag byte, a
-//! LEB128 byte length and a body of LEB128 varints, tier bytes and
-//! length-prefixed UTF-8 strings.
+//! `TJPROF`, a little-endian `u16` version (3; 1 and 2 still read), then
+//! five sections in a fixed order (header, functions, samples, events,
+//! stats), each a tag byte, a LEB128 byte length and a body of LEB128
+//! varints, tier bytes and length-prefixed UTF-8 strings.
 //!
 //! Contract:
 //! - [`write`] then [`read`] gives back an equal [`Profile`]. [`write`]
@@ -24,10 +24,11 @@ use crate::profile::{Frame, Profile, Sample, SamplerStats, Tier, TierEvent, Tier
 pub const MAGIC: [u8; 6] = *b"TJPROF";
 
 /// The format version this code writes.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 
 /// The oldest version this code reads. Version 1 lacks the sampling
-/// engine and the idle-tick count (read as "" and 0).
+/// engine and the idle-tick count (read as "" and 0); versions 1 and 2
+/// lack the on-stack-replacement events (kinds 3 and 4).
 pub const OLDEST_VERSION: u16 = 1;
 
 /// Bytes before the first section: the magic and the version.
@@ -37,6 +38,11 @@ const PREAMBLE_LEN: usize = MAGIC.len() + 2;
 const EVENT_COMPILE: u8 = 0;
 const EVENT_INSTALL: u8 = 1;
 const EVENT_RETIRE: u8 = 2;
+const EVENT_OSR_COMPILE: u8 = 3;
+const EVENT_OSR_ENTRY: u8 = 4;
+
+/// The first version with the OSR event kinds.
+const OSR_EVENTS_SINCE: u16 = 3;
 
 /// Why a file could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,8 +201,14 @@ fn encode_section(section: Section, profile: &Profile, version: u16) -> Vec<u8> 
             }
         }
         Section::Events => {
-            put_varint(&mut body, profile.events.len() as u64);
-            for event in &profile.events {
+            // Older versions have no OSR events: they are left out.
+            let events: Vec<&TierEvent> = profile
+                .events
+                .iter()
+                .filter(|e| version >= OSR_EVENTS_SINCE || !is_osr_event(e))
+                .collect();
+            put_varint(&mut body, events.len() as u64);
+            for event in events {
                 put_event(&mut body, event);
             }
         }
@@ -233,7 +245,29 @@ fn put_event(out: &mut Vec<u8>, event: &TierEvent) {
         }
         TierEventKind::Install { tier } => out.extend_from_slice(&[EVENT_INSTALL, tier.code()]),
         TierEventKind::Retire { tier } => out.extend_from_slice(&[EVENT_RETIRE, tier.code()]),
+        TierEventKind::OsrCompile {
+            pc,
+            duration_ns,
+            queue_ns,
+        } => {
+            out.push(EVENT_OSR_COMPILE);
+            put_varint(out, pc.into());
+            put_varint(out, duration_ns);
+            put_varint(out, queue_ns);
+        }
+        TierEventKind::OsrEntry { pc, from, to } => {
+            out.push(EVENT_OSR_ENTRY);
+            put_varint(out, pc.into());
+            out.extend_from_slice(&[from.code(), to.code()]);
+        }
     }
+}
+
+fn is_osr_event(event: &TierEvent) -> bool {
+    matches!(
+        event.kind,
+        TierEventKind::OsrCompile { .. } | TierEventKind::OsrEntry { .. }
+    )
 }
 
 fn put_stats(out: &mut Vec<u8>, stats: &SamplerStats, version: u16) {
@@ -330,7 +364,8 @@ fn read_section(
         }
         Section::Events => {
             let functions = profile.functions.len();
-            profile.events = read_items(body, "tier event", 4, |c| read_event(c, functions))?;
+            profile.events =
+                read_items(body, "tier event", 4, |c| read_event(c, functions, version))?;
             Ok(())
         }
         Section::Stats => read_stats(body, &mut profile.stats, version),
@@ -403,10 +438,11 @@ fn read_sample(c: &mut Cursor<'_>, functions: usize) -> Result<Sample, Fault> {
     })
 }
 
-fn read_event(c: &mut Cursor<'_>, functions: usize) -> Result<TierEvent, Fault> {
+fn read_event(c: &mut Cursor<'_>, functions: usize, version: u16) -> Result<TierEvent, Fault> {
     let time_ns = c.varint()?;
     let func = c.function_id(functions)?;
     let kind_at = c.pos;
+    let osr_events = version >= OSR_EVENTS_SINCE;
     let kind = match c.u8()? {
         EVENT_COMPILE => TierEventKind::Compile {
             from: c.tier()?,
@@ -416,11 +452,26 @@ fn read_event(c: &mut Cursor<'_>, functions: usize) -> Result<TierEvent, Fault> 
         },
         EVENT_INSTALL => TierEventKind::Install { tier: c.tier()? },
         EVENT_RETIRE => TierEventKind::Retire { tier: c.tier()? },
+        EVENT_OSR_COMPILE if osr_events => TierEventKind::OsrCompile {
+            pc: c.varint_u32("loop header pc")?,
+            duration_ns: c.varint()?,
+            queue_ns: c.varint()?,
+        },
+        EVENT_OSR_ENTRY if osr_events => TierEventKind::OsrEntry {
+            pc: c.varint_u32("loop header pc")?,
+            from: c.tier()?,
+            to: c.tier()?,
+        },
         other => {
+            let kinds = if osr_events {
+                "compile (0), install (1), retire (2), osr compile (3) or osr entry (4)"
+            } else {
+                "compile (0), install (1) or retire (2) (OSR events need version 3)"
+            };
             return Err(Fault::Bad {
                 at: kind_at,
-                what: format!("event kind {other} is not compile (0), install (1) or retire (2)"),
-            })
+                what: format!("event kind {other} is not {kinds}"),
+            });
         }
     };
     Ok(TierEvent {

@@ -94,6 +94,27 @@ pub enum TierEventKind {
         /// Its tier.
         tier: Tier,
     },
+    /// An optimizing compile for entry by on-stack replacement at one
+    /// loop header finished (optimized OSR code, installed in no slot).
+    OsrCompile {
+        /// The loop header's bytecode pc.
+        pc: u32,
+        /// Compile time.
+        duration_ns: u64,
+        /// Time between the request and the start of the compile.
+        queue_ns: u64,
+    },
+    /// A running activation moved into compiled code at a loop header
+    /// (on-stack replacement). Recorded for the first such move per
+    /// (function, loop header, from tier, to tier) only.
+    OsrEntry {
+        /// The loop header's bytecode pc.
+        pc: u32,
+        /// The tier the activation ran in.
+        from: Tier,
+        /// The tier of the code it moved into.
+        to: Tier,
+    },
 }
 
 /// A tier event.

@@ -74,6 +74,33 @@ pub fn rich() -> Profile {
                 kind: TierEventKind::Retire { tier: Interp },
             },
             TierEvent {
+                time_ns: 1_000,
+                func: 0,
+                kind: TierEventKind::OsrCompile {
+                    pc: 12,
+                    duration_ns: 450_000,
+                    queue_ns: 7_000,
+                },
+            },
+            TierEvent {
+                time_ns: 1_100,
+                func: 0,
+                kind: TierEventKind::OsrEntry {
+                    pc: 12,
+                    from: Baseline,
+                    to: Optimized,
+                },
+            },
+            TierEvent {
+                time_ns: u64::MAX - 1,
+                func: 3,
+                kind: TierEventKind::OsrEntry {
+                    pc: u32::MAX,
+                    from: Interp,
+                    to: Runtime,
+                },
+            },
+            TierEvent {
                 time_ns: u64::MAX,
                 func: 3,
                 kind: TierEventKind::Compile {

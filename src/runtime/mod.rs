@@ -175,6 +175,8 @@ pub struct Vm {
     osr_code: osr::OsrCode,
     /// Activations moved from the interpreter into compiled code.
     osr_count: std::sync::atomic::AtomicU64,
+    /// Which moves into OSR code have been recorded as tier events.
+    osr_moves_seen: osr::OsrMovesSeen,
     /// The loop headers of each function.
     loop_headers: Vec<LoopHeaders>,
     perf: Mutex<PerfOutputs>,
@@ -227,6 +229,7 @@ impl Vm {
         verify_module(&module).map_err(VmError::Verify)?;
         let methods = MethodTable::new(&module, interp::interpreter_entry);
         let loop_headers = module.funcs.iter().map(LoopHeaders::of).collect();
+        let osr_moves_seen = osr::OsrMovesSeen::new(&module);
         let output = match options.line_buffered {
             Some(line_buffered) => Output::new(line_buffered),
             None => Output::default(),
@@ -280,6 +283,7 @@ impl Vm {
             installed,
             osr_code: osr::OsrCode::default(),
             osr_count: std::sync::atomic::AtomicU64::new(0),
+            osr_moves_seen,
             loop_headers,
             perf: Mutex::new(PerfOutputs::default()),
             events: Mutex::new(Vec::new()),
@@ -429,7 +433,8 @@ impl Vm {
             let optimized = match event.kind {
                 TierEventKind::Install { tier } => tier == profile_tier(Tier::Opt),
                 TierEventKind::Compile { to, .. } => to == profile_tier(Tier::Opt),
-                TierEventKind::Retire { .. } => false,
+                TierEventKind::OsrCompile { .. } => true,
+                TierEventKind::Retire { .. } | TierEventKind::OsrEntry { .. } => false,
             };
             if optimized {
                 first.entry(event.func).or_insert(event.time_ns);
@@ -535,7 +540,6 @@ impl Vm {
         queue_ns: u64,
     ) -> Result<osr::OsrBlob, VmError> {
         let name = &self.module.func(func).name;
-        let from = self.current_tier(func);
         let begun = std::time::Instant::now();
         let compiled = self
             .run_optimizer(func, Some(pc))
@@ -545,21 +549,12 @@ impl Vm {
                 "{name}: the optimizer gave no OSR entry at pc {pc}"
             ))
         })?;
-        let duration_ns = begun.elapsed().as_nanos() as u64;
-        let kind = TierEventKind::Compile {
-            from: profile_tier(from),
-            to: profile_tier(Tier::Opt),
-            duration_ns,
+        let kind = TierEventKind::OsrCompile {
+            pc,
+            duration_ns: begun.elapsed().as_nanos() as u64,
             queue_ns,
         };
-        // The event's `from` is the tier of the function's installed code;
-        // the trace says what this code is for instead.
-        self.event_traced(func, kind, false);
-        self.trace_note(&format!(
-            "{name}: loop at pc {pc} -> opt OSR code (compile {:.1} us, queued {:.1} us)",
-            duration_ns as f64 / 1e3,
-            queue_ns as f64 / 1e3
-        ));
+        self.event(func, kind);
         let blob = self.place(&compiled)?;
         Ok(osr::OsrBlob {
             blob,
@@ -568,15 +563,16 @@ impl Vm {
     }
 
     /// The OSR entry for loop header `pc` of the code installed for
-    /// `func`, if that code is still `slot_entry` and has one; published
-    /// in `calling` under the lock that replacing the code takes.
+    /// `func`, if that code is still `slot_entry` and has one, and the
+    /// code's tier; published in `calling` under the lock that replacing
+    /// the code takes.
     fn installed_osr_entry(
         &self,
         func: FuncId,
         pc: u32,
         slot_entry: usize,
         calling: &AtomicUsize,
-    ) -> Option<usize> {
+    ) -> Option<(usize, Tier)> {
         let installed = self.installed.lock();
         let code = installed.get(func.index())?.as_ref()?;
         if code.blob.code_rx != slot_entry {
@@ -586,7 +582,7 @@ impl Vm {
         let entry = code.blob.code_rx + offset as usize;
         calling.store(entry, std::sync::atomic::Ordering::Relaxed);
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        Some(entry)
+        Some((entry, code.blob.tier))
     }
 
     /// The entry of the optimized OSR code of `func` at loop header `pc`,
@@ -717,21 +713,39 @@ impl Vm {
         }
     }
 
+    /// Counts an activation of `func` moving from `from` into `to` code at
+    /// loop header `pc`; the first such move is a tier event (every
+    /// activation that loops may move: recording each would flood the
+    /// profile). Every move after the first costs a load and a test.
+    fn osr_moved(&self, func: FuncId, pc: u32, from: Tier, to: Tier) {
+        self.osr_count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !self.osr_moves_seen.seen(func, pc, from, to) {
+            self.first_osr_entry(func, pc, from, to);
+        }
+    }
+
+    /// The tier event of [`Vm::osr_moved`], if this thread is the first
+    /// to make the move; out of line, so that the moves after the first
+    /// do not pay for its code.
+    #[cold]
+    #[inline(never)]
+    fn first_osr_entry(&self, func: FuncId, pc: u32, from: Tier, to: Tier) {
+        if self.osr_moves_seen.mark(func, pc, from, to) {
+            let (from, to) = (profile_tier(from), profile_tier(to));
+            self.event(func, TierEventKind::OsrEntry { pc, from, to });
+        }
+    }
+
     /// Records a tier event (for profiles), and prints it with
     /// `trace_tiers`.
     fn event(&self, func: FuncId, kind: TierEventKind) {
-        self.event_traced(func, kind, true);
-    }
-
-    /// [`Vm::event`], printed only if `trace` (a caller that prints a
-    /// line of its own).
-    fn event_traced(&self, func: FuncId, kind: TierEventKind, trace: bool) {
         let event = TierEvent {
             time_ns: self.started.elapsed().as_nanos() as u64,
             func: func.0,
             kind,
         };
-        if trace && self.options.trace_tiers {
+        if self.options.trace_tiers {
             let line = trace_line(&event, &self.module.func(func).name);
             let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
         }
@@ -1050,10 +1064,10 @@ impl Host for Vm {
         if inner_loop_of_optimized {
             return None;
         }
-        let entry = self
+        let (entry, to) = self
             .installed_osr_entry(func, pc, slot_entry, calling)
             .or_else(|| {
-                if self.options.osr_every_loop {
+                let optimized = if self.options.osr_every_loop {
                     self.osr_entry_compiled_now(func, pc, calling)
                 } else if self.loop_headers[func.index()].outermost.contains(&pc) {
                     // Installed code without an entry here (optimized
@@ -1062,10 +1076,10 @@ impl Host for Vm {
                     self.queued_osr_entry(func, pc, calling)
                 } else {
                     None
-                }
+                };
+                optimized.map(|entry| (entry, Tier::Opt))
             })?;
-        self.osr_count
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.osr_moved(func, pc, Tier::Interp, to);
         Some(entry)
     }
 
@@ -1082,8 +1096,7 @@ impl Host for Vm {
             }
             entry
         }?;
-        self.osr_count
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.osr_moved(func, pc, Tier::Baseline, Tier::Opt);
         Some(entry)
     }
 }
@@ -1154,6 +1167,20 @@ fn trace_line(event: &TierEvent, name: &str) -> String {
         TierEventKind::Retire { tier } => format!(
             "[{ms:10.3} ms] tier: {name}: retired {} code\n",
             tier.name()
+        ),
+        TierEventKind::OsrCompile {
+            pc,
+            duration_ns,
+            queue_ns,
+        } => format!(
+            "[{ms:10.3} ms] tier: {name}: loop at pc {pc} -> opt OSR code (compile {:.1} us, queued {:.1} us)\n",
+            duration_ns as f64 / 1e3,
+            queue_ns as f64 / 1e3
+        ),
+        TierEventKind::OsrEntry { pc, from, to } => format!(
+            "[{ms:10.3} ms] tier: {name}: loop at pc {pc} entered by OSR: {} -> {} (first entry)\n",
+            from.name(),
+            to.name()
         ),
     }
 }

@@ -21,8 +21,9 @@
 use super::code_memory::Blob;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use tierjit_tiers::bytecode::FuncId;
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use tierjit_tiers::bytecode::{FuncId, Module};
+use tierjit_tiers::code::Tier;
 
 /// A placed OSR blob and the address of its entry.
 #[derive(Clone, Copy, Debug)]
@@ -196,15 +197,108 @@ impl OsrCode {
     }
 }
 
+/// Which moves into code at a loop header (on-stack replacement) have
+/// happened, so that only the first per (function, loop header, from
+/// tier, to tier) becomes a tier event: activations move millions of
+/// times (in the `osr_every_loop` test mode, every activation that
+/// loops).
+///
+/// Guarantees: [`OsrMovesSeen::mark`] is true exactly once per
+/// (function, pc, from, to), whichever threads race for it; checking a
+/// move marked before ([`OsrMovesSeen::seen`]) costs one relaxed load of
+/// two bytes that nobody writes any more.
+pub struct OsrMovesSeen {
+    /// Per (function, pc) of the module ([`Module::code_offset`] + pc): a
+    /// bit per (from, to) pair of tiers.
+    seen: Box<[AtomicU16]>,
+    /// [`Module::code_offset`] of each function.
+    code_offsets: Box<[u32]>,
+}
+
+impl OsrMovesSeen {
+    /// Nothing seen, for every instruction of `module`.
+    pub fn new(module: &Module) -> OsrMovesSeen {
+        let code_offsets = module
+            .funcs
+            .iter()
+            .scan(0u32, |offset, f| {
+                let at = *offset;
+                *offset += f.code.len() as u32;
+                Some(at)
+            })
+            .collect();
+        OsrMovesSeen {
+            seen: (0..module.code_len()).map(|_| AtomicU16::new(0)).collect(),
+            code_offsets,
+        }
+    }
+
+    /// Whether the move of an activation of `func` from `from` into `to`
+    /// code at loop header `pc` is marked (true for a pc outside the
+    /// module: there is nothing to record).
+    #[inline]
+    pub fn seen(&self, func: FuncId, pc: u32, from: Tier, to: Tier) -> bool {
+        self.flags(func, pc)
+            .is_none_or(|flags| flags.load(Ordering::Relaxed) & Self::bit(from, to) != 0)
+    }
+
+    /// Marks the move: true if this call marked it, so once per (`func`,
+    /// `pc`, `from`, `to`) whichever threads race for it (false for a pc
+    /// outside the module).
+    pub fn mark(&self, func: FuncId, pc: u32, from: Tier, to: Tier) -> bool {
+        let bit = Self::bit(from, to);
+        self.flags(func, pc)
+            .is_some_and(|flags| flags.fetch_or(bit, Ordering::Relaxed) & bit == 0)
+    }
+
+    #[inline]
+    fn flags(&self, func: FuncId, pc: u32) -> Option<&AtomicU16> {
+        let offset = *self.code_offsets.get(func.index())?;
+        self.seen.get(offset as usize + pc as usize)
+    }
+
+    /// The bit of (`from`, `to`): one per pair of tiers.
+    #[inline]
+    fn bit(from: Tier, to: Tier) -> u16 {
+        1 << (from as u16 * Tier::ALL.len() as u16 + to as u16)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::code_memory::CodeMemory;
-    use tierjit_tiers::code::Tier;
+
+    #[test]
+    fn each_move_is_marked_once_per_function_header_and_tiers() {
+        let module = crate::lang::compile(
+            b"fn f(n: int) -> int { let s = 0; for i in 0..n { s = s + i; } return s; }
+            fn main() { let t = 0; while t < 3 { t = t + 1; } print(f(t)); }",
+        )
+        .expect("compiles");
+        let moves = OsrMovesSeen::new(&module);
+        let (f, main) = (module.find("f").unwrap(), module.find("main").unwrap());
+        let first = |func, pc, from, to| {
+            let unseen = !moves.seen(func, pc, from, to);
+            let marked = moves.mark(func, pc, from, to);
+            assert_eq!(unseen, marked);
+            assert!(moves.seen(func, pc, from, to));
+            marked
+        };
+        assert!(first(f, 2, Tier::Interp, Tier::Opt));
+        assert!(!first(f, 2, Tier::Interp, Tier::Opt));
+        assert!(first(f, 2, Tier::Interp, Tier::Baseline));
+        assert!(first(f, 2, Tier::Baseline, Tier::Opt));
+        assert!(first(f, 2, Tier::Opt, Tier::Opt));
+        assert!(first(f, 3, Tier::Interp, Tier::Opt));
+        assert!(first(main, 2, Tier::Interp, Tier::Opt));
+        assert!(!first(main, 2, Tier::Interp, Tier::Opt));
+        assert!(!first(main, u32::MAX / 2, Tier::Interp, Tier::Opt));
+        assert!(!first(FuncId(99), 0, Tier::Interp, Tier::Opt));
+    }
 
     #[test]
     fn code_asked_for_ahead_survives_the_install_it_came_with() {
-        let mut memory = CodeMemory::new();
+        let mut memory = crate::runtime::code_memory::CodeMemory::new();
         let blob = memory
             .alloc_blob(Tier::Opt, FuncId(3), &[0xC3; 8], &[], &[], &[])
             .unwrap();

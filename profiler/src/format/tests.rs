@@ -51,10 +51,10 @@ fn file_starts_with_magic_version_and_header_section() {
         duration_ns: 300,
         ..Profile::default()
     });
-    // magic, version 2 (LE), tag 1, length 5, "a", 300 = ac 02, rate 0.
+    // magic, version 3 (LE), tag 1, length 5, "a", 300 = ac 02, rate 0.
     assert_eq!(
         bytes[..14],
-        [b'T', b'J', b'P', b'R', b'O', b'F', 2, 0, 1, 5, 1, b'a', 0xac, 0x02]
+        [b'T', b'J', b'P', b'R', b'O', b'F', 3, 0, 1, 5, 1, b'a', 0xac, 0x02]
     );
 }
 
@@ -120,7 +120,7 @@ fn other_versions_are_refused() {
     bytes[6] = 7;
     assert_eq!(
         message(&bytes),
-        "unsupported version 7 (this tierjit reads versions 1 to 2)"
+        "unsupported version 7 (this tierjit reads versions 1 to 3)"
     );
 }
 
@@ -212,16 +212,27 @@ fn documented_example() -> Profile {
             1_000_000,
             vec![frame(1, Tier::Optimized, 3), frame(0, Tier::Interp, 7)],
         )],
-        events: vec![TierEvent {
-            time_ns: 400,
-            func: 1,
-            kind: TierEventKind::Compile {
-                from: Tier::Interp,
-                to: Tier::Optimized,
-                duration_ns: 120_000,
-                queue_ns: 0,
+        events: vec![
+            TierEvent {
+                time_ns: 400,
+                func: 1,
+                kind: TierEventKind::Compile {
+                    from: Tier::Interp,
+                    to: Tier::Optimized,
+                    duration_ns: 120_000,
+                    queue_ns: 0,
+                },
             },
-        }],
+            TierEvent {
+                time_ns: 600,
+                func: 0,
+                kind: TierEventKind::OsrEntry {
+                    pc: 12,
+                    from: Tier::Interp,
+                    to: Tier::Baseline,
+                },
+            },
+        ],
         stats: SamplerStats {
             requested_hz: 1000,
             samples: 1,
@@ -252,13 +263,26 @@ fn documented_bytes() -> Vec<u8> {
 fn docs_example_matches_the_writer() {
     let bytes = bytes_of(&documented_example());
     assert_eq!(documented_bytes(), bytes, "docs/profile-format.md is stale");
-    assert_eq!(bytes.len(), 88);
+    assert_eq!(bytes.len(), 95);
     let cut = &bytes[..bytes.len() - 1];
     assert_eq!(
         message(cut),
-        "truncated: the stats section (26 bytes) at byte 60 ends past the end of the file"
+        "truncated: the stats section (26 bytes) at byte 67 ends past the end of the file"
     );
     assert_eq!(read(&bytes), Ok(documented_example()));
+}
+
+/// `profile` as a file of an older `version` reads: without what that
+/// version cannot hold.
+fn as_read_from_version(mut profile: Profile, version: u16) -> Profile {
+    if version < 3 {
+        profile.events.retain(|e| !is_osr_event(e));
+    }
+    if version < 2 {
+        profile.stats.engine.clear();
+        profile.stats.idle_ticks = 0;
+    }
+    profile
 }
 
 #[test]
@@ -270,12 +294,126 @@ fn version_1_files_still_read_without_engine_and_idle_ticks() {
     let old = read(&bytes).unwrap();
     assert_eq!(old.stats.engine, "");
     assert_eq!(old.stats.idle_ticks, 0);
-    let mut expected = profile;
-    expected.stats.engine.clear();
-    expected.stats.idle_ticks = 0;
-    assert_eq!(old, expected);
+    assert_eq!(old, as_read_from_version(profile, 1));
     // A version 2 body in a file that says version 1 has bytes left over.
-    let mut mislabelled = bytes_of(&rich());
+    let mut mislabelled = Vec::new();
+    write_version(&rich(), &mut mislabelled, 2).unwrap();
     mislabelled[6] = 1;
     assert!(read(&mislabelled).is_err());
+}
+
+#[test]
+fn version_2_files_still_read_without_osr_events() {
+    let profile = rich();
+    let mut bytes = Vec::new();
+    write_version(&profile, &mut bytes, 2).unwrap();
+    assert_eq!(bytes[6..8], [2, 0]);
+    let old = read(&bytes).unwrap();
+    assert!(!old.events.iter().any(is_osr_event));
+    assert_eq!(old, as_read_from_version(profile, 2));
+}
+
+/// A profile of one function with one event, as bytes of `version`, and
+/// the offset of the event's kind byte.
+fn one_event_file(kind: TierEventKind, version: u16) -> (Vec<u8>, usize) {
+    let profile = Profile {
+        functions: vec!["f".into()],
+        events: vec![TierEvent {
+            time_ns: 5,
+            func: 0,
+            kind,
+        }],
+        ..Profile::default()
+    };
+    let mut bytes = Vec::new();
+    write_version(&profile, &mut bytes, version).unwrap();
+    // The events section: tag 4, length, count 1, time 5, function 0,
+    // then the kind byte.
+    let events = (0..bytes.len())
+        .find(|&i| bytes[i] == 4 && bytes.get(i + 2..i + 5) == Some(&[1, 5, 0]))
+        .expect("the events section");
+    (bytes, events + 5)
+}
+
+#[test]
+fn osr_events_in_a_version_2_file_are_an_error() {
+    let entry = TierEventKind::OsrEntry {
+        pc: 7,
+        from: Tier::Interp,
+        to: Tier::Optimized,
+    };
+    let (mut bytes, kind_at) = one_event_file(entry, 3);
+    assert_eq!(bytes[kind_at], 4);
+    assert_eq!(read(&bytes).unwrap().events[0].kind, entry);
+    bytes[6] = 2;
+    assert_eq!(
+        message(&bytes),
+        format!(
+            "byte {kind_at}: tier event 1 of 1: event kind 4 is not compile (0), install (1) \
+             or retire (2) (OSR events need version 3)"
+        )
+    );
+}
+
+#[test]
+fn unknown_event_kinds_and_bad_osr_fields_are_named() {
+    let compile = TierEventKind::OsrCompile {
+        pc: 3,
+        duration_ns: 1,
+        queue_ns: 2,
+    };
+    let (bytes, kind_at) = one_event_file(compile, 3);
+    assert_eq!(bytes[kind_at], 3);
+    let mut unknown = bytes.clone();
+    unknown[kind_at] = 5;
+    assert_eq!(
+        message(&unknown),
+        format!(
+            "byte {kind_at}: tier event 1 of 1: event kind 5 is not compile (0), install (1), \
+             retire (2), osr compile (3) or osr entry (4)"
+        )
+    );
+    let entry = TierEventKind::OsrEntry {
+        pc: 3,
+        from: Tier::Interp,
+        to: Tier::Baseline,
+    };
+    let (mut bad_tier, kind_at) = one_event_file(entry, 3);
+    bad_tier[kind_at + 3] = 9; // kind, pc 3, from, to
+    assert_eq!(
+        message(&bad_tier),
+        format!(
+            "byte {}: tier event 1 of 1: tier code 9 is not a tier (0 to 3)",
+            kind_at + 3
+        )
+    );
+    // A pc over 32 bits: the body grows, so build the section by hand.
+    let mut body = vec![1, 5, 0, 3];
+    body.extend([0x80, 0x80, 0x80, 0x80, 0x10, 1, 2]); // pc 2^32
+    let mut wide = bytes[..kind_at - 5].to_vec();
+    wide.extend([4, body.len() as u8]);
+    wide.extend(&body);
+    let stats_at = kind_at + bytes[kind_at - 4] as usize - 3;
+    wide.extend(&bytes[stats_at..]);
+    assert_eq!(
+        message(&wide),
+        format!(
+            "byte {}: tier event 1 of 1: loop header pc 4294967296 does not fit in 32 bits",
+            kind_at + 1
+        )
+    );
+}
+
+#[test]
+fn every_event_kind_round_trips_in_every_version_that_has_it() {
+    for version in OLDEST_VERSION..=VERSION {
+        let profile = rich();
+        let mut bytes = Vec::new();
+        write_version(&profile, &mut bytes, version).unwrap();
+        assert_eq!(
+            read(&bytes),
+            Ok(as_read_from_version(profile, version)),
+            "version {version}"
+        );
+    }
 }

@@ -68,11 +68,14 @@ pub(crate) struct LineRow {
     pub(crate) samples: u64,
 }
 
-/// Compile times for one target tier.
+/// Compile times for one target tier, of whole functions or of code for
+/// on-stack replacement at a loop header.
 #[derive(Clone, Debug)]
 pub(crate) struct CompileTimes {
     /// The tier compiled for.
     pub(crate) tier: Tier,
+    /// Whether these are OSR compiles ([`TierEventKind::OsrCompile`]).
+    pub(crate) osr: bool,
     /// Compile durations, sorted ascending (never empty).
     pub(crate) sorted_ns: Vec<u64>,
 }
@@ -111,7 +114,8 @@ pub(crate) struct Analysis {
     pub(crate) functions: Vec<FunctionRow>,
     /// Lines by weight, heaviest first.
     pub(crate) lines: Vec<LineRow>,
-    /// Compile times per target tier, in tier order.
+    /// Compile times per target tier, in tier order, then those of OSR
+    /// compiles.
     pub(crate) compiles: Vec<CompileTimes>,
     /// Whether some frame ran in [`Tier::Runtime`] (shows its column).
     pub(crate) has_runtime_frames: bool,
@@ -226,22 +230,32 @@ fn sorted_lines(lines: HashMap<(u32, u32), (u64, u64)>) -> Vec<LineRow> {
 }
 
 fn compute_compile_times(profile: &Profile) -> Vec<CompileTimes> {
+    let times = |tier: Tier, osr: bool| {
+        let mut sorted_ns: Vec<u64> = profile
+            .events
+            .iter()
+            .filter_map(|e| match e.kind {
+                TierEventKind::Compile {
+                    to, duration_ns, ..
+                } if to == tier && !osr => Some(duration_ns),
+                // OSR code is optimized code.
+                TierEventKind::OsrCompile { duration_ns, .. } if tier == Tier::Optimized && osr => {
+                    Some(duration_ns)
+                }
+                _ => None,
+            })
+            .collect();
+        sorted_ns.sort_unstable();
+        (!sorted_ns.is_empty()).then_some(CompileTimes {
+            tier,
+            osr,
+            sorted_ns,
+        })
+    };
     TIERS
         .iter()
-        .filter_map(|&tier| {
-            let mut sorted_ns: Vec<u64> = profile
-                .events
-                .iter()
-                .filter_map(|e| match e.kind {
-                    TierEventKind::Compile {
-                        to, duration_ns, ..
-                    } if to == tier => Some(duration_ns),
-                    _ => None,
-                })
-                .collect();
-            sorted_ns.sort_unstable();
-            (!sorted_ns.is_empty()).then_some(CompileTimes { tier, sorted_ns })
-        })
+        .filter_map(|&tier| times(tier, false))
+        .chain(times(Tier::Optimized, true))
         .collect()
 }
 

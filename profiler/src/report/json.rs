@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::analysis::{function_name, histogram_percentile, Analysis, FunctionRow, TierSplit};
-use crate::profile::{Profile, TierEvent, TierEventKind};
+use crate::profile::{Profile, Tier, TierEvent, TierEventKind};
 
 #[derive(Serialize)]
 struct Report {
@@ -66,7 +66,7 @@ struct Event {
 }
 
 #[derive(Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 enum EventKind {
     Compile {
         from: &'static str,
@@ -80,11 +80,27 @@ enum EventKind {
     Retire {
         tier: &'static str,
     },
+    /// Optimized code for entry at one loop header.
+    OsrCompile {
+        pc: u32,
+        to: &'static str,
+        duration_ns: u64,
+        queue_ns: u64,
+    },
+    /// The first move of an activation into code at a loop header, per
+    /// (function, pc, from, to).
+    OsrEntry {
+        pc: u32,
+        from: &'static str,
+        to: &'static str,
+    },
 }
 
 #[derive(Serialize)]
 struct CompileTimes {
     tier: &'static str,
+    /// Compiles of code for entry at a loop header (on-stack replacement).
+    osr: bool,
     compiles: usize,
     total_ns: u64,
     p50_ns: u64,
@@ -144,6 +160,7 @@ pub(crate) fn render(profile: &Profile) -> String {
             .iter()
             .map(|c| CompileTimes {
                 tier: c.tier.name(),
+                osr: c.osr,
                 compiles: c.sorted_ns.len(),
                 total_ns: c.sum(),
                 p50_ns: c.percentile(50),
@@ -204,6 +221,21 @@ fn timeline(profile: &Profile) -> Vec<Event> {
                 },
                 TierEventKind::Install { tier } => EventKind::Install { tier: tier.name() },
                 TierEventKind::Retire { tier } => EventKind::Retire { tier: tier.name() },
+                TierEventKind::OsrCompile {
+                    pc,
+                    duration_ns,
+                    queue_ns,
+                } => EventKind::OsrCompile {
+                    pc,
+                    to: Tier::Optimized.name(),
+                    duration_ns,
+                    queue_ns,
+                },
+                TierEventKind::OsrEntry { pc, from, to } => EventKind::OsrEntry {
+                    pc,
+                    from: from.name(),
+                    to: to.name(),
+                },
             },
         })
         .collect()

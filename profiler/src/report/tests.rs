@@ -6,7 +6,9 @@ const MS: u64 = 1_000_000;
 
 /// Ten 1 ms samples with known shares. Self: fib 70% (4 opt, 3
 /// baseline), helper 20%, main 10%. Total: main 100%, fib 70% (counted
-/// once in the recursive samples), helper 20%.
+/// once in the recursive samples), helper 20%. Events: fib goes interp ->
+/// baseline -> opt; main's loop gets optimized OSR code, which main's
+/// interpreted activation enters.
 fn known_shares() -> Profile {
     use Tier::*;
     let (main, fib, helper) = (0, 1, 2);
@@ -54,6 +56,24 @@ fn known_shares() -> Profile {
             compile(3 * MS, Baseline, Optimized, 2 * MS, 100_000),
             event(5_100_000, TierEventKind::Install { tier: Optimized }),
             event(6 * MS, TierEventKind::Retire { tier: Baseline }),
+            TierEvent {
+                time_ns: 7 * MS,
+                func: main,
+                kind: TierEventKind::OsrCompile {
+                    pc: 9,
+                    duration_ns: 300_000,
+                    queue_ns: 20_000,
+                },
+            },
+            TierEvent {
+                time_ns: 7_400_000,
+                func: main,
+                kind: TierEventKind::OsrEntry {
+                    pc: 9,
+                    from: Interp,
+                    to: Optimized,
+                },
+            },
         ],
         stats: SamplerStats {
             requested_hz: 1000,
@@ -95,17 +115,20 @@ Hottest lines (self time)
    10.0%        1  main:2
 
 Tier timeline
-      time  function  event                        compile    queued
-  1.000 ms  fib       compile interp -> baseline  200.0 us   50.0 us
+      time  function  event                                    compile    queued
+  1.000 ms  fib       compile interp -> baseline              200.0 us   50.0 us
   1.250 ms  fib       install baseline
-  3.000 ms  fib       compile baseline -> opt      2.00 ms  100.0 us
+  3.000 ms  fib       compile baseline -> opt                  2.00 ms  100.0 us
   5.100 ms  fib       install opt
   6.000 ms  fib       retire baseline
+  7.000 ms  main      osr compile opt (loop at pc 9)          300.0 us   20.0 us
+  7.400 ms  main      osr entry interp -> opt (loop at pc 9)
 
 Compile times by target tier
-  tier      compiles     total       p50       p90       p99       max
-  baseline         1  200.0 us  200.0 us  200.0 us  200.0 us  200.0 us
-  opt              1   2.00 ms   2.00 ms   2.00 ms   2.00 ms   2.00 ms
+  tier       compiles     total       p50       p90       p99       max
+  baseline          1  200.0 us  200.0 us  200.0 us  200.0 us  200.0 us
+  opt               1   2.00 ms   2.00 ms   2.00 ms   2.00 ms   2.00 ms
+  opt (osr)         1  300.0 us  300.0 us  300.0 us  300.0 us  300.0 us
 
 Sampler
   engine   sampler-thread, 7 idle ticks (a thread not running: no sample taken)
@@ -147,7 +170,7 @@ fn top_limits_rows_and_says_how_many_are_left() {
     let report = text(&known_shares(), &options);
     assert_eq!(report.matches("  ... and 2 more functions\n").count(), 2);
     assert!(report.contains("  ... and 2 more lines\n"));
-    assert!(report.contains("  ... and 2 more events\n"));
+    assert!(report.contains("  ... and 4 more events\n"));
 }
 
 #[test]
@@ -239,12 +262,26 @@ fn json_parses_and_holds_the_analysis() {
     assert_eq!(value["lines"][0]["line"], 5);
     assert_eq!(value["lines"][0]["percent"], 40.0);
     let timeline = value["timeline"].as_array().unwrap();
-    assert_eq!(timeline.len(), 5);
+    assert_eq!(timeline.len(), 7);
     assert_eq!(timeline[2]["kind"], "compile");
     assert_eq!(timeline[2]["to"], "opt");
     assert_eq!(timeline[4]["kind"], "retire");
+    assert_eq!(
+        timeline[5],
+        serde_json::json!({"time_ns": 7 * MS, "function": "main", "kind": "osr_compile",
+            "pc": 9, "to": "opt", "duration_ns": 300_000, "queue_ns": 20_000})
+    );
+    assert_eq!(
+        timeline[6],
+        serde_json::json!({"time_ns": 7_400_000, "function": "main", "kind": "osr_entry",
+            "pc": 9, "from": "interp", "to": "opt"})
+    );
     assert_eq!(value["compile_times"][1]["tier"], "opt");
+    assert_eq!(value["compile_times"][1]["osr"], false);
     assert_eq!(value["compile_times"][1]["p50_ns"], 2 * MS);
+    assert_eq!(value["compile_times"][2]["tier"], "opt");
+    assert_eq!(value["compile_times"][2]["osr"], true);
+    assert_eq!(value["compile_times"][2]["compiles"], 1);
     assert_eq!(value["sampler"]["handler_p99_ns"], 4_000);
     assert_eq!(value["sampler"]["achieved_hz"], 1000.0);
     assert_eq!(value["sampler"]["engine"], "sampler-thread");

@@ -187,6 +187,20 @@ fn event_cells(profile: &Profile, event: &TierEvent) -> Vec<String> {
         ]),
         TierEventKind::Install { tier } => cells.push(format!("install {}", tier.name())),
         TierEventKind::Retire { tier } => cells.push(format!("retire {}", tier.name())),
+        TierEventKind::OsrCompile {
+            pc,
+            duration_ns,
+            queue_ns,
+        } => cells.extend([
+            format!("osr compile opt (loop at pc {pc})"),
+            fmt_ns(duration_ns),
+            fmt_ns(queue_ns),
+        ]),
+        TierEventKind::OsrEntry { pc, from, to } => cells.push(format!(
+            "osr entry {} -> {} (loop at pc {pc})",
+            from.name(),
+            to.name()
+        )),
     }
     cells
 }
@@ -207,8 +221,12 @@ fn compile_times(out: &mut String, analysis: &Analysis) {
         ("max", Align::Right),
     ]);
     for times in &analysis.compiles {
+        let tier = match times.osr {
+            false => times.tier.name().to_string(),
+            true => format!("{} (osr)", times.tier.name()),
+        };
         table.row(vec![
-            times.tier.name().to_string(),
+            tier,
             times.sorted_ns.len().to_string(),
             fmt_ns(times.sum()),
             fmt_ns(times.percentile(50)),

@@ -382,10 +382,13 @@ impl Emitter<'_> {
                     self.asm.movq_xr(x(0), SCRATCH);
                 }
             }
+            // The allocator may give a copy the register of its source.
             MInst::Move { float } => {
                 if float {
-                    self.asm.movaps_rr(x(1), x(0))
-                } else {
+                    if x(1) != x(0) {
+                        self.asm.movaps_rr(x(1), x(0))
+                    }
+                } else if g(1) != g(0) {
                     self.asm.mov_rr(g(1), g(0))
                 }
             }

@@ -40,6 +40,8 @@ pub mod layout;
 pub mod licm;
 pub mod lower;
 pub mod rce;
+pub mod remat;
+pub mod split;
 pub mod strength;
 pub mod strip;
 pub mod vcode;
@@ -200,6 +202,18 @@ pub const PASSES: &[Pass] = &[
     Pass {
         name: "dce",
         run: dce::eliminate_dead_code,
+    },
+    // After every pass that merges (GVN) or hoists (LICM) constants:
+    // each block gets its own, so none holds a register across a loop.
+    Pass {
+        name: "remat",
+        run: remat::rematerialize_constants,
+    },
+    // After every pass that propagates copies: a loop's parameters get
+    // bundles of their own in register allocation.
+    Pass {
+        name: "split",
+        run: split::copy_loop_entry_args,
     },
     // Last: the order of blocks is only about emission.
     Pass {

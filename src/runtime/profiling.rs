@@ -35,7 +35,7 @@ const DRAIN_EVERY: Duration = Duration::from_millis(10);
 /// ... and during the first `STARTUP_NS` of a run, when the functions that
 /// matter are still interpreted and every millisecond spent deciding is
 /// spent in the interpreter.
-const DRAIN_EVERY_AT_START: Duration = Duration::from_millis(2);
+const DRAIN_EVERY_AT_START: Duration = Duration::from_millis(1);
 const STARTUP_NS: u64 = 100_000_000;
 
 /// Hotness halves every this many nanoseconds.

@@ -50,20 +50,21 @@ pub struct TierPolicy {
 
 /// The default [`TierPolicy::opt_threshold_ns`]: see docs/tiering.md for
 /// the measurements that chose it.
-pub const OPT_THRESHOLD_NS: f64 = 2_000_000.0;
+pub const OPT_THRESHOLD_NS: f64 = 1_000_000.0;
 
 /// The default [`TierPolicy::opt_direct_threshold_ns`].
-pub const OPT_DIRECT_THRESHOLD_NS: f64 = 4_000_000.0;
+pub const OPT_DIRECT_THRESHOLD_NS: f64 = 1_500_000.0;
 
 impl Default for TierPolicy {
-    /// 1 ms of recent CPU time, one sample at the default 1 kHz, for
-    /// baseline code: a baseline compile costs tens of microseconds, so
-    /// compiling anything the sampler sees running at all pays off; 2 ms
-    /// for optimized code, and 4 ms to skip baseline code (measured on
-    /// `benches/`: docs/tiering.md).
+    /// 0.5 ms of recent CPU time, a function's first sample at the
+    /// default 1 kHz, for baseline code: a baseline compile costs tens of
+    /// microseconds, so compiling anything the sampler sees running at
+    /// all pays off; 1 ms (its next sample) for optimized code, and 1.5 ms
+    /// at the first look to skip baseline code (measured on `benches/`:
+    /// docs/tiering.md).
     fn default() -> TierPolicy {
         TierPolicy {
-            baseline_threshold_ns: 1_000_000.0,
+            baseline_threshold_ns: 500_000.0,
             opt_threshold_ns: OPT_THRESHOLD_NS,
             opt_direct_threshold_ns: OPT_DIRECT_THRESHOLD_NS,
             stress_period: Duration::from_millis(2),

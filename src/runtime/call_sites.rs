@@ -25,7 +25,7 @@
 
 use super::code_memory::Blob;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use tierjit_tiers::bytecode::FuncId;
 use tierjit_tiers::code::CallSite;
 
@@ -209,41 +209,71 @@ const MEMBARRIER_SYNC_CORE: libc::c_int = 1 << 5;
 /// `MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE`.
 const MEMBARRIER_REGISTER_SYNC_CORE: libc::c_int = 1 << 6;
 
-/// Starts registering the process for [`sync_cores`] on a thread of its
-/// own: registering waits for an RCU grace period, 7-19 ms measured on
-/// this project's machine, which must not delay the first install.
-pub fn prepare_sync_cores() {
-    let _ = std::thread::Builder::new()
-        .name("tj-membarrier".into())
-        .spawn(membarrier_registered);
-}
+/// Registration for `membarrier` sync-core: not started, under way,
+/// done, or not supported by the kernel.
+const NOT_STARTED: u8 = 0;
+const REGISTERING: u8 = 1;
+const REGISTERED: u8 = 2;
+const UNSUPPORTED: u8 = 3;
+static MEMBARRIER: AtomicU8 = AtomicU8::new(NOT_STARTED);
 
-/// Whether [`sync_cores`] can use `membarrier`: registers the process for
-/// `MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE` on first use (callers
-/// meanwhile wait for that one registration).
-fn membarrier_registered() -> bool {
-    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *REGISTERED.get_or_init(|| {
+/// Starts registering the process for [`sync_cores`] on a thread of its
+/// own (once per process): registering waits for an RCU grace period,
+/// 7-19 ms measured on this project's machine, which must delay neither
+/// an install nor the compiler thread.
+pub fn prepare_sync_cores() {
+    if MEMBARRIER
+        .compare_exchange(
+            NOT_STARTED,
+            REGISTERING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_err()
+    {
+        return;
+    }
+    let register = || {
         // SAFETY: the membarrier system call with a command and no
         // pointers; it fails harmlessly where unsupported.
-        unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_REGISTER_SYNC_CORE, 0, 0) == 0 }
-    })
+        let ok = unsafe {
+            libc::syscall(libc::SYS_membarrier, MEMBARRIER_REGISTER_SYNC_CORE, 0, 0) == 0
+        };
+        MEMBARRIER.store(if ok { REGISTERED } else { UNSUPPORTED }, Ordering::Release);
+    };
+    if std::thread::Builder::new()
+        .name("tj-membarrier".into())
+        .spawn(register)
+        .is_err()
+    {
+        MEMBARRIER.store(UNSUPPORTED, Ordering::Release);
+    }
 }
 
 /// Makes every running thread of the process execute a serializing
 /// instruction (`membarrier(PRIVATE_EXPEDITED_SYNC_CORE)`, 0.2 us once
 /// registered), so none goes on with instructions it decoded before a
-/// patch. Where the kernel lacks the command (before Linux 4.16) it does
-/// nothing: x86 then still gives an aligned displacement store atomically
-/// to instruction fetch, as HotSpot's call patching relies on, and the
-/// retirement handshake's signal interrupts each thread before its
-/// answer. Gives whether a barrier ran.
+/// patch. False while the registration ([`prepare_sync_cores`], started
+/// here if it was not) is still under way: the caller then frees no
+/// retired code yet. Where the kernel lacks the command (before Linux
+/// 4.16) it is true and does nothing: x86 then still gives an aligned
+/// displacement store atomically to instruction fetch, as HotSpot's call
+/// patching relies on, and the retirement handshake's signal interrupts
+/// each thread before its answer.
 pub fn sync_cores() -> bool {
-    if !membarrier_registered() {
-        return false;
+    match MEMBARRIER.load(Ordering::Acquire) {
+        REGISTERED => {
+            // SAFETY: as in `prepare_sync_cores`.
+            unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_SYNC_CORE, 0, 0) };
+            true
+        }
+        UNSUPPORTED => true,
+        NOT_STARTED => {
+            prepare_sync_cores();
+            false
+        }
+        _ => false,
     }
-    // SAFETY: as in `membarrier_registered`.
-    unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_SYNC_CORE, 0, 0) == 0 }
 }
 
 #[cfg(test)]

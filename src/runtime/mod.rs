@@ -336,6 +336,8 @@ impl Vm {
         if let Some(t) = &self.tiering {
             t.stop();
         }
+        // At exit, a registration still under way is not waited for: the
+        // handshake's signal interrupts every thread before it answers.
         call_sites::sync_cores();
         // A thread that does not answer in this time keeps its blobs.
         let free = self.retirer.drain(
@@ -388,8 +390,11 @@ impl Vm {
             return;
         }
         // No core may still run a direct call to retired code that it
-        // decoded before the call was repatched (call_sites.rs).
-        call_sites::sync_cores();
+        // decoded before the call was repatched (call_sites.rs); until
+        // that can be had, retired code waits.
+        if !call_sites::sync_cores() {
+            return;
+        }
         let free = self.retirer.collect(&self.code_map.ranges());
         self.free_retired(free);
     }

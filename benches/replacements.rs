@@ -15,7 +15,9 @@
 //!
 //! Run with `cargo bench --bench replacements` (about half a minute on
 //! two cores); `-- --quick` does 10,000. `REPLACEMENT_THREADS=N` sets the
-//! number of mutator threads (default 8).
+//! number of mutator threads (default 8). `REPLACEMENT_TIER=opt` replaces
+//! with optimized code instead, whose direct calls of the other replaced
+//! functions are repatched at every replacement (the report counts them).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -67,6 +69,10 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(8);
+    let tier = match std::env::var("REPLACEMENT_TIER").as_deref() {
+        Ok("opt") => Tier::Opt,
+        _ => Tier::Baseline,
+    };
     let module = tierjit::lang::compile(PROGRAM.as_bytes()).expect("the bench program compiles");
     let replaced: Vec<FuncId> = ["mix", "step", "chain", "worker"]
         .iter()
@@ -79,7 +85,7 @@ fn main() {
     };
     let vm = Vm::new(module, options).expect("the module verifies");
     for &func in &replaced {
-        vm.compile(func, Tier::Baseline).expect("baseline code");
+        vm.compile(func, tier).expect("code compiles");
     }
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -106,7 +112,7 @@ fn main() {
     for i in 0..replacements {
         let func = replaced[(i % replaced.len() as u64) as usize];
         let t = Instant::now();
-        vm.compile(func, Tier::Baseline).expect("baseline code");
+        vm.compile(func, tier).expect("code compiles");
         let u = Instant::now();
         vm.collect_retired();
         compiling += u - t;
@@ -126,15 +132,16 @@ fn main() {
     let per = |d: Duration| d.as_secs_f64() * 1e6 / replacements as f64;
     let us = |ns: u64| ns as f64 / 1e3;
     println!(
-        "replacements: {replacements} with {threads} mutator threads in {:.2} s: {:.1} us per replacement ({:.0} per second)",
+        "replacements: {replacements} of {tier} code with {threads} mutator threads in {:.2} s: {:.1} us per replacement ({:.0} per second)",
         elapsed.as_secs_f64(),
         per(elapsed),
         replacements as f64 / elapsed.as_secs_f64()
     );
     println!(
-        "  compile + place + install {:.1} us, collect_retired {:.2} us per replacement",
+        "  compile + place + install {:.1} us, collect_retired {:.2} us per replacement; {} call sites repatched",
         per(compiling),
-        per(collecting)
+        per(collecting),
+        vm.call_sites_repatched()
     );
     println!(
         "  handshake rounds: {}, signal to last answer p50 {:.0} us, p99 {:.0} us, max {:.0} us; walk p99 {:.1} us",

@@ -60,6 +60,9 @@ pub struct CallSites {
     call_stub: usize,
     /// Stores done to sites whose callee changed.
     repatched: u64,
+    /// Some site was repatched since the last [`sync_cores`] (see
+    /// [`CallSites::take_unsynced`]).
+    unsynced: bool,
 }
 
 impl CallSites {
@@ -71,6 +74,7 @@ impl CallSites {
             by_blob: HashMap::new(),
             call_stub,
             repatched: 0,
+            unsynced: false,
         }
     }
 
@@ -148,15 +152,39 @@ impl CallSites {
             }
         }
         self.repatched += changed as u64;
+        self.unsynced |= changed > 0;
         changed
     }
 
-    /// Forgets the sites of a blob that is being freed.
-    pub fn remove_blob(&mut self, code_rx: usize) {
-        if let Some(callees) = self.by_blob.remove(&code_rx) {
-            for callee in callees {
-                self.by_callee[callee.index()].retain(|s| s.blob != code_rx);
+    /// Whether a site was repatched since this was last asked (and then
+    /// not [`CallSites::keep_unsynced`]): only then must the cores be
+    /// serialized before retired code is freed.
+    pub fn take_unsynced(&mut self) -> bool {
+        std::mem::take(&mut self.unsynced)
+    }
+
+    /// Gives back what [`CallSites::take_unsynced`] took, when the
+    /// serializing could not be done yet.
+    pub fn keep_unsynced(&mut self) {
+        self.unsynced = true;
+    }
+
+    /// Forgets the sites of blobs that are being freed (by their code
+    /// addresses): one pass over each callee's sites, however many blobs
+    /// go (a handshake round frees hundreds under stress).
+    pub fn remove_blobs(&mut self, code_rx: &[usize]) {
+        let mut gone = std::collections::HashSet::new();
+        let mut callees = Vec::new();
+        for &blob in code_rx {
+            if let Some(c) = self.by_blob.remove(&blob) {
+                gone.insert(blob);
+                callees.extend(c);
             }
+        }
+        callees.sort_unstable();
+        callees.dedup();
+        for callee in callees {
+            self.by_callee[callee.index()].retain(|s| !gone.contains(&s.blob));
         }
     }
 
@@ -332,7 +360,7 @@ mod tests {
         assert_eq!(sites.retarget(FuncId(0), first.code_rx), 0);
         assert_eq!(run(caller.code_rx), 7);
         assert_eq!(sites.repatched(), 2);
-        sites.remove_blob(caller.code_rx);
+        sites.remove_blobs(&[caller.code_rx]);
         assert!(sites.is_empty());
         assert_eq!(sites.retarget(FuncId(1), first.code_rx), 0);
     }

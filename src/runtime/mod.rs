@@ -390,12 +390,20 @@ impl Vm {
             return;
         }
         // No core may still run a direct call to retired code that it
-        // decoded before the call was repatched (call_sites.rs); until
-        // that can be had, retired code waits.
-        if !call_sites::sync_cores() {
-            return;
-        }
-        let free = self.retirer.collect(&self.code_map.ranges());
+        // decoded before the call was repatched (call_sites.rs): before a
+        // round starts, the cores are serialized if a site was repatched
+        // since the last time (a site is repatched before its old target
+        // is retired, so before any round that could free it); until that
+        // can be had, retired code waits.
+        let ready = || {
+            let mut sites = self.call_sites.lock();
+            if sites.take_unsynced() && !call_sites::sync_cores() {
+                sites.keep_unsynced();
+                return false;
+            }
+            true
+        };
+        let free = self.retirer.collect_if(&self.code_map.ranges(), ready);
         self.free_retired(free);
     }
 
@@ -404,11 +412,7 @@ impl Vm {
         // stress) before the memory is freed.
         let starts: Vec<usize> = free.iter().map(|r| r.blob.code_rx).collect();
         self.code_map.remove_all(&starts);
-        let mut sites = self.call_sites.lock();
-        for retired in &free {
-            sites.remove_blob(retired.blob.code_rx);
-        }
-        drop(sites);
+        self.call_sites.lock().remove_blobs(&starts);
         let mut code = self.code.lock();
         for retired in &free {
             code.free_blob(retired.blob, self.options.poison_freed_code);

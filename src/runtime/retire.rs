@@ -509,7 +509,14 @@ impl Retirer {
     /// inside, and starts a round if one is due. Never waits for threads:
     /// call it now and then (the compiler thread does, on every turn).
     pub fn collect(&self, map: &Arc<RangeMap>) -> Vec<Retired> {
-        self.step(map, Start::Paced)
+        self.collect_if(map, || true)
+    }
+
+    /// [`Retirer::collect`], calling `ready` right before a round would
+    /// start: a round starts only if it gives true (the Vm serializes the
+    /// cores there after repatching direct calls).
+    pub fn collect_if(&self, map: &Arc<RangeMap>, ready: impl FnOnce() -> bool) -> Vec<Retired> {
+        self.step(map, Start::Paced, ready)
     }
 
     /// Runs rounds back to back until no blob waits or `timeout` passed;
@@ -518,7 +525,7 @@ impl Retirer {
         let deadline = std::time::Instant::now() + timeout;
         let mut free = Vec::new();
         loop {
-            free.extend(self.step(map, Start::Now));
+            free.extend(self.step(map, Start::Now, || true));
             let idle =
                 self.published.load(Ordering::Acquire).is_null() && self.pending.lock().is_empty();
             if idle || std::time::Instant::now() >= deadline {
@@ -528,7 +535,12 @@ impl Retirer {
         }
     }
 
-    fn step(&self, map: &Arc<RangeMap>, start: Start) -> Vec<Retired> {
+    fn step(
+        &self,
+        map: &Arc<RangeMap>,
+        start: Start,
+        ready: impl FnOnce() -> bool,
+    ) -> Vec<Retired> {
         if self.published.load(Ordering::Acquire).is_null() && self.pending.lock().is_empty() {
             return Vec::new();
         }
@@ -542,7 +554,8 @@ impl Retirer {
             }
         }
         self.free_unpublished(&mut rounds);
-        if rounds.in_flight.is_none() && (start == Start::Now || self.round_due(&rounds)) {
+        if rounds.in_flight.is_none() && (start == Start::Now || self.round_due(&rounds)) && ready()
+        {
             let candidates = std::mem::take(&mut *self.pending.lock());
             if !candidates.is_empty() && install_handler() {
                 let round = self.start_round(&mut rounds, map, candidates);
@@ -742,7 +755,7 @@ mod tests {
     fn rounds_for(retirer: &Retirer, map: &Arc<RangeMap>, time: Duration) -> Vec<Retired> {
         let deadline = std::time::Instant::now() + time;
         while std::time::Instant::now() < deadline {
-            let free = retirer.step(map, Start::Now);
+            let free = retirer.step(map, Start::Now, || true);
             if !free.is_empty() {
                 return free;
             }
@@ -841,13 +854,17 @@ mod tests {
         let calling = AtomicUsize::new(0);
         let registration = retirer.register(InterpFrames::NONE, &calling);
         retirer.retire(blob(&mut code));
+        // Not ready (the Vm could not serialize the cores yet): no round.
+        assert!(retirer.step(&map, Start::Now, || false).is_empty());
+        assert!(retirer.published.load(Ordering::Acquire).is_null());
+        assert_eq!(retirer.pending(), 1);
         // Starts a round; the signal to this very thread is answered at once.
-        assert!(retirer.step(&map, Start::Now).is_empty());
+        assert!(retirer.step(&map, Start::Now, || true).is_empty());
         let request = retirer.published.load(Ordering::Acquire);
         assert!(!request.is_null());
         // As if a second handler on this thread were reading the request.
         registration.entry.reading.store(request, Ordering::SeqCst);
-        let free = retirer.step(&map, Start::Paced);
+        let free = retirer.step(&map, Start::Paced, || true);
         assert_eq!(free.len(), 1);
         assert!(retirer.published.load(Ordering::Acquire).is_null());
         assert_eq!(retirer.rounds.lock().unpublished.len(), 1);
@@ -857,7 +874,7 @@ mod tests {
             .reading
             .store(std::ptr::null_mut(), Ordering::SeqCst);
         retirer.retire(blob(&mut code));
-        let more = retirer.step(&map, Start::Now);
+        let more = retirer.step(&map, Start::Now, || true);
         assert!(more.is_empty());
         assert!(retirer.rounds.lock().unpublished.is_empty());
         drop(registration);

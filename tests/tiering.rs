@@ -110,13 +110,20 @@ fn a_baseline_loop_moves_into_optimized_code_and_fails_exactly_there() {
     assert_eq!(status, 2, "{stderr}");
     assert_eq!(out, stdout);
     // The activation went interp -> baseline -> optimized code, each by
-    // on-stack replacement, and the error left from there.
+    // on-stack replacement (or, when the machine kept the thread off the
+    // CPU between the two installs, straight into optimized code), and
+    // the error left from there.
     assert!(stderr.contains("tier: churn: baseline -> opt"), "{stderr}");
     assert!(
         stderr.contains("tier: churn: loop at pc 5 -> opt OSR code"),
         "{stderr}"
     );
-    assert!(stat(&stderr, "on-stack replacements") >= 2, "{stderr}");
+    assert!(
+        stderr.contains("tier: churn: loop at pc 5 entered by OSR: baseline -> opt")
+            || stderr.contains("tier: churn: loop at pc 5 entered by OSR: interp -> opt"),
+        "{stderr}"
+    );
+    assert!(stat(&stderr, "on-stack replacements") >= 1, "{stderr}");
     let error: String = stderr
         .split_inclusive('\n')
         .filter(|l| !l.starts_with('[') && !l.starts_with("tierjit: "))

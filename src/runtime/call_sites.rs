@@ -245,10 +245,39 @@ const REGISTERED: u8 = 2;
 const UNSUPPORTED: u8 = 3;
 static MEMBARRIER: AtomicU8 = AtomicU8::new(NOT_STARTED);
 
+/// Registers the process for [`sync_cores`] on the calling thread, if no
+/// registration was started yet. Call it first thing in `main`: while
+/// the process has one thread, the kernel registers it at once (3-4 us);
+/// with more, it waits for an RCU grace period (7-19 ms measured on this
+/// project's machine), and a process cannot exit while a thread waits
+/// there (it had added 4-10 ms to every short run).
+pub fn register_sync_cores() {
+    if MEMBARRIER
+        .compare_exchange(
+            NOT_STARTED,
+            REGISTERING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_ok()
+    {
+        register_membarrier();
+    }
+}
+
+/// Registers, and records the outcome.
+fn register_membarrier() {
+    // SAFETY: the membarrier system call with a command and no pointers;
+    // it fails harmlessly where unsupported.
+    let ok = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_REGISTER_SYNC_CORE, 0, 0) };
+    let state = if ok == 0 { REGISTERED } else { UNSUPPORTED };
+    MEMBARRIER.store(state, Ordering::Release);
+}
+
 /// Starts registering the process for [`sync_cores`] on a thread of its
-/// own (once per process): registering waits for an RCU grace period,
-/// 7-19 ms measured on this project's machine, which must delay neither
-/// an install nor the compiler thread.
+/// own, unless [`register_sync_cores`] did already: a Vm made in a process
+/// that already runs threads must delay neither an install nor the
+/// compiler thread by the grace period.
 pub fn prepare_sync_cores() {
     if MEMBARRIER
         .compare_exchange(
@@ -261,17 +290,9 @@ pub fn prepare_sync_cores() {
     {
         return;
     }
-    let register = || {
-        // SAFETY: the membarrier system call with a command and no
-        // pointers; it fails harmlessly where unsupported.
-        let ok = unsafe {
-            libc::syscall(libc::SYS_membarrier, MEMBARRIER_REGISTER_SYNC_CORE, 0, 0) == 0
-        };
-        MEMBARRIER.store(if ok { REGISTERED } else { UNSUPPORTED }, Ordering::Release);
-    };
     if std::thread::Builder::new()
         .name("tj-membarrier".into())
-        .spawn(register)
+        .spawn(register_membarrier)
         .is_err()
     {
         MEMBARRIER.store(UNSUPPORTED, Ordering::Release);
@@ -291,7 +312,7 @@ pub fn prepare_sync_cores() {
 pub fn sync_cores() -> bool {
     match MEMBARRIER.load(Ordering::Acquire) {
         REGISTERED => {
-            // SAFETY: as in `prepare_sync_cores`.
+            // SAFETY: as in `register_membarrier`.
             unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_SYNC_CORE, 0, 0) };
             true
         }

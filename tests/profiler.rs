@@ -16,6 +16,23 @@ fn tierjit() -> Command {
     c
 }
 
+/// `tierjit report PROFILE EXTRA...`: its stdout, after checking it
+/// succeeded (`what` names the case in a failure).
+fn report_text(profile: &std::path::Path, extra: &[&str], what: &str) -> String {
+    let report = tierjit()
+        .arg("report")
+        .arg(profile)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        report.status.success(),
+        "{what} {extra:?}: {}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    String::from_utf8(report.stdout).unwrap()
+}
+
 fn temp_profile(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("tierjit-test-{}-{name}.tjprof", std::process::id()))
 }
@@ -176,18 +193,7 @@ fn the_report_reads_the_profile_of_every_example() {
             String::from_utf8_lossy(&run.stderr)
         );
         for extra in [&[][..], &["--folded"][..], &["--json"][..]] {
-            let report = tierjit()
-                .arg("report")
-                .arg(&out)
-                .args(extra)
-                .output()
-                .unwrap();
-            assert!(
-                report.status.success(),
-                "{name} {extra:?}: {}",
-                String::from_utf8_lossy(&report.stderr)
-            );
-            assert!(!report.stdout.is_empty());
+            assert!(!report_text(&out, extra, &name).is_empty());
         }
         let _ = std::fs::remove_file(&out);
     }
@@ -346,20 +352,7 @@ fn osr_run_and_report(args: &[&str], ms: &str, name: &str) -> (String, String, s
     let (status, stdout, stderr) = common::run(&run_args);
     assert_eq!(status, 0, "{stderr}");
     assert_eq!(stdout, "0\n");
-    let report = |extra: &[&str]| {
-        let report = tierjit()
-            .arg("report")
-            .arg(&out)
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            report.status.success(),
-            "{}",
-            String::from_utf8_lossy(&report.stderr)
-        );
-        String::from_utf8(report.stdout).unwrap()
-    };
+    let report = |extra: &[&str]| report_text(std::path::Path::new(&out), extra, "osr");
     let text = report(&[]);
     let json = report(&["--json"]);
     let _ = std::fs::remove_file(&out);

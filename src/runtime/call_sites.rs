@@ -252,7 +252,14 @@ static MEMBARRIER: AtomicU8 = AtomicU8::new(NOT_STARTED);
 /// project's machine), and a process cannot exit while a thread waits
 /// there (it had added 4-10 ms to every short run).
 pub fn register_sync_cores() {
-    if MEMBARRIER
+    if start_registering() {
+        register_membarrier();
+    }
+}
+
+/// Marks the registration under way; false if it was started before.
+fn start_registering() -> bool {
+    MEMBARRIER
         .compare_exchange(
             NOT_STARTED,
             REGISTERING,
@@ -260,9 +267,6 @@ pub fn register_sync_cores() {
             Ordering::Acquire,
         )
         .is_ok()
-    {
-        register_membarrier();
-    }
 }
 
 /// Registers, and records the outcome.
@@ -279,15 +283,7 @@ fn register_membarrier() {
 /// that already runs threads must delay neither an install nor the
 /// compiler thread by the grace period.
 pub fn prepare_sync_cores() {
-    if MEMBARRIER
-        .compare_exchange(
-            NOT_STARTED,
-            REGISTERING,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        )
-        .is_err()
-    {
+    if !start_registering() {
         return;
     }
     if std::thread::Builder::new()

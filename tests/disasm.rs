@@ -56,3 +56,23 @@ fn unknown_function_is_an_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no function named `fibonacci`"), "{stderr}");
 }
+
+#[test]
+fn optimized_code_names_each_direct_call_and_keeps_it_patchable() {
+    let listing = stdout_of(&["disasm", "--tier", "opt", "examples/fib.tj", "--fn", "fib"]);
+    let calls: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.contains("; fib, direct: patched to its code when placed"))
+        .collect();
+    assert!(!calls.is_empty(), "no direct call named in:\n{listing}");
+    for line in calls {
+        // `OFFSET  e8 00 00 00 00  call ...`: the rel32 is written when
+        // the code is placed, and 4-byte aligned so one store patches it.
+        let mut fields = line.split_whitespace();
+        let offset = usize::from_str_radix(fields.next().unwrap(), 16).unwrap();
+        assert_eq!(fields.next(), Some("e8"), "{line}");
+        assert_eq!((offset + 1) % 4, 0, "displacement not aligned: {line}");
+    }
+    // No method-table load for the calls: only helpers go through tables.
+    assert!(!listing.contains("call qword ptr [rax+rdx*8]"), "{listing}");
+}

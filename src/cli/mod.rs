@@ -16,6 +16,7 @@ use tierjit_profiler::sampler::Engine;
 mod dump;
 mod fuzz;
 mod report;
+mod signals;
 
 /// Exit status for compile errors and unreadable input.
 const EXIT_COMPILE_ERROR: i32 = 1;
@@ -251,6 +252,8 @@ pub fn main() -> i32 {
                 },
                 ..VmOptions::default()
             };
+            // Before any thread exists (signals.rs).
+            signals::watch();
             run(&file, options, profile.as_deref(), tier_stats)
         }
         Command::Check { file } => match load(&file) {
@@ -340,6 +343,7 @@ fn run(path: &str, options: VmOptions, profile_path: Option<&str>, tier_stats: b
             return EXIT_COMPILE_ERROR;
         }
     };
+    signals::stop_target(&vm);
     let result = vm.run_main();
     vm.flush_output();
     let (retired, freed) = vm.shutdown();
@@ -350,6 +354,11 @@ fn run(path: &str, options: VmOptions, profile_path: Option<&str>, tier_stats: b
     }
     if let (Some(out), Some(profile)) = (profile_path, vm.finish_profile(path)) {
         write_profile(out, &profile);
+    }
+    // Stopped by a signal: the status shells expect, and no backtrace of
+    // the stop.
+    if let Some(signal) = signals::received() {
+        return 128 + signal;
     }
     match result {
         Ok(value) => value.map_or(0, |v| (v & 255) as i32),

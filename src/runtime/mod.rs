@@ -954,6 +954,17 @@ impl Vm {
         }
     }
 
+    /// Asks the running program to stop: every thread, in every tier,
+    /// stops at its next safe point (a loop's back edge, a call, a join),
+    /// and `run_main` returns the runtime error `Trap::Terminated`. Output
+    /// already printed stays pending for [`Vm::flush_output`]; the profile,
+    /// if any, keeps what was sampled. Callable from any thread; the
+    /// library installs no signal handler of its own (the `tierjit`
+    /// command calls this on SIGINT, SIGTERM and SIGHUP).
+    pub fn request_stop(&self) {
+        self.threads.stop();
+    }
+
     /// Writes every thread's pending output (before exit, or before
     /// printing an error).
     pub fn flush_output(&self) {

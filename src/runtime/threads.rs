@@ -77,6 +77,15 @@ impl Threads {
         self.changed.notify_all();
     }
 
+    /// Asks every thread to stop, as a runtime error would but with none
+    /// recorded: each stops at its next safe point (`terminated`), and
+    /// joiners wake up.
+    pub fn stop(&self) {
+        self.interrupt.store(true, Ordering::SeqCst);
+        let _table = self.table.lock();
+        self.changed.notify_all();
+    }
+
     /// The error that is ending the program, if any.
     pub fn failure(&self) -> Option<RuntimeError> {
         self.failure.lock().clone()

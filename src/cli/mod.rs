@@ -360,6 +360,10 @@ fn run(path: &str, options: VmOptions, profile_path: Option<&str>, tier_stats: b
     if let Some(signal) = signals::received() {
         return 128 + signal;
     }
+    // Stopped because stdout's reader went away: as SIGPIPE would.
+    if vm.output_pipe_closed() {
+        return 128 + libc::SIGPIPE;
+    }
     match result {
         Ok(value) => value.map_or(0, |v| (v & 255) as i32),
         Err(error) => {

@@ -946,7 +946,7 @@ impl Vm {
         let result = interp::call(&mut ts, func, args);
         drop(sampling);
         drop(retiring);
-        self.output.write(&mut ts.out.lock());
+        self.write_lines(&mut ts.out.lock());
         match (result, self.threads.failure()) {
             (_, Some(failure)) => Err(failure),
             (Ok(value), None) => Ok(value.map(|bits| bits as i64)),
@@ -963,6 +963,20 @@ impl Vm {
     /// command calls this on SIGINT, SIGTERM and SIGHUP).
     pub fn request_stop(&self) {
         self.threads.stop();
+    }
+
+    /// Writes a thread's lines; stops the program if stdout's reader is
+    /// gone (output.rs).
+    fn write_lines(&self, lines: &mut Vec<u8>) {
+        if self.output.write(lines) {
+            self.request_stop();
+        }
+    }
+
+    /// True if the program was stopped because stdout's reader went away
+    /// (a closed pipe): the command exits as SIGPIPE would have (141).
+    pub fn output_pipe_closed(&self) -> bool {
+        self.output.pipe_closed()
     }
 
     /// Writes every thread's pending output (before exit, or before
@@ -1012,7 +1026,7 @@ impl Host for Vm {
     }
 
     fn write_output(&self, lines: &mut Vec<u8>) {
-        self.output.write(lines)
+        self.write_lines(lines)
     }
 
     fn spawn(&self, func: FuncId, args: Vec<u64>) -> Result<i64, Trap> {
@@ -1033,7 +1047,7 @@ impl Host for Vm {
                 let result = interp::call(&mut ts, func, &args);
                 drop(sampling);
                 drop(retiring);
-                vm.output.write(&mut ts.out.lock());
+                vm.write_lines(&mut ts.out.lock());
                 match result {
                     Ok(value) => vm.threads.finish(handle, value.map(|bits| bits as i64)),
                     Err(error) => {

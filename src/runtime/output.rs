@@ -8,8 +8,11 @@
 //! when they fill, when their thread ends, and when the program exits or
 //! fails ([`Output::flush_all`]).
 //!
-//! A stdout that went away (a closed pipe) is not an error of the program:
-//! output stops quietly and the program runs on.
+//! A stdout that went away (a closed pipe: `tierjit run prog.tj | head
+//! -1`) is not an error of the program: output stops quietly, and the Vm
+//! stops the program as SIGPIPE would have (the command exits with 141;
+//! a program that never ends would otherwise run on forever). Other
+//! write errors (a full disk) stop only the output.
 
 use parking_lot::Mutex;
 use std::io::{IsTerminal, Write};
@@ -24,6 +27,7 @@ pub struct Output {
     buffers: Mutex<Vec<LineBuffer>>,
     line_buffered: bool,
     broken: AtomicBool,
+    pipe_closed: AtomicBool,
 }
 
 impl Default for Output {
@@ -39,6 +43,7 @@ impl Output {
             buffers: Mutex::new(Vec::new()),
             line_buffered,
             broken: AtomicBool::new(false),
+            pipe_closed: AtomicBool::new(false),
         }
     }
 
@@ -54,26 +59,34 @@ impl Output {
         self.line_buffered
     }
 
-    /// Writes `lines` to stdout as one piece and clears it.
-    pub fn write(&self, lines: &mut Vec<u8>) {
+    /// Writes `lines` to stdout as one piece and clears it; true if this
+    /// write found stdout's reader gone (a broken pipe), the first time.
+    pub fn write(&self, lines: &mut Vec<u8>) -> bool {
+        let mut pipe_closed = false;
         if !lines.is_empty() && !self.broken.load(Ordering::Relaxed) {
             let mut stdout = std::io::stdout().lock();
-            if stdout
-                .write_all(lines)
-                .and_then(|_| stdout.flush())
-                .is_err()
-            {
-                self.broken.store(true, Ordering::Relaxed);
+            if let Err(e) = stdout.write_all(lines).and_then(|_| stdout.flush()) {
+                let was_broken = self.broken.swap(true, Ordering::Relaxed);
+                if e.kind() == std::io::ErrorKind::BrokenPipe && !was_broken {
+                    self.pipe_closed.store(true, Ordering::Relaxed);
+                    pipe_closed = true;
+                }
             }
         }
         lines.clear();
+        pipe_closed
+    }
+
+    /// True if a write found stdout's reader gone.
+    pub fn pipe_closed(&self) -> bool {
+        self.pipe_closed.load(Ordering::Relaxed)
     }
 
     /// Writes every thread's pending lines, in the order threads started.
     pub fn flush_all(&self) {
         let buffers: Vec<LineBuffer> = self.buffers.lock().clone();
         for buffer in buffers {
-            self.write(&mut buffer.lock());
+            let _ = self.write(&mut buffer.lock());
         }
     }
 }

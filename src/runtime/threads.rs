@@ -25,13 +25,18 @@ enum ThreadStatus {
 struct ThreadEntry {
     status: ThreadStatus,
     os_thread: Option<JoinHandle<()>>,
+    /// Notified (under the table's lock) when this thread ends, and when
+    /// the program stops: its joiners wait here, so a thread's end wakes
+    /// only its own joiners (one shared condition variable woke every
+    /// waiter at every end: a chain of 2,000 threads each joining the one
+    /// before took 8.5 s).
+    ended: Arc<Condvar>,
 }
 
 /// The table of spawned threads.
 #[derive(Default)]
 pub struct Threads {
     table: Mutex<Vec<ThreadEntry>>,
-    changed: Condvar,
     failure: Mutex<Option<RuntimeError>>,
     /// Raised when the program must stop; polled by running code.
     pub interrupt: Arc<AtomicBool>,
@@ -44,6 +49,7 @@ impl Threads {
         table.push(ThreadEntry {
             status: ThreadStatus::Running,
             os_thread: None,
+            ended: Arc::new(Condvar::new()),
         });
         table.len() as i64
     }
@@ -57,11 +63,19 @@ impl Threads {
     /// if it stopped without one (a runtime error, or it could not start).
     pub fn finish(&self, handle: i64, result: Option<i64>) {
         let mut table = self.table.lock();
-        table[handle as usize - 1].status = match result {
+        let entry = &mut table[handle as usize - 1];
+        entry.status = match result {
             Some(v) => ThreadStatus::Finished(v),
             None => ThreadStatus::Stopped,
         };
-        self.changed.notify_all();
+        entry.ended.notify_all();
+    }
+
+    /// Wakes every joiner (the program is stopping).
+    fn wake_all_joiners(&self) {
+        for entry in self.table.lock().iter() {
+            entry.ended.notify_all();
+        }
     }
 
     /// Records a runtime error that ends the program (the first one wins)
@@ -73,8 +87,7 @@ impl Threads {
         }
         self.interrupt.store(true, Ordering::SeqCst);
         drop(failure);
-        let _table = self.table.lock();
-        self.changed.notify_all();
+        self.wake_all_joiners();
     }
 
     /// Asks every thread to stop, as a runtime error would but with none
@@ -82,8 +95,7 @@ impl Threads {
     /// joiners wake up.
     pub fn stop(&self) {
         self.interrupt.store(true, Ordering::SeqCst);
-        let _table = self.table.lock();
-        self.changed.notify_all();
+        self.wake_all_joiners();
     }
 
     /// The error that is ending the program, if any.
@@ -103,7 +115,10 @@ impl Threads {
                 return Err(Trap::Terminated);
             }
             match table[i].status {
-                ThreadStatus::Running => self.changed.wait(&mut table),
+                ThreadStatus::Running => {
+                    let ended = table[i].ended.clone();
+                    ended.wait(&mut table);
+                }
                 ThreadStatus::Finished(v) => {
                     table[i].status = ThreadStatus::Joined;
                     let os_thread = table[i].os_thread.take();

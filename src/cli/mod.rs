@@ -89,6 +89,15 @@ enum Command {
         /// docs/tiering.md).
         #[arg(long, hide = true)]
         slot_calls: bool,
+        /// Make a step fail on purpose, for tests: KIND[:N] fails every
+        /// attempt after the first N (src/runtime/faults.rs).
+        #[arg(long, hide = true, value_name = "KIND[:N]", value_parser = parse_fault)]
+        inject_fault: Vec<String>,
+        /// Most generated code (with its tables) in use at once, in bytes,
+        /// or with a K, M or G suffix; a compile that would pass it fails,
+        /// and its function stays in the tier it is in.
+        #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+        code_memory_limit: Option<usize>,
         /// Sample every thread while it runs and write the profile here
         /// (read it with `tierjit report`).
         #[arg(long, value_name = "OUT.tjprof")]
@@ -205,6 +214,8 @@ pub fn main() -> i32 {
             opt_passes,
             osr_opt,
             slot_calls,
+            inject_fault,
+            code_memory_limit,
             profile,
             profile_hz,
             profile_engine,
@@ -238,6 +249,14 @@ pub fn main() -> i32 {
                 opt_passes,
                 osr_every_loop: osr_opt,
                 slot_calls,
+                code_memory_limit,
+                faults: {
+                    let mut faults = tierjit::runtime::faults::Faults::default();
+                    for spec in &inject_fault {
+                        faults.add(spec).expect("checked by parse_fault");
+                    }
+                    faults
+                },
                 policy: {
                     let mut policy = TierPolicy {
                         stress_period: std::time::Duration::from_micros(jit_stress_period_us),
@@ -372,6 +391,27 @@ fn run(path: &str, options: VmOptions, profile_path: Option<&str>, tier_stats: b
             EXIT_RUNTIME_ERROR
         }
     }
+}
+
+/// A size in bytes: digits, then optionally K, M or G (powers of 1024).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let (digits, shift) = match text.as_bytes().last() {
+        Some(b'K' | b'k') => (&text[..text.len() - 1], 10),
+        Some(b'M' | b'm') => (&text[..text.len() - 1], 20),
+        Some(b'G' | b'g') => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("`{text}` is not a size (e.g. 65536, 64K, 16M)"))
+}
+
+/// Checks one `--inject-fault` value.
+fn parse_fault(spec: &str) -> Result<String, String> {
+    tierjit::runtime::faults::Faults::default().add(spec)?;
+    Ok(spec.to_string())
 }
 
 /// Writes the profile of a run; a failure is reported but does not change

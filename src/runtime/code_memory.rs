@@ -143,6 +143,13 @@ pub struct CodeMemory {
     /// how much of it chunks use.
     reserved: Option<NonNull<c_void>>,
     reserved_used: usize,
+    /// Most bytes of blobs in use at once ([`CodeMemory::set_limit`]).
+    limit: usize,
+    /// Bytes of blobs in use (placed and not freed).
+    in_use: usize,
+    /// How many more chunks may be mapped (`None`: as many as the system
+    /// gives), for tests of running out ([`CodeMemory::fail_maps_after`]).
+    maps_left: Option<u64>,
 }
 
 // SAFETY: the chunk pointers are private mappings owned by this value;
@@ -159,7 +166,27 @@ impl CodeMemory {
             chunks: Vec::new(),
             reserved: None,
             reserved_used: 0,
+            limit: usize::MAX,
+            in_use: 0,
+            maps_left: None,
         }
+    }
+
+    /// Refuses blobs that would take the bytes in use (headers and tables
+    /// included) past `limit` (`tierjit run --code-memory-limit`).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    /// Makes mapping every chunk after the next `maps` fail, as if
+    /// `memfd_create` or `mmap` had failed.
+    pub fn fail_maps_after(&mut self, maps: u64) {
+        self.maps_left = Some(maps);
+    }
+
+    /// Bytes of blobs in use.
+    pub fn in_use(&self) -> usize {
+        self.in_use
     }
 
     /// The address where the next chunk's executable view of `size` bytes
@@ -247,6 +274,18 @@ impl CodeMemory {
     }
 
     fn reserve(&mut self, total: usize) -> Result<(usize, usize), CodeMemoryError> {
+        if self.in_use.saturating_add(total) > self.limit {
+            return Err(CodeMemoryError(format!(
+                "the code memory limit ({} bytes) is reached",
+                self.limit
+            )));
+        }
+        let place = self.find_room(total)?;
+        self.in_use += total;
+        Ok(place)
+    }
+
+    fn find_room(&mut self, total: usize) -> Result<(usize, usize), CodeMemoryError> {
         for (i, chunk) in self.chunks.iter_mut().enumerate() {
             if let Some(pos) = chunk.free.iter().position(|&(_, size)| size >= total) {
                 let (offset, size) = chunk.free[pos];
@@ -264,6 +303,11 @@ impl CodeMemory {
             }
         }
         let size = total.max(CHUNK_SIZE).next_multiple_of(CHUNK_SIZE);
+        if let Some(left) = &mut self.maps_left {
+            *left = left
+                .checked_sub(1)
+                .ok_or_else(|| CodeMemoryError("memfd_create: injected fault".to_string()))?;
+        }
         let rx_at = self.next_rx_address(size)?;
         let mut chunk = Self::map_chunk(size, rx_at)?;
         chunk.bump = total;
@@ -351,6 +395,7 @@ impl CodeMemory {
             std::ptr::write_bytes((chunk.rw.as_ptr() as *mut u8).add(blob.offset), 0xCC, len);
         }
         chunk.free.push((blob.offset, blob.total_size));
+        self.in_use -= blob.total_size;
     }
 
     /// The header of the blob whose code starts at `code_rx`.
@@ -464,6 +509,38 @@ mod tests {
             .split_whitespace()
             .nth(1)
             .is_some_and(|p| p.contains("wx"))));
+    }
+
+    #[test]
+    fn the_limit_counts_blobs_in_use() {
+        let mut mem = CodeMemory::new();
+        let code = [0xC3u8; 200];
+        let first = mem
+            .alloc_blob(Tier::Baseline, FuncId(0), &code, &[], &[], &[])
+            .unwrap();
+        mem.set_limit(first.total_size * 2);
+        let second = mem
+            .alloc_blob(Tier::Baseline, FuncId(1), &code, &[], &[], &[])
+            .unwrap();
+        let refused = mem.alloc_blob(Tier::Baseline, FuncId(2), &code, &[], &[], &[]);
+        assert!(refused.unwrap_err().to_string().contains("limit"));
+        mem.free_blob(second, true);
+        assert_eq!(mem.in_use(), first.total_size);
+        mem.alloc_blob(Tier::Baseline, FuncId(2), &code, &[], &[], &[])
+            .unwrap();
+    }
+
+    #[test]
+    fn a_chunk_that_cannot_be_mapped_is_an_error() {
+        let mut mem = CodeMemory::new();
+        mem.fail_maps_after(1);
+        mem.alloc_blob(Tier::Baseline, FuncId(0), &[0xC3], &[], &[], &[])
+            .unwrap();
+        let big = vec![0xC3u8; CHUNK_SIZE];
+        let refused = mem.alloc_blob(Tier::Baseline, FuncId(1), &big, &[], &[], &[]);
+        assert!(refused.unwrap_err().to_string().contains("injected"));
+        mem.alloc_blob(Tier::Baseline, FuncId(2), &[0xC3], &[], &[], &[])
+            .unwrap();
     }
 
     #[test]

@@ -8,6 +8,8 @@
 pub mod call_sites;
 pub mod code_map;
 pub mod code_memory;
+pub mod faults;
+pub mod os_thread;
 pub mod osr;
 pub mod output;
 pub mod profiling;
@@ -35,6 +37,7 @@ use tierjit_tiers::exec::{EntryFn, Host, Limits, MethodTable, ThreadState};
 use tierjit_tiers::heap::Heap;
 use tierjit_tiers::interp;
 use tierjit_tiers::opt;
+use tierjit_tiers::stacks::ThreadStacks;
 use tierjit_tiers::trap::{RuntimeError, Trap};
 
 /// Which tier runs a program's functions.
@@ -124,6 +127,12 @@ pub struct VmOptions {
     /// Optimized code calls through method-table slots, as baseline code
     /// does, instead of with direct calls (for measuring the two).
     pub slot_calls: bool,
+    /// Steps made to fail on purpose, for tests ([`faults`]).
+    pub faults: faults::Faults,
+    /// Most bytes of generated code (with its tables) in use at once;
+    /// compiles that would pass it fail, and their functions stay in the
+    /// tier they are in.
+    pub code_memory_limit: Option<usize>,
 }
 
 impl Default for VmOptions {
@@ -147,6 +156,8 @@ impl Default for VmOptions {
             jitdump_dir: None,
             osr_every_loop: false,
             slot_calls: false,
+            faults: faults::Faults::default(),
+            code_memory_limit: None,
         }
     }
 }
@@ -243,6 +254,12 @@ impl Vm {
         let installed = Mutex::new((0..module.funcs.len()).map(|_| None).collect());
         call_sites::prepare_sync_cores();
         let mut code = CodeMemory::new();
+        if let Some(limit) = options.code_memory_limit {
+            code.set_limit(limit);
+        }
+        if let Some(maps) = options.faults.successes(faults::Fault::CodeMap) {
+            code.fail_maps_after(maps);
+        }
         // Without it, code with direct calls cannot be placed: such
         // compiles fail and functions stay in the tier they are in.
         let call_stub = code
@@ -301,25 +318,23 @@ impl Vm {
             .map_err(|e| VmError::Compile(format!("perf output: {e}")))?;
         for i in 0..vm.module.funcs.len() {
             let func = FuncId(i as u32);
-            let tier = match vm.options.tier.start_tier(i) {
-                Tier::Interp => continue,
-                Tier::Opt => match vm.compile(func, Tier::Opt) {
-                    Ok(_) => Tier::Opt,
+            // A compile that fails (too large for the optimizer, code
+            // memory exhausted, a compiler error) leaves the function in
+            // the tier below, down to the interpreter: the program runs
+            // the same.
+            let mut tier = vm.options.tier.start_tier(i);
+            while tier != Tier::Interp {
+                match vm.compile(func, tier) {
+                    Ok(_) => break,
                     // With --opt-check a failure is the test's failure.
                     Err(e) if vm.options.opt_check => return Err(e),
-                    // Too large for the optimizer, or a failure that must
-                    // not stop the program: baseline code runs it.
-                    Err(e) => {
-                        vm.trace_note(&format!("{e}; staying in baseline"));
-                        vm.compile(func, Tier::Baseline)?;
-                        Tier::Baseline
-                    }
-                },
-                Tier::Baseline => {
-                    vm.compile(func, Tier::Baseline)?;
-                    Tier::Baseline
+                    Err(_) if tier == Tier::Opt => tier = Tier::Baseline,
+                    Err(_) => tier = Tier::Interp,
                 }
-            };
+            }
+            if tier == Tier::Interp {
+                continue;
+            }
             if let Some(t) = &vm.tiering {
                 t.mark_compiled(func, tier);
             }
@@ -461,12 +476,45 @@ impl Vm {
 
     /// [`Vm::compile`] for a request that waited `queue_ns` in the compile
     /// queue (recorded in the tier events).
+    ///
+    /// A failure (the compiler's error or panic, code memory exhausted)
+    /// leaves the function as it was, and is traced and recorded.
     pub fn compile_timed(&self, func: FuncId, tier: Tier, queue_ns: u64) -> Result<Blob, VmError> {
         let from = self.current_tier(func);
+        self.compile_and_install(func, from, tier, queue_ns)
+            .map_err(|reason| self.compile_failed(func, from, tier, None, &reason))
+    }
+
+    /// Records that compiling `func` for `to` (at loop header `osr_pc`,
+    /// for OSR code) failed, and gives the error.
+    fn compile_failed(
+        &self,
+        func: FuncId,
+        from: Tier,
+        to: Tier,
+        osr_pc: Option<u32>,
+        reason: &str,
+    ) -> VmError {
+        let name = &self.module.func(func).name;
+        let what = match osr_pc {
+            Some(pc) => format!("{name} (OSR at pc {pc})"),
+            None => name.to_string(),
+        };
+        self.trace_note(&format!(
+            "{what}: {from} -> {to} failed: {reason}; it stays in {from}"
+        ));
+        VmError::Compile(format!("{what}: {reason}"))
+    }
+
+    fn compile_and_install(
+        &self,
+        func: FuncId,
+        from: Tier,
+        tier: Tier,
+        queue_ns: u64,
+    ) -> Result<Blob, String> {
         let begun = std::time::Instant::now();
-        let compiled = self
-            .run_compiler(func, tier)
-            .map_err(|e| VmError::Compile(format!("{}: {e}", self.module.func(func).name)))?;
+        let compiled = self.run_compiler(func, tier)?;
         self.event(
             func,
             TierEventKind::Compile {
@@ -476,7 +524,7 @@ impl Vm {
                 queue_ns,
             },
         );
-        let blob = self.place(&compiled)?;
+        let blob = self.place(&compiled).map_err(|e| e.to_string())?;
         self.install_with_osr(func, blob, compiled.osr_entries.clone());
         self.event(
             func,
@@ -490,10 +538,35 @@ impl Vm {
     /// The compiler of `tier`: one arm per compiling tier.
     fn run_compiler(&self, func: FuncId, tier: Tier) -> Result<CompiledCode, String> {
         match tier {
-            Tier::Baseline => baseline::compile(&self.module, func).map_err(|e| e.to_string()),
+            Tier::Baseline => {
+                self.guarded(|| baseline::compile(&self.module, func).map_err(|e| e.to_string()))
+            }
             Tier::Opt => self.run_optimizer(func, None),
             Tier::Interp => Err(format!("no compiler for tier {tier}")),
         }
+    }
+
+    /// Runs a compiler: a panic in it is a failed compile, not a crash
+    /// (the compilers are pure functions of the module, so nothing half
+    /// made is left behind); injected faults fail it here.
+    fn guarded(
+        &self,
+        compile: impl FnOnce() -> Result<CompiledCode, String>,
+    ) -> Result<CompiledCode, String> {
+        let faults = &self.options.faults;
+        if faults.fails(faults::Fault::CompileError) {
+            return Err("injected fault".to_string());
+        }
+        let panics = faults.fails(faults::Fault::CompilePanic);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if panics {
+                // Unwinds as a panic does, without the panic hook's report
+                // (a real panic's report stays).
+                std::panic::resume_unwind(Box::new("injected fault"));
+            }
+            compile()
+        }))
+        .unwrap_or_else(|_| Err("the compiler panicked".to_string()))
     }
 
     /// The optimizer, with the Vm's checking and timing options, for a
@@ -516,16 +589,10 @@ impl Vm {
             ..opt::Options::default()
         };
         let mut report = opt::Report::default();
-        // A panic in the optimizer is a failed compile, not a crash: the
-        // function keeps the code it has (the compiler is a pure function
-        // of the module, so nothing it half-made is left behind).
-        let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let code = self.guarded(|| {
             opt::compile_with_report(&self.module, func, &options, &mut report)
-        }));
-        let code = match compiled {
-            Ok(result) => result.map_err(|e| e.to_string()),
-            Err(_) => Err("optimizing compilation failed: the optimizer panicked".into()),
-        };
+                .map_err(|e| e.to_string())
+        });
         if self.options.time_passes {
             self.pass_times.lock().add(&report);
         }
@@ -548,23 +615,29 @@ impl Vm {
         pc: u32,
         queue_ns: u64,
     ) -> Result<osr::OsrBlob, VmError> {
-        let name = &self.module.func(func).name;
+        let from = self.current_tier(func);
+        self.compile_osr_code(func, pc, queue_ns)
+            .map_err(|reason| self.compile_failed(func, from, Tier::Opt, Some(pc), &reason))
+    }
+
+    fn compile_osr_code(
+        &self,
+        func: FuncId,
+        pc: u32,
+        queue_ns: u64,
+    ) -> Result<osr::OsrBlob, String> {
         let begun = std::time::Instant::now();
-        let compiled = self
-            .run_optimizer(func, Some(pc))
-            .map_err(|e| VmError::Compile(format!("{name} (OSR at pc {pc}): {e}")))?;
-        let offset = compiled.osr_entry(pc).ok_or_else(|| {
-            VmError::Compile(format!(
-                "{name}: the optimizer gave no OSR entry at pc {pc}"
-            ))
-        })?;
+        let compiled = self.run_optimizer(func, Some(pc))?;
+        let offset = compiled
+            .osr_entry(pc)
+            .ok_or_else(|| format!("the optimizer gave no OSR entry at pc {pc}"))?;
         let kind = TierEventKind::OsrCompile {
             pc,
             duration_ns: begun.elapsed().as_nanos() as u64,
             queue_ns,
         };
         self.event(func, kind);
-        let blob = self.place(&compiled)?;
+        let blob = self.place(&compiled).map_err(|e| e.to_string())?;
         Ok(osr::OsrBlob {
             blob,
             entry: blob.code_rx + offset as usize,
@@ -602,15 +675,8 @@ impl Vm {
         pc: u32,
         calling: &AtomicUsize,
     ) -> Option<usize> {
-        self.osr_code.entry(func, pc, calling, || {
-            self.compile_osr(func, pc)
-                .map_err(|e| {
-                    if self.options.trace_tiers {
-                        eprintln!("tier: {e}; staying in the interpreter");
-                    }
-                })
-                .ok()
-        })
+        self.osr_code
+            .entry(func, pc, calling, || self.compile_osr(func, pc).ok())
     }
 
     /// The entry of the optimized OSR code of `func` at loop header `pc`
@@ -637,9 +703,6 @@ impl Vm {
     pub(super) fn complete_osr(&self, func: FuncId, pc: u32, queue_ns: u64) {
         let compiled = self.compile_osr_timed(func, pc, queue_ns);
         let declined = compiled.is_err();
-        if let Err(e) = &compiled {
-            self.trace_note(&format!("{e}; the loop stays where it runs"));
-        }
         if let Some(stale) = self.osr_code.complete(func, pc, compiled.ok()) {
             self.retire(func, stale);
         }
@@ -896,11 +959,12 @@ impl Vm {
             .expect("a running Vm is owned by an Arc")
     }
 
-    fn thread_state(&self, handle: i64) -> ThreadState {
+    fn thread_state(&self, handle: i64, stacks: ThreadStacks) -> ThreadState {
         let mut ts = ThreadState::new(
             self.arc(),
             handle,
             self.options.limits,
+            stacks,
             self.threads.interrupt.clone(),
             self.output.register(),
         );
@@ -935,7 +999,11 @@ impl Vm {
 
     /// Calls `func` with raw argument bits on the calling thread.
     pub fn call(&self, func: FuncId, args: &[u64]) -> Result<Option<i64>, RuntimeError> {
-        let mut ts = self.thread_state(0);
+        let stacks = ThreadStacks::new(self.options.limits).map_err(|_| RuntimeError {
+            trap: Trap::OutOfMemory,
+            frames: Vec::new(),
+        })?;
+        let mut ts = self.thread_state(0, stacks);
         let sampling = self
             .profiling
             .as_ref()
@@ -1030,44 +1098,50 @@ impl Host for Vm {
     }
 
     fn spawn(&self, func: FuncId, args: Vec<u64>) -> Result<i64, Trap> {
+        self.threads.reap();
         let handle = self.threads.reserve();
-        let mut ts = self.thread_state(handle);
-        let vm = self.arc();
-        let started = std::thread::Builder::new()
-            .name(format!("tj-{handle}"))
-            .stack_size(THREAD_STACK_BYTES)
-            .spawn(move || {
-                let sampling = vm
-                    .profiling
-                    .as_ref()
-                    .and_then(|p| p.register(&vm, handle, &ts));
-                let retiring = vm
-                    .retirer
-                    .register(profiling::interp_frames(&ts, vm.call_stub), &ts.calling);
-                let result = interp::call(&mut ts, func, &args);
-                drop(sampling);
-                drop(retiring);
-                vm.write_lines(&mut ts.out.lock());
-                match result {
-                    Ok(value) => vm.threads.finish(handle, value.map(|bits| bits as i64)),
-                    Err(error) => {
-                        if error.trap != Trap::Terminated {
-                            vm.threads.fail(error);
+        let failed = |_| {
+            self.threads.finish(handle, None);
+            Trap::OutOfMemory
+        };
+        let fail_at = self.options.faults.spawn_step();
+        let (memory, stacks) =
+            os_thread::ThreadMemory::map(THREAD_STACK_BYTES, self.options.limits, fail_at)
+                .map_err(failed)?;
+        let os_thread = {
+            let mut ts = self.thread_state(handle, stacks);
+            let vm = self.arc();
+            os_thread::OsThread::spawn(
+                &format!("tj-{handle}"),
+                &memory,
+                fail_at,
+                Box::new(move || {
+                    let sampling = vm
+                        .profiling
+                        .as_ref()
+                        .and_then(|p| p.register(&vm, handle, &ts));
+                    let retiring = vm
+                        .retirer
+                        .register(profiling::interp_frames(&ts, vm.call_stub), &ts.calling);
+                    let result = interp::call(&mut ts, func, &args);
+                    drop(sampling);
+                    drop(retiring);
+                    vm.write_lines(&mut ts.out.lock());
+                    match result {
+                        Ok(value) => vm.threads.finish(handle, value.map(|bits| bits as i64)),
+                        Err(error) => {
+                            if error.trap != Trap::Terminated {
+                                vm.threads.fail(error);
+                            }
+                            vm.threads.finish(handle, None);
                         }
-                        vm.threads.finish(handle, None);
                     }
-                }
-            });
-        match started {
-            Ok(os_thread) => {
-                self.threads.attach(handle, os_thread);
-                Ok(handle)
-            }
-            Err(_) => {
-                self.threads.finish(handle, None);
-                Err(Trap::OutOfMemory)
-            }
-        }
+                }),
+            )
+            .map_err(failed)?
+        };
+        self.threads.attach(handle, os_thread);
+        Ok(handle)
     }
 
     fn join(&self, caller: i64, handle: i64) -> Result<i64, Trap> {

@@ -12,8 +12,9 @@
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use tierjit_tiers::trap::{RuntimeError, Trap};
+
+use super::os_thread::OsThread;
 
 enum ThreadStatus {
     Running,
@@ -24,7 +25,8 @@ enum ThreadStatus {
 
 struct ThreadEntry {
     status: ThreadStatus,
-    os_thread: Option<JoinHandle<()>>,
+    /// Until the thread finishes (then it waits in `Threads::to_reap`).
+    os_thread: Option<OsThread>,
     /// Notified (under the table's lock) when this thread ends, and when
     /// the program stops: its joiners wait here, so a thread's end wakes
     /// only its own joiners (one shared condition variable woke every
@@ -38,6 +40,10 @@ struct ThreadEntry {
 pub struct Threads {
     table: Mutex<Vec<ThreadEntry>>,
     failure: Mutex<Option<RuntimeError>>,
+    /// OS threads whose tj thread has finished, to be joined (a moment
+    /// later they have exited) so that their memory is unmapped, whether
+    /// or not the program joins them.
+    to_reap: Mutex<Vec<OsThread>>,
     /// Raised when the program must stop; polled by running code.
     pub interrupt: Arc<AtomicBool>,
 }
@@ -55,8 +61,26 @@ impl Threads {
     }
 
     /// Records the OS thread behind `handle`.
-    pub fn attach(&self, handle: i64, os_thread: JoinHandle<()>) {
-        self.table.lock()[handle as usize - 1].os_thread = Some(os_thread);
+    pub fn attach(&self, handle: i64, os_thread: OsThread) {
+        let mut table = self.table.lock();
+        let entry = &mut table[handle as usize - 1];
+        if matches!(entry.status, ThreadStatus::Running) {
+            entry.os_thread = Some(os_thread);
+        } else {
+            self.to_reap.lock().push(os_thread);
+        }
+    }
+
+    /// Joins the OS threads of finished tj threads, freeing their stacks.
+    /// Called before each spawn, so that a program that spawns threads
+    /// without end and never joins them does not keep their memory.
+    pub fn reap(&self) {
+        let ended = std::mem::take(&mut *self.to_reap.lock());
+        for os_thread in ended {
+            // It has published its end and is returning: the wait is
+            // short.
+            os_thread.join();
+        }
     }
 
     /// Records how the thread behind `handle` ended: its result, or `None`
@@ -68,6 +92,9 @@ impl Threads {
             Some(v) => ThreadStatus::Finished(v),
             None => ThreadStatus::Stopped,
         };
+        if let Some(os_thread) = entry.os_thread.take() {
+            self.to_reap.lock().push(os_thread);
+        }
         entry.ended.notify_all();
     }
 
@@ -121,14 +148,6 @@ impl Threads {
                 }
                 ThreadStatus::Finished(v) => {
                     table[i].status = ThreadStatus::Joined;
-                    let os_thread = table[i].os_thread.take();
-                    drop(table);
-                    if let Some(t) = os_thread {
-                        // The thread has published its result; it is only
-                        // returning now. A panic there is a bug already
-                        // reported by the panic hook.
-                        let _ = t.join();
-                    }
                     return Ok(v);
                 }
                 ThreadStatus::Stopped => return Err(Trap::Terminated),

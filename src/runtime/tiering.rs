@@ -378,13 +378,9 @@ fn compile_request(vm: &Vm, tiering: &Tiering, request: CompileRequest) {
     let mut compiled = vm.compile_timed(request.func, tier, queue_ns);
     // An interpreted function the optimizer declines (its size budget, a
     // failure) still deserves baseline code.
-    if let Err(e) = &compiled {
-        let fallback = (tier == Tier::Opt && from == Tier::Interp).then_some(Tier::Baseline);
-        vm.trace_note(&format!("{e}; staying in {}", fallback.unwrap_or(from)));
-        if let Some(fallback) = fallback {
-            tier = fallback;
-            compiled = vm.compile_timed(request.func, tier, queue_ns);
-        }
+    if compiled.is_err() && tier == Tier::Opt && from == Tier::Interp {
+        tier = Tier::Baseline;
+        compiled = vm.compile_timed(request.func, tier, queue_ns);
     }
     let compiled = compiled.is_ok();
     // A function the compilers cannot take stays where it is, still marked

@@ -9,6 +9,8 @@
 //! - [`exec`]: what running code needs from the host runtime, per-thread
 //!   state, the method table;
 //! - [`heap`]: tj arrays;
+//! - [`stacks`]: memory for register stacks, frame records and native
+//!   stacks;
 //! - [`abi`]: the contract between generated code and the runtime;
 //! - [`trap`]: runtime errors ([`Trap`], [`RuntimeError`]);
 //! - [`x64`]: the x86-64 assembler every compiler emits through, and the
@@ -30,6 +32,7 @@ pub mod heap;
 pub mod helpers;
 pub mod interp;
 pub mod opt;
+pub mod stacks;
 pub mod trap;
 mod types;
 pub mod x64;

@@ -71,6 +71,7 @@ fn thread(host: &Arc<TestHost>, limits: Limits) -> ThreadState {
         host.clone(),
         0,
         limits,
+        crate::stacks::ThreadStacks::new(limits).unwrap(),
         Arc::new(AtomicBool::new(false)),
         Default::default(),
     )

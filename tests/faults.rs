@@ -1,0 +1,115 @@
+//! Faults in the JIT never change a program's result: with a compiler
+//! that fails or panics, executable memory that cannot be mapped, or a
+//! code memory limit reached, every function stays in a tier that works,
+//! and stdout, stderr and the exit status are the interpreter's.
+//! The faults are injected with `--inject-fault` (src/runtime/faults.rs).
+
+mod common;
+
+/// Programs with loops, calls, threads and runtime errors.
+const PROGRAMS: [&str; 6] = [
+    "tests/programs/hot_calls.tj",
+    "tests/programs/hot_sieve.tj",
+    "tests/programs/index_oob_hot.tj",
+    "tests/programs/recursion_mutual.tj",
+    "tests/programs/thread_runtime_error.tj",
+    "tests/programs/threads_shared_array.tj",
+];
+
+/// The ways to run that compile: eagerly, automatically, flipping tiers
+/// under stress, and by on-stack replacement.
+const MODES: [&[&str]; 5] = [
+    &["--tier", "baseline"],
+    &["--tier", "opt"],
+    &["--tier", "auto", "--tier-thresholds", "0,0.15,1000"],
+    &[
+        "--tier",
+        "auto",
+        "--jit-stress",
+        "--jit-stress-period-us",
+        "100",
+    ],
+    &["--tier", "interp", "--osr-opt"],
+];
+
+/// Faults: all attempts failing, or the first few working and the rest
+/// failing (some functions compiled, some not).
+const FAULTS: [&[&str]; 7] = [
+    &["--inject-fault", "compile-error"],
+    &["--inject-fault", "compile-error:2"],
+    &["--inject-fault", "compile-panic"],
+    &["--inject-fault", "compile-panic:3"],
+    &["--inject-fault", "code-map"],
+    &["--code-memory-limit", "1K"],
+    &["--code-memory-limit", "6K"],
+];
+
+fn run(program: &str, options: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["run"];
+    args.extend_from_slice(options);
+    args.push(program);
+    common::run(&args)
+}
+
+#[test]
+fn jit_faults_leave_every_result_as_the_interpreter_gives_it() {
+    for program in PROGRAMS {
+        let expected = run(program, &["--tier", "interp"]);
+        for mode in MODES {
+            for fault in FAULTS {
+                let options = [mode, fault].concat();
+                let seen = run(program, &options);
+                assert_eq!(seen, expected, "{program} with {}", options.join(" "));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_failed_compile_is_traced_and_the_function_stays() {
+    let (status, _, stderr) = run(
+        "tests/programs/hot_calls.tj",
+        &[
+            "--tier",
+            "opt",
+            "--trace-tiers",
+            "--inject-fault",
+            "compile-error:1",
+        ],
+    );
+    assert_eq!(status, 0, "{stderr}");
+    assert!(
+        stderr.contains("interp -> opt failed: injected fault; it stays in interp"),
+        "{stderr}"
+    );
+    let (status, _, stderr) = run(
+        "tests/programs/hot_calls.tj",
+        &[
+            "--tier",
+            "baseline",
+            "--trace-tiers",
+            "--code-memory-limit",
+            "1K",
+        ],
+    );
+    assert_eq!(status, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "interp -> baseline failed: executable memory: the code memory limit (1024 bytes) is reached; it stays in interp"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_fault_and_limit_options_are_refused() {
+    let (status, _, stderr) = run("tests/programs/hot_calls.tj", &["--inject-fault", "nope"]);
+    assert_eq!(status, 64, "{stderr}");
+    assert!(stderr.contains("unknown fault `nope`"), "{stderr}");
+    let (status, _, stderr) = run(
+        "tests/programs/hot_calls.tj",
+        &["--code-memory-limit", "12Q"],
+    );
+    assert_eq!(status, 64, "{stderr}");
+    assert!(stderr.contains("is not a size"), "{stderr}");
+}

@@ -111,6 +111,11 @@ enum Command {
         /// a timer per thread.
         #[arg(long, value_enum, default_value_t = ProfileEngine::SamplerThread)]
         profile_engine: ProfileEngine,
+        /// Most memory the program's arrays may take, in bytes or with a
+        /// K, M or G suffix (powers of 1024); past it an allocation is the
+        /// runtime error `out of memory`. Default: 3/4 of physical memory.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        heap_limit: Option<usize>,
         /// The program, a .tj file.
         file: String,
         /// Arguments for the program (read with `arg(i)` and `argc()`).
@@ -208,6 +213,7 @@ pub fn main() -> i32 {
             profile,
             profile_hz,
             profile_engine,
+            heap_limit,
             perf_map,
             jitdump,
             jitdump_dir,
@@ -229,6 +235,7 @@ pub fn main() -> i32 {
                     ProfileEngine::SamplerThread => Engine::SamplerThread,
                     ProfileEngine::ThreadTimers => Engine::ThreadTimers,
                 },
+                heap_limit: heap_limit.unwrap_or_else(tierjit::tiers::heap::Heap::default_limit),
                 perf_map,
                 jitdump_dir: jitdump.then_some(jitdump_dir),
                 jit_stress,
@@ -557,4 +564,20 @@ fn parse_thresholds(text: &str) -> Result<(f64, f64, f64), String> {
         [baseline, opt, direct] => Ok((baseline, opt, direct)),
         _ => Err("expected three thresholds: BASELINE,OPT,OPT_DIRECT".into()),
     }
+}
+
+/// `--heap-limit SIZE`: bytes, or a number with a K, M or G suffix
+/// (powers of 1024).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let (digits, unit) = match text.trim().to_ascii_uppercase() {
+        t if t.ends_with('K') => (t[..t.len() - 1].to_string(), 1usize << 10),
+        t if t.ends_with('M') => (t[..t.len() - 1].to_string(), 1 << 20),
+        t if t.ends_with('G') => (t[..t.len() - 1].to_string(), 1 << 30),
+        t => (t, 1),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| format!("'{text}' is not a size (bytes, or a number with K, M or G)"))
 }

@@ -9,6 +9,7 @@ use std::io::Write;
 
 use tierjit::lang::{self, diag::MAX_DIAGNOSTICS};
 use tierjit::runtime::tiering::TierPolicy;
+use tierjit::runtime::warnings::print_to_stderr as print_warning;
 use tierjit::runtime::{TierMode, Vm, VmOptions};
 use tierjit::tiers::bytecode::Module;
 use tierjit_profiler::sampler::Engine;
@@ -103,6 +104,10 @@ enum Command {
         /// Where --jitdump writes its file.
         #[arg(long, value_name = "DIR", default_value = ".")]
         jitdump_dir: std::path::PathBuf,
+        /// Test only: after N blobs are recorded, every write of the perf
+        /// map and the jitdump fails as on a full disk.
+        #[arg(long, hide = true, value_name = "N")]
+        perf_outputs_full_after: Option<u64>,
         /// Samples per second of CPU time per thread, with --profile.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         profile_hz: u32,
@@ -217,6 +222,7 @@ pub fn main() -> i32 {
             perf_map,
             jitdump,
             jitdump_dir,
+            perf_outputs_full_after,
             file,
             args,
         } => {
@@ -238,6 +244,7 @@ pub fn main() -> i32 {
                 heap_limit: heap_limit.unwrap_or_else(tierjit::tiers::heap::Heap::default_limit),
                 perf_map,
                 jitdump_dir: jitdump.then_some(jitdump_dir),
+                perf_outputs_full_after,
                 jit_stress,
                 trace_tiers,
                 time_passes,
@@ -381,10 +388,10 @@ fn run(path: &str, options: VmOptions, profile_path: Option<&str>, tier_stats: b
     }
 }
 
-/// Writes the profile of a run; a failure is reported but does not change
-/// the program's exit status.
+/// Writes the profile of a run; a failure (a missing or read-only
+/// directory, a full disk) is a warning and does not change the program's
+/// exit status.
 fn write_profile(out: &str, profile: &tierjit_profiler::profile::Profile) {
-    let mut stderr = std::io::stderr().lock();
     let written = std::fs::File::create(out).and_then(|file| {
         let mut file = std::io::BufWriter::new(file);
         tierjit_profiler::format::write(profile, &mut file)?;
@@ -393,7 +400,7 @@ fn write_profile(out: &str, profile: &tierjit_profiler::profile::Profile) {
     match written {
         Ok(()) => {
             let _ = writeln!(
-                stderr,
+                std::io::stderr(),
                 "tierjit: profile written to {out}: {} samples, {:.0} Hz achieved of {} Hz asked, {} dropped",
                 profile.stats.samples,
                 profile.stats.achieved_hz(),
@@ -401,9 +408,7 @@ fn write_profile(out: &str, profile: &tierjit_profiler::profile::Profile) {
                 profile.stats.dropped
             );
         }
-        Err(e) => {
-            let _ = writeln!(stderr, "error: cannot write profile {out}: {e}");
-        }
+        Err(e) => print_warning(&format!("cannot write the profile {out}: {e}")),
     }
 }
 

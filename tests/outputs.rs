@@ -3,9 +3,10 @@
 //! the OS error; the program's stdout and exit status do not change. The
 //! files are tried in a missing directory, under a regular file (ENOTDIR),
 //! in a read-only directory (skipped as root, whom modes do not stop), on
-//! a full disk (`/dev/full`), and, for the perf outputs, with the disk
-//! filling up mid-run (a test-only option).
+//! a full disk (`/dev/full`), past the file size limit, and, for the perf
+//! outputs, with the disk filling up mid-run (a test-only option).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -143,6 +144,40 @@ fn a_profile_that_cannot_be_written_is_a_warning() {
         let path_arg = path.to_str().unwrap();
         Run::new(&["--tier", "interp", "--profile", path_arg]).assert_one_warning(&path, error);
     }
+}
+
+#[test]
+fn a_profile_past_the_file_size_limit_is_a_warning_not_sigxfsz() {
+    // `ulimit -f`: past it a write raises SIGXFSZ, whose default action
+    // ends the process; the command ignores it, so the write fails with
+    // EFBIG instead. (Interpreted: code memory is a memfd, which the limit
+    // also stops growing.)
+    let dir = TempDir::new("fsize");
+    let path = dir.0.join("p.tjprof");
+    let mut command = Command::new(TIERJIT);
+    command.args([
+        "run",
+        "--tier",
+        "interp",
+        "--profile",
+        path.to_str().unwrap(),
+        PROGRAM,
+    ]);
+    // SAFETY: setrlimit is async-signal-safe and touches no memory of the
+    // parent's.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 16,
+                rlim_max: 16,
+            };
+            match libc::setrlimit(libc::RLIMIT_FSIZE, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    Run::of(&mut command).assert_one_warning(&path, "File too large (os error 27)");
 }
 
 #[test]

@@ -201,6 +201,7 @@ pub fn main() -> i32 {
             };
         }
     };
+    signals::ignore_file_size_limit();
     match cli.command {
         Command::Run {
             tier,

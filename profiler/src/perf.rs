@@ -42,9 +42,14 @@ impl PerfMap {
 
     /// Creates (or empties) `perf-PID.map` in `dir`.
     pub fn create_in(dir: &Path) -> io::Result<PerfMap> {
-        let path = dir.join(format!("perf-{}.map", std::process::id()));
+        let path = PerfMap::path_in(dir);
         let file = File::create(&path)?;
         Ok(PerfMap { file, path })
+    }
+
+    /// Where [`PerfMap::create_in`] puts this process's map.
+    pub fn path_in(dir: &Path) -> PathBuf {
+        dir.join(format!("perf-{}.map", std::process::id()))
     }
 
     /// Records that `size` bytes of code at `addr` belong to `name`.
@@ -101,7 +106,7 @@ impl JitDump {
     /// executable so that a running `perf record` notices it.
     pub fn create(dir: &Path) -> io::Result<JitDump> {
         let pid = std::process::id();
-        let path = dir.join(format!("jit-{pid}.dump"));
+        let path = JitDump::path_in(dir);
         let mut file = File::options()
             .read(true)
             .write(true)
@@ -117,6 +122,11 @@ impl JitDump {
             next_code_index: 0,
             _marker: marker,
         })
+    }
+
+    /// Where [`JitDump::create`] puts this process's file.
+    pub fn path_in(dir: &Path) -> PathBuf {
+        dir.join(format!("jit-{}.dump", std::process::id()))
     }
 
     /// Records that the code `code`, now at `addr`, is the function `name`.

@@ -9,6 +9,7 @@ use std::io::Write;
 
 use tierjit::lang::{self, diag::MAX_DIAGNOSTICS};
 use tierjit::runtime::tiering::TierPolicy;
+use tierjit::runtime::warnings::print_to_stderr as print_warning;
 use tierjit::runtime::{TierMode, Vm, VmOptions};
 use tierjit::tiers::bytecode::Module;
 use tierjit_profiler::sampler::Engine;
@@ -120,6 +121,11 @@ enum Command {
         /// a timer per thread.
         #[arg(long, value_enum, default_value_t = ProfileEngine::SamplerThread)]
         profile_engine: ProfileEngine,
+        /// Most memory the program's arrays may take, in bytes or with a
+        /// K, M or G suffix (powers of 1024); past it an allocation is the
+        /// runtime error `out of memory`. Default: 3/4 of physical memory.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        heap_limit: Option<usize>,
         /// The program, a .tj file.
         file: String,
         /// Arguments for the program (read with `arg(i)` and `argc()`).
@@ -200,6 +206,7 @@ pub fn main() -> i32 {
             };
         }
     };
+    signals::ignore_file_size_limit();
     match cli.command {
         Command::Run {
             tier,
@@ -219,6 +226,7 @@ pub fn main() -> i32 {
             profile,
             profile_hz,
             profile_engine,
+            heap_limit,
             perf_map,
             jitdump,
             jitdump_dir,
@@ -240,6 +248,7 @@ pub fn main() -> i32 {
                     ProfileEngine::SamplerThread => Engine::SamplerThread,
                     ProfileEngine::ThreadTimers => Engine::ThreadTimers,
                 },
+                heap_limit: heap_limit.unwrap_or_else(tierjit::tiers::heap::Heap::default_limit),
                 perf_map,
                 jitdump_dir: jitdump.then_some(jitdump_dir),
                 jit_stress,
@@ -393,31 +402,16 @@ fn run(path: &str, options: VmOptions, profile_path: Option<&str>, tier_stats: b
     }
 }
 
-/// A size in bytes: digits, then optionally K, M or G (powers of 1024).
-fn parse_size(text: &str) -> Result<usize, String> {
-    let (digits, shift) = match text.as_bytes().last() {
-        Some(b'K' | b'k') => (&text[..text.len() - 1], 10),
-        Some(b'M' | b'm') => (&text[..text.len() - 1], 20),
-        Some(b'G' | b'g') => (&text[..text.len() - 1], 30),
-        _ => (text, 0),
-    };
-    digits
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(1 << shift))
-        .ok_or_else(|| format!("`{text}` is not a size (e.g. 65536, 64K, 16M)"))
-}
-
 /// Checks one `--inject-fault` value.
 fn parse_fault(spec: &str) -> Result<String, String> {
     tierjit::runtime::faults::Faults::default().add(spec)?;
     Ok(spec.to_string())
 }
 
-/// Writes the profile of a run; a failure is reported but does not change
-/// the program's exit status.
+/// Writes the profile of a run; a failure (a missing or read-only
+/// directory, a full disk) is a warning and does not change the program's
+/// exit status.
 fn write_profile(out: &str, profile: &tierjit_profiler::profile::Profile) {
-    let mut stderr = std::io::stderr().lock();
     let written = std::fs::File::create(out).and_then(|file| {
         let mut file = std::io::BufWriter::new(file);
         tierjit_profiler::format::write(profile, &mut file)?;
@@ -426,7 +420,7 @@ fn write_profile(out: &str, profile: &tierjit_profiler::profile::Profile) {
     match written {
         Ok(()) => {
             let _ = writeln!(
-                stderr,
+                std::io::stderr(),
                 "tierjit: profile written to {out}: {} samples, {:.0} Hz achieved of {} Hz asked, {} dropped",
                 profile.stats.samples,
                 profile.stats.achieved_hz(),
@@ -434,9 +428,7 @@ fn write_profile(out: &str, profile: &tierjit_profiler::profile::Profile) {
                 profile.stats.dropped
             );
         }
-        Err(e) => {
-            let _ = writeln!(stderr, "error: cannot write profile {out}: {e}");
-        }
+        Err(e) => print_warning(&format!("cannot write the profile {out}: {e}")),
     }
 }
 
@@ -597,4 +589,20 @@ fn parse_thresholds(text: &str) -> Result<(f64, f64, f64), String> {
         [baseline, opt, direct] => Ok((baseline, opt, direct)),
         _ => Err("expected three thresholds: BASELINE,OPT,OPT_DIRECT".into()),
     }
+}
+
+/// `--heap-limit SIZE`: bytes, or a number with a K, M or G suffix
+/// (powers of 1024).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let (digits, unit) = match text.trim().to_ascii_uppercase() {
+        t if t.ends_with('K') => (t[..t.len() - 1].to_string(), 1usize << 10),
+        t if t.ends_with('M') => (t[..t.len() - 1].to_string(), 1 << 20),
+        t if t.ends_with('G') => (t[..t.len() - 1].to_string(), 1 << 30),
+        t => (t, 1),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| format!("'{text}' is not a size (bytes, or a number with K, M or G)"))
 }

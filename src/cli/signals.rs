@@ -10,10 +10,15 @@
 //! 129). A signal that comes before the Vm exists, or a second one, ends
 //! the process at once with that status.
 //!
+//! [`ignore_file_size_limit`] turns SIGXFSZ off, so that a write past the
+//! file size limit (`ulimit -f`) fails with `EFBIG` and its writer reports
+//! it (a warning for the profile or the jitdump) instead of the process
+//! dying.
+//!
 //! The library installs nothing: this is the command's, as any embedder
 //! would do it.
 
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::{SigHandler, SigSet, Signal};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use tierjit::runtime::Vm;
@@ -83,4 +88,12 @@ pub fn received() -> Option<i32> {
         0 => None,
         signal => Some(signal),
     }
+}
+
+/// Ignores SIGXFSZ (whose default action ends the process with a core
+/// dump): a write past the file size limit then fails with `EFBIG`, as a
+/// write to a full disk fails with `ENOSPC`.
+pub fn ignore_file_size_limit() {
+    // SAFETY: SIG_IGN runs no code in the signal's context.
+    let _ = unsafe { nix::sys::signal::signal(Signal::SIGXFSZ, SigHandler::SigIgn) };
 }

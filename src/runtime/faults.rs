@@ -25,16 +25,19 @@ pub enum Fault {
     SpawnGuard,
     /// `pthread_create`.
     SpawnCreate,
+    /// A write of the perf map or the jitdump (as on a full disk).
+    PerfWrite,
 }
 
 impl Fault {
-    const ALL: [(Fault, &'static str); 6] = [
+    const ALL: [(Fault, &'static str); 7] = [
         (Fault::CompileError, "compile-error"),
         (Fault::CompilePanic, "compile-panic"),
         (Fault::CodeMap, "code-map"),
         (Fault::SpawnMap, "spawn-map"),
         (Fault::SpawnGuard, "spawn-guard"),
         (Fault::SpawnCreate, "spawn-create"),
+        (Fault::PerfWrite, "perf-write"),
     ];
 
     /// Its name on the command line.

@@ -12,21 +12,23 @@ pub mod faults;
 pub mod os_thread;
 pub mod osr;
 pub mod output;
+mod perf_outputs;
 pub mod profiling;
 pub mod retire;
 pub mod threads;
 pub mod tiering;
+pub mod warnings;
 
 use code_map::CodeMap;
 use code_memory::{Blob, CodeMemory};
 use output::Output;
 use parking_lot::Mutex;
+use perf_outputs::PerfOutputs;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Weak};
 use threads::Threads;
 use tierjit_profiler::hotness::LoopKey;
-use tierjit_profiler::perf::{JitDump, PerfMap};
 use tierjit_profiler::profile::{Tier as ProfileTier, TierEvent, TierEventKind};
 use tierjit_profiler::stackwalk::FramedStub;
 use tierjit_tiers::baseline;
@@ -118,6 +120,9 @@ pub struct VmOptions {
     /// Record every placed blob in a jitdump file in this directory for
     /// `perf inject --jit`.
     pub jitdump_dir: Option<std::path::PathBuf>,
+    /// Where problems that do not stop the program go (a perf map or
+    /// jitdump that cannot be created or written); by default, stderr.
+    pub warnings: warnings::Warnings,
     /// Test mode: every interpreted activation moves, at its first
     /// backward branch, and every baseline activation, at its first loop
     /// header, into optimized code compiled for entry at that loop header
@@ -154,6 +159,7 @@ impl Default for VmOptions {
             time_passes: false,
             opt_passes: None,
             jitdump_dir: None,
+            warnings: warnings::Warnings::default(),
             osr_every_loop: false,
             slot_calls: false,
             faults: faults::Faults::default(),
@@ -312,10 +318,7 @@ impl Vm {
         if let Some(p) = &vm.profiling {
             p.start(Arc::downgrade(&vm));
         }
-        vm.perf
-            .lock()
-            .open(&vm.options)
-            .map_err(|e| VmError::Compile(format!("perf output: {e}")))?;
+        vm.perf.lock().open(&vm.options);
         for i in 0..vm.module.funcs.len() {
             let func = FuncId(i as u32);
             // A compile that fails (too large for the optimizer, code
@@ -1206,40 +1209,6 @@ impl Host for Vm {
         }?;
         self.osr_moved(func, pc, Tier::Baseline, Tier::Opt);
         Some(entry)
-    }
-}
-
-/// The files that tell `perf` what generated code is where.
-#[derive(Default)]
-struct PerfOutputs {
-    map: Option<PerfMap>,
-    jitdump: Option<JitDump>,
-}
-
-impl PerfOutputs {
-    fn open(&mut self, options: &VmOptions) -> std::io::Result<()> {
-        if options.perf_map {
-            self.map = Some(PerfMap::create()?);
-        }
-        if let Some(dir) = &options.jitdump_dir {
-            self.jitdump = Some(JitDump::create(dir)?);
-        }
-        Ok(())
-    }
-
-    /// Records a blob; a failed write stops that output (profiling aids
-    /// must never stop the program).
-    fn code_loaded(&mut self, addr: usize, code: &[u8], name: &str) {
-        if let Some(map) = &mut self.map {
-            if map.add(addr as u64, code.len() as u64, name).is_err() {
-                self.map = None;
-            }
-        }
-        if let Some(jitdump) = &mut self.jitdump {
-            if jitdump.code_load(addr as u64, code, name).is_err() {
-                self.jitdump = None;
-            }
-        }
     }
 }
 

@@ -31,6 +31,7 @@
 //! header for the optimized code's); `stress` is automatic tiering with
 //! `--jit-stress` flipping a function among the three tiers every 100 us.
 
+pub mod campaign;
 pub mod gen;
 mod minimize;
 

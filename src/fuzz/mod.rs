@@ -31,6 +31,7 @@
 //! header for the optimized code's); `stress` is automatic tiering with
 //! `--jit-stress` flipping a function among the three tiers every 100 us.
 
+pub mod campaign;
 pub mod gen;
 mod minimize;
 
@@ -304,19 +305,52 @@ impl Mismatch {
         parts.join("; ")
     }
 
-    /// Every tier's outcome in full, as `//` comment lines.
+    /// Every tier's outcome, as `//` comment lines: each stream up to
+    /// [`DETAIL_LINES`] lines and [`DETAIL_BYTES`] bytes, so that a saved
+    /// failure stays small whatever the program printed.
     pub fn details(&self) -> String {
         let mut text = String::new();
         for (tier, outcome) in &self.outcomes {
             text.push_str(&format!("// --tier {tier}: {}\n", outcome.status));
             for (name, stream) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
                 text.push_str(&format!("// {name}:\n"));
-                for line in stream.lines() {
-                    text.push_str(&format!("// > {line}\n"));
-                }
+                quote_stream(&mut text, stream);
             }
         }
         text
+    }
+}
+
+/// At most this many lines of each stream are quoted in [`Mismatch::details`].
+pub const DETAIL_LINES: usize = 1000;
+/// At most this many bytes of each stream are quoted in [`Mismatch::details`].
+pub const DETAIL_BYTES: usize = 64 << 10;
+
+/// Appends `stream` to `text` as `// > ` lines, up to [`DETAIL_LINES`]
+/// lines and [`DETAIL_BYTES`] bytes, and says how much it left out.
+fn quote_stream(text: &mut String, stream: &str) {
+    let mut quoted = 0;
+    for (n, line) in stream.split_inclusive('\n').enumerate() {
+        let mut cut = line.len().min(DETAIL_BYTES - quoted);
+        if n == DETAIL_LINES || cut == 0 {
+            break;
+        }
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let shown = &line[..cut];
+        let shown = shown.strip_suffix('\n').unwrap_or(shown);
+        text.push_str("// > ");
+        text.push_str(shown.strip_suffix('\r').unwrap_or(shown));
+        text.push('\n');
+        quoted += cut;
+        if cut < line.len() {
+            break;
+        }
+    }
+    if quoted < stream.len() {
+        let left_out = stream.len() - quoted;
+        text.push_str(&format!("// > ... ({left_out} more bytes)\n"));
     }
 }
 
@@ -378,5 +412,26 @@ mod tests {
         assert_eq!(tier_args("baseline"), ["--tier=baseline"]);
         assert_eq!(tier_args("mixed:3"), ["--tier=mixed", "--mixed-seed=3"]);
         assert_eq!(tier_args("osr"), ["--tier=interp", "--osr-opt"]);
+    }
+
+    #[test]
+    fn details_quote_a_bounded_part_of_each_stream() {
+        let quote = |stream: &str| {
+            let mut text = String::new();
+            quote_stream(&mut text, stream);
+            text
+        };
+        assert_eq!(quote("a\nb"), "// > a\n// > b\n");
+        assert_eq!(quote(""), "");
+        let long = "x".repeat(DETAIL_BYTES + 10);
+        let quoted = quote(&long);
+        assert!(
+            quoted.ends_with("\n// > ... (10 more bytes)\n"),
+            "{}",
+            &quoted[..40]
+        );
+        let many = "y\n".repeat(DETAIL_LINES + 3);
+        assert_eq!(quote(&many).lines().count(), DETAIL_LINES + 1);
+        assert!(quote(&many).ends_with("// > ... (6 more bytes)\n"));
     }
 }

@@ -329,3 +329,32 @@ fn an_embedder_gets_the_warnings_and_a_vm_that_runs() {
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert!(seen[0].contains(&missing.display().to_string()), "{seen:?}");
 }
+
+#[test]
+fn output_that_cannot_be_written_is_said_and_is_no_success() {
+    // stdout on a full disk: the program runs to its end, the loss is one
+    // warning, and a status of 0 becomes 1 (a script must not take the
+    // cut-off output for the whole); any other status stays.
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    for (program, status) in [("tests/outputs/exits_7.tj", 7), ("examples/fib.tj", 1)] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["run", program])
+            .stdout(full())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(status), "{program}: {stderr}");
+        assert_eq!(
+            stderr,
+            "tierjit: warning: cannot write the program's output: No space left on device \
+             (os error 28); the rest of it was lost\n",
+            "{program}"
+        );
+    }
+}

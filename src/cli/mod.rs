@@ -25,6 +25,9 @@ const EXIT_COMPILE_ERROR: i32 = 1;
 const EXIT_RUNTIME_ERROR: i32 = 2;
 /// Exit status for a bad command line (BSD `EX_USAGE`).
 const EXIT_USAGE: i32 = 64;
+/// Exit status of a run that succeeded but whose output could not all be
+/// written (a full disk).
+const EXIT_OUTPUT_LOST: i32 = 1;
 
 /// tierjit runs programs written in tj, a small statically typed language,
 /// on a tiered JIT: every function starts in the interpreter (tier 0).
@@ -392,13 +395,27 @@ fn run(path: &str, options: VmOptions, profile_path: Option<&str>, tier_stats: b
     if vm.output_pipe_closed() {
         return 128 + libc::SIGPIPE;
     }
-    match result {
+    let status = match result {
         Ok(value) => value.map_or(0, |v| (v & 255) as i32),
         Err(error) => {
             let text = tierjit::backtrace::render(&error, vm.module(), path);
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
             EXIT_RUNTIME_ERROR
         }
+    };
+    // Output cut off (a full disk): said, and not a success.
+    match vm.output_write_error() {
+        Some(e) => {
+            print_warning(&format!(
+                "cannot write the program's output: {e}; the rest of it was lost"
+            ));
+            if status == 0 {
+                EXIT_OUTPUT_LOST
+            } else {
+                status
+            }
+        }
+        None => status,
     }
 }
 

@@ -1050,6 +1050,12 @@ impl Vm {
         self.output.pipe_closed()
     }
 
+    /// Why the program's output stopped, if writing it failed for another
+    /// reason than a closed pipe (a full disk): what followed was dropped.
+    pub fn output_write_error(&self) -> Option<String> {
+        self.output.write_error()
+    }
+
     /// Writes every thread's pending output (before exit, or before
     /// printing an error).
     pub fn flush_output(&self) {

@@ -11,8 +11,11 @@
 //! A stdout that went away (a closed pipe: `tierjit run prog.tj | head
 //! -1`) is not an error of the program: output stops quietly, and the Vm
 //! stops the program as SIGPIPE would have (the command exits with 141;
-//! a program that never ends would otherwise run on forever). Other
-//! write errors (a full disk) stop only the output.
+//! a program that never ends would otherwise run on forever). Another
+//! write error (a full disk) stops the output and is kept
+//! ([`Output::write_error`]): the command warns, and a run that would have
+//! ended with status 0 ends with 1, so that a script does not take the
+//! cut-off output for the whole.
 
 use parking_lot::Mutex;
 use std::io::{IsTerminal, Write};
@@ -28,6 +31,8 @@ pub struct Output {
     line_buffered: bool,
     broken: AtomicBool,
     pipe_closed: AtomicBool,
+    /// The first write error other than a closed pipe.
+    write_error: Mutex<Option<std::io::Error>>,
 }
 
 impl Default for Output {
@@ -44,6 +49,7 @@ impl Output {
             line_buffered,
             broken: AtomicBool::new(false),
             pipe_closed: AtomicBool::new(false),
+            write_error: Mutex::new(None),
         }
     }
 
@@ -70,11 +76,19 @@ impl Output {
                 if e.kind() == std::io::ErrorKind::BrokenPipe && !was_broken {
                     self.pipe_closed.store(true, Ordering::Relaxed);
                     pipe_closed = true;
+                } else if !was_broken {
+                    *self.write_error.lock() = Some(e);
                 }
             }
         }
         lines.clear();
         pipe_closed
+    }
+
+    /// Why output stopped, if a write failed for another reason than a
+    /// closed pipe (the rest of the output was dropped).
+    pub fn write_error(&self) -> Option<String> {
+        self.write_error.lock().as_ref().map(|e| e.to_string())
     }
 
     /// True if a write found stdout's reader gone.

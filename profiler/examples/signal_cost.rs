@@ -16,7 +16,9 @@
 //! - `self-signal, no interrupt`: the thread signals itself with
 //!   `pthread_kill`, a quarter as many times as the rate (delivery alone);
 //! - `thread-timers` and `sampler-thread`: the real engines with the real
-//!   handler (stack walk, ring write).
+//!   handler (stack walk, ring write), rate capped as they are in use;
+//!   the `estimate` column is what each engine measured a sample to cost
+//!   (what its cap follows), to compare with `us/signal`.
 //!
 //!     cargo run --release -p tierjit-profiler --example signal_cost [HZ] [ROUNDS]
 
@@ -232,8 +234,9 @@ fn self_signals(n: u64) -> (u64, u64) {
     (spin() + signalling, SIGNALS.load(Ordering::Relaxed))
 }
 
-/// The work sampled by a real engine.
-fn engine(hz: u32, engine: Engine) -> (u64, u64) {
+/// The work sampled by a real engine; also gives the engine's own
+/// estimate of a sample's cost (what its rate cap follows).
+fn engine(hz: u32, engine: Engine) -> (u64, u64, u64) {
     let sampler = Sampler::start(SamplerConfig {
         hz,
         ring_capacity: 1 << 16,
@@ -245,8 +248,9 @@ fn engine(hz: u32, engine: Engine) -> (u64, u64) {
         .unwrap();
     let cpu = spin();
     let ring = reg.ring();
+    let estimate = reg.sample_cost_ns();
     drop(reg);
-    (cpu, ring.drain(|_| ()) as u64)
+    (cpu, ring.drain(|_| ()) as u64, estimate)
 }
 
 fn main() {
@@ -260,18 +264,25 @@ fn main() {
         action.sa_flags = libc::SA_RESTART;
         libc::sigaction(empty_signal(), &action, std::ptr::null_mut());
     }
-    type Way = (&'static str, Box<dyn Fn() -> (u64, u64)>);
+    type Way = (&'static str, Box<dyn Fn() -> (u64, u64, u64)>);
+    let no_estimate = |(cpu, signals)| (cpu, signals, 0);
     let ways: Vec<Way> = vec![
-        ("off", Box::new(|| (spin(), 0))),
-        ("timer, empty handler", Box::new(move || timer_empty(hz))),
-        ("thread, empty handler", Box::new(move || thread_empty(hz))),
+        ("off", Box::new(|| (spin(), 0, 0))),
+        (
+            "timer, empty handler",
+            Box::new(move || no_estimate(timer_empty(hz))),
+        ),
+        (
+            "thread, empty handler",
+            Box::new(move || no_estimate(thread_empty(hz))),
+        ),
         (
             "perf event, no signal",
-            Box::new(move || perf_event(hz).unwrap_or((0, 0))),
+            Box::new(move || no_estimate(perf_event(hz).unwrap_or((0, 0)))),
         ),
         (
             "self-signal, no interrupt",
-            Box::new(move || self_signals(hz as u64 / 4)),
+            Box::new(move || no_estimate(self_signals(hz as u64 / 4))),
         ),
         (
             "thread-timers engine",
@@ -282,22 +293,22 @@ fn main() {
             Box::new(move || engine(hz, Engine::SamplerThread)),
         ),
     ];
-    let mut best = vec![(u64::MAX, 0u64); ways.len()];
+    let mut best = vec![(u64::MAX, 0u64, 0u64); ways.len()];
     for _ in 0..rounds {
         for (i, (_, run)) in ways.iter().enumerate() {
-            let (cpu, signals) = run();
+            let (cpu, signals, estimate) = run();
             if cpu < best[i].0 {
-                best[i] = (cpu, signals);
+                best[i] = (cpu, signals, estimate);
             }
         }
     }
     let off = best[0].0 as f64;
     println!("{hz} Hz, best of {rounds} rounds, CPU time of the sampled thread");
     println!(
-        "{:<24} {:>9} {:>8} {:>9} {:>12}",
-        "way", "cpu ms", "signals", "overhead", "us/signal"
+        "{:<24} {:>9} {:>8} {:>9} {:>12} {:>9}",
+        "way", "cpu ms", "signals", "overhead", "us/signal", "estimate"
     );
-    for ((name, _), &(cpu, signals)) in ways.iter().zip(&best) {
+    for ((name, _), &(cpu, signals, estimate)) in ways.iter().zip(&best) {
         if cpu == 0 {
             println!("{name:<24} not allowed here");
             continue;
@@ -308,13 +319,19 @@ fn main() {
         } else {
             "-".to_string()
         };
+        let estimate = if estimate > 0 {
+            format!("{:.2}", estimate as f64 / 1e3)
+        } else {
+            "-".to_string()
+        };
         println!(
-            "{:<24} {:>9.1} {:>8} {:>8.1}% {:>12}",
+            "{:<24} {:>9.1} {:>8} {:>8.1}% {:>12} {:>9}",
             name,
             cpu as f64 / 1e6,
             signals,
             (cpu as f64 / off - 1.0) * 100.0,
-            per
+            per,
+            estimate
         );
     }
 }

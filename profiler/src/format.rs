@@ -1,7 +1,7 @@
 //! The `.tjprof` file format: a [`Profile`] on disk.
 //!
 //! `docs/profile-format.md` describes it byte by byte. In short: the magic
-//! `TJPROF`, a little-endian `u16` version (3; 1 and 2 still read), then
+//! `TJPROF`, a little-endian `u16` version (4; 1 to 3 still read), then
 //! five sections in a fixed order (header, functions, samples, events,
 //! stats), each a tag byte, a LEB128 byte length and a body of LEB128
 //! varints, tier bytes and length-prefixed UTF-8 strings.
@@ -24,11 +24,12 @@ use crate::profile::{Frame, Profile, Sample, SamplerStats, Tier, TierEvent, Tier
 pub const MAGIC: [u8; 6] = *b"TJPROF";
 
 /// The format version this code writes.
-pub const VERSION: u16 = 3;
+pub const VERSION: u16 = 4;
 
 /// The oldest version this code reads. Version 1 lacks the sampling
 /// engine and the idle-tick count (read as "" and 0); versions 1 and 2
-/// lack the on-stack-replacement events (kinds 3 and 4).
+/// lack the on-stack-replacement events (kinds 3 and 4); versions 1 to 3
+/// lack the sample cost and the rate caps (read as 0).
 pub const OLDEST_VERSION: u16 = 1;
 
 /// Bytes before the first section: the magic and the version.
@@ -43,6 +44,9 @@ const EVENT_OSR_ENTRY: u8 = 4;
 
 /// The first version with the OSR event kinds.
 const OSR_EVENTS_SINCE: u16 = 3;
+
+/// The first version with the sample cost and the rate caps.
+const CAPS_SINCE: u16 = 4;
 
 /// Why a file could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -284,6 +288,13 @@ fn put_stats(out: &mut Vec<u8>, stats: &SamplerStats, version: u16) {
         put_string(out, &stats.engine);
         put_varint(out, stats.idle_ticks);
     }
+    if version >= CAPS_SINCE {
+        put_varint(out, stats.sample_cost_ns);
+        put_varint(out, stats.cost_cap_hz.into());
+        put_varint(out, stats.sampler_thread_cap_hz.into());
+        put_varint(out, stats.share_percent.into());
+        put_varint(out, stats.sampler_thread_cpu_ns);
+    }
 }
 
 /// Unsigned LEB128: seven bits a byte, low bits first, high bit set on
@@ -414,6 +425,26 @@ fn read_stats(
             |c: &mut Cursor<'_>| -> Result<(String, u64), Fault> { Ok((c.string()?, c.varint()?)) };
         (stats.engine, stats.idle_ticks) = engine(body)
             .map_err(|f| f.into_error(start, "the engine and idle ticks", Section::Stats))?;
+    }
+    if version >= CAPS_SINCE {
+        let start = body.pos;
+        let caps = |c: &mut Cursor<'_>| -> Result<(u64, u32, u32, u32, u64), Fault> {
+            Ok((
+                c.varint()?,
+                c.varint_u32("rate cap")?,
+                c.varint_u32("sampler thread's rate cap")?,
+                c.varint_u32("share")?,
+                c.varint()?,
+            ))
+        };
+        (
+            stats.sample_cost_ns,
+            stats.cost_cap_hz,
+            stats.sampler_thread_cap_hz,
+            stats.share_percent,
+            stats.sampler_thread_cpu_ns,
+        ) = caps(body)
+            .map_err(|f| f.into_error(start, "the sample cost and rate caps", Section::Stats))?;
     }
     Ok(())
 }

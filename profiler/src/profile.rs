@@ -151,6 +151,22 @@ pub struct SamplerStats {
     /// Ticks that found a thread not running (no sample, no signal with
     /// the sampler-thread engine).
     pub idle_ticks: u64,
+    /// What one sample cost a sampled thread, as the handlers measured it
+    /// (0: not measured, or a file before version 4).
+    pub sample_cost_ns: u64,
+    /// The most samples per second of a thread's time that kept sampling
+    /// under `share_percent` of it at that cost (0 in files before
+    /// version 4).
+    pub cost_cap_hz: u32,
+    /// The most rounds per second the sampler thread allowed itself, to
+    /// stay under `share_percent` of a core (0: thread timers, or a file
+    /// before version 4).
+    pub sampler_thread_cap_hz: u32,
+    /// The share of a thread's time (and of a core, for the sampler
+    /// thread) that sampling keeps under, in percent.
+    pub share_percent: u32,
+    /// CPU time of the sampler thread, in nanoseconds.
+    pub sampler_thread_cpu_ns: u64,
 }
 
 impl SamplerStats {
@@ -161,6 +177,48 @@ impl SamplerStats {
         } else {
             (self.samples + self.dropped) as f64 * 1e9 / self.cpu_ns as f64
         }
+    }
+
+    /// The most samples per second of a busy thread's time that sampling
+    /// allowed itself: the lower of the two caps (0 if not recorded).
+    pub fn cap_hz(&self) -> u32 {
+        match self.sampler_thread_cap_hz {
+            0 => self.cost_cap_hz,
+            rounds => self.cost_cap_hz.min(rounds),
+        }
+    }
+
+    /// Whether the rate asked for was above the cap.
+    pub fn capped(&self) -> bool {
+        self.cap_hz() > 0 && self.requested_hz > self.cap_hz()
+    }
+
+    /// The cap in words, e.g. "capped at 3500 Hz to keep sampling under
+    /// 10% of thread time: a sample costs 28.6 us", or None for files
+    /// before version 4.
+    pub fn cap_summary(&self) -> Option<String> {
+        let cap = self.cap_hz();
+        if cap == 0 {
+            return None;
+        }
+        let share = self.share_percent;
+        let cost = match self.sample_cost_ns {
+            0 => "a sample's cost not measured".to_string(),
+            ns => format!("a sample costs {:.1} us", ns as f64 / 1e3),
+        };
+        let by_sampler_thread =
+            self.sampler_thread_cap_hz != 0 && self.sampler_thread_cap_hz < self.cost_cap_hz;
+        Some(match (self.capped(), by_sampler_thread) {
+            (true, false) => {
+                format!("capped at {cap} Hz to keep sampling under {share}% of thread time: {cost}")
+            }
+            (true, true) => format!(
+                "capped at {cap} Hz (a busy thread's) to keep the sampler thread under {share}% of a core; {cost}"
+            ),
+            (false, _) => format!(
+                "the rate asked is under the cap of {cap} Hz: {cost}, and sampling stays under {share}% of thread time"
+            ),
+        })
     }
 }
 

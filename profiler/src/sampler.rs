@@ -23,16 +23,33 @@
 //!   that found little CPU time as idle. No extra thread, but blocked
 //!   threads wake at every tick, and each tick costs about twice as much.
 //!
+//! **The cap.** Whatever rate was asked, sampling takes at most
+//! [`cost::SHARE_PERCENT`] of a thread's time: every handler measures what
+//! its sample cost the thread ([`cost`]), and a thread is sampled at most
+//! once per ten such costs of its time. With the sampler-thread engine the
+//! sampler thread skips a thread whose CPU time since its last sample is
+//! shorter (the time carries over); with thread timers the handler
+//! lengthens its own timer's period. The sampler thread bounds its own
+//! cost the same way: with many threads a round over them costs more, and
+//! it ticks less often ([`cost::SAMPLER_THREAD_SHARE_PERCENT`] of a core),
+//! visiting every thread in each round. [`Sampler::cap_stats`] reports
+//! what it came to.
+//!
 //! **Handler.** Async-signal-safe: no allocation, no lock, no formatting,
 //! no panic; errno is saved and restored. It reads the interrupted `rip`,
 //! `rsp` and `rbp`, walks the stack ([`crate::stackwalk`]) with bounds checks and
 //! writes one sample into the thread's preallocated [`Ring`], dropping (and
-//! counting) it if the ring is full. `SA_RESTART` restarts interrupted
-//! system calls, so the program's own I/O is not disturbed.
+//! counting) it if the ring is full; then it reads the thread's CPU clock
+//! to measure the sample's cost (and, with thread timers, may re-arm the
+//! timer: `timer_settime` is async-signal-safe). `SA_RESTART` restarts
+//! interrupted system calls, so the program's own I/O is not disturbed.
+
+pub mod cost;
 
 use crate::codemap::CodeMap;
 use crate::ring::{RawSample, Ring};
 use crate::stackwalk::{walk, InterpFrames, Interrupted, StackBounds};
+use cost::{CostMeter, CostTotals, CycleCost};
 use std::cell::Cell;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -62,7 +79,9 @@ impl Engine {
 /// How to sample.
 #[derive(Clone, Copy, Debug)]
 pub struct SamplerConfig {
-    /// Samples per second of a busy thread.
+    /// Samples per second of a busy thread, asked for: sampling slower if
+    /// samples would otherwise take more than [`cost::SHARE_PERCENT`] of
+    /// the thread's time.
     pub hz: u32,
     /// Samples each thread's ring holds before the aggregator drains it.
     pub ring_capacity: usize,
@@ -92,6 +111,42 @@ impl SamplerConfig {
     }
 }
 
+/// What sampling cost and where that capped the rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapStats {
+    /// What one sample costs a sampled thread, in nanoseconds, as measured
+    /// (the mean over every thread's measurements), or the prior
+    /// [`cost::PRIOR_COST_NS`] if none was.
+    pub sample_cost_ns: u64,
+    /// Whether `sample_cost_ns` was measured.
+    pub measured: bool,
+    /// The most samples per second of a thread's time that keep sampling
+    /// under `share_percent` of it at that cost.
+    pub cost_cap_hz: u32,
+    /// [`cost::SHARE_PERCENT`].
+    pub share_percent: u32,
+    /// CPU time of the sampler thread (sampler-thread engine), in
+    /// nanoseconds.
+    pub sampler_thread_cpu_ns: u64,
+    /// Rounds the sampler thread made over the threads.
+    pub sampler_thread_rounds: u64,
+    /// The most rounds per second the sampler thread allowed itself at
+    /// the end, to stay under [`cost::SAMPLER_THREAD_SHARE_PERCENT`] of a
+    /// core (0 with thread timers, or before its first round).
+    pub sampler_thread_cap_hz: u32,
+}
+
+impl CapStats {
+    /// The most samples per second of a busy thread's time: the lower of
+    /// the two caps.
+    pub fn cap_hz(&self) -> u32 {
+        match self.sampler_thread_cap_hz {
+            0 => self.cost_cap_hz,
+            rounds => self.cost_cap_hz.min(rounds),
+        }
+    }
+}
+
 /// A sampled thread as the sending side sees it (the sampler thread, or
 /// the handler itself with thread timers).
 struct Target {
@@ -100,10 +155,32 @@ struct Target {
     clock: libc::clockid_t,
     /// CPU time at the last sample sent.
     last_cpu_ns: AtomicU64,
+    /// For the signal on its way (the start of its cost): the thread's CPU
+    /// time read before it was sent, and CLOCK_MONOTONIC just before and
+    /// just after the system call that sent it.
+    sent_cpu_ns: AtomicU64,
+    send_start_ns: AtomicU64,
+    send_end_ns: AtomicU64,
     /// A signal is on its way and its handler has not run yet: sending
     /// another now would merge with it (SIGPROF does not queue).
     pending: AtomicBool,
     idle_ticks: Arc<AtomicU64>,
+    /// What a sample costs this thread.
+    cost: CostMeter,
+}
+
+/// The grid of a thread's own timer: expiries at `origin_ns + k *
+/// period_ns` (CLOCK_MONOTONIC). Written at registration, then only by the
+/// handler when it re-arms the timer.
+struct ThreadTimer {
+    id: Cell<libc::timer_t>,
+    origin_ns: Cell<u64>,
+    period_ns: Cell<u64>,
+    /// The thread's CPU time and CLOCK_MONOTONIC when the handler last
+    /// ended (0: not yet): a thread whose CPU time since then kept up with
+    /// the clock ran all along, so was running when the timer expired.
+    last_exit_cpu_ns: Cell<u64>,
+    last_exit_ns: Cell<u64>,
 }
 
 /// What the handler needs of one registered thread.
@@ -113,8 +190,11 @@ struct ThreadSampler {
     frames: InterpFrames,
     bounds: StackBounds,
     target: Arc<Target>,
+    totals: Arc<CostTotals>,
     engine: Engine,
-    min_weight_ns: u64,
+    /// The period asked for.
+    asked_period_ns: u64,
+    timer: ThreadTimer,
     in_handler: Cell<bool>,
 }
 
@@ -127,8 +207,9 @@ thread_local! {
 /// The process id, for telling our own queued signals from others'.
 static PID: AtomicU64 = AtomicU64::new(0);
 
-/// The layout of the kernel's `siginfo_t` for a queued signal (`_rt`):
-/// libc's type keeps these fields private.
+/// The layout of the kernel's `siginfo_t` for a queued signal (`_rt`) and
+/// for a timer's (`_timer`, whose thread id and overrun count lie where
+/// `_rt` has `pid` and `uid`): libc's type keeps these fields private.
 #[repr(C)]
 struct QueuedInfo {
     signo: libc::c_int,
@@ -139,6 +220,13 @@ struct QueuedInfo {
     uid: libc::uid_t,
     value: u64,
     _rest: [u64; 12],
+}
+
+impl QueuedInfo {
+    /// For a timer's signal: the expiries that came while it was pending.
+    fn timer_overrun(&self) -> u64 {
+        self.uid as u64
+    }
 }
 
 const _: () = assert!(std::mem::size_of::<QueuedInfo>() == std::mem::size_of::<libc::siginfo_t>());
@@ -157,7 +245,12 @@ fn monotonic_ns() -> u64 {
     now(libc::CLOCK_MONOTONIC).unwrap_or(0)
 }
 
+fn thread_cpu_ns() -> Option<u64> {
+    now(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
 extern "C" fn on_sigprof(_: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+    let entry_ns = monotonic_ns();
     // SAFETY: errno is thread-local; saved here and restored below so the
     // interrupted code never sees it change.
     let errno = unsafe { *libc::__errno_location() };
@@ -170,8 +263,9 @@ extern "C" fn on_sigprof(_: libc::c_int, info: *mut libc::siginfo_t, context: *m
         // handler; QueuedInfo has its size and the `_rt` layout.
         let info = unsafe { &*(info as *const QueuedInfo) };
         if !sampler.in_handler.replace(true) {
-            if let Some(weight) = weight_of(sampler, info) {
-                record(sampler, weight, context);
+            match sampler.engine {
+                Engine::SamplerThread => on_queued_signal(sampler, info, entry_ns, context),
+                Engine::ThreadTimers => on_timer_tick(sampler, info, entry_ns, context),
             }
             sampler.in_handler.set(false);
         }
@@ -180,50 +274,142 @@ extern "C" fn on_sigprof(_: libc::c_int, info: *mut libc::siginfo_t, context: *m
     unsafe { *libc::__errno_location() = errno };
 }
 
-/// The CPU time this signal's sample stands for, or None if it is not a
-/// sample (not ours, or an idle tick).
-fn weight_of(sampler: &ThreadSampler, info: &QueuedInfo) -> Option<u64> {
+/// A signal from the sampler thread: a sample weighted by the CPU time it
+/// carries. Ignores any other SIGPROF.
+fn on_queued_signal(
+    sampler: &ThreadSampler,
+    info: &QueuedInfo,
+    entry_ns: u64,
+    context: *mut libc::c_void,
+) {
     let target = &sampler.target;
-    match sampler.engine {
-        Engine::SamplerThread => {
-            let ours =
-                info.code == libc::SI_QUEUE && info.pid as u64 == PID.load(Ordering::Relaxed);
-            if !ours {
-                return None;
-            }
-            target.pending.store(false, Ordering::Release);
-            Some(info.value)
-        }
-        Engine::ThreadTimers => {
-            if info.code != libc::SI_TIMER {
-                return None;
-            }
-            let cpu = now(libc::CLOCK_THREAD_CPUTIME_ID)?;
-            let weight = cpu.saturating_sub(target.last_cpu_ns.load(Ordering::Relaxed));
-            if weight < sampler.min_weight_ns {
-                // Mostly blocked since the last sample (waking up to take
-                // this signal costs a little CPU time too): not a sample.
-                target.idle_ticks.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
-            target.last_cpu_ns.store(cpu, Ordering::Relaxed);
-            Some(weight)
-        }
+    let ours = info.code == libc::SI_QUEUE && info.pid as u64 == PID.load(Ordering::Relaxed);
+    if !ours {
+        return;
+    }
+    // Read before the sender may send (and write) again.
+    let sent_cpu = target.sent_cpu_ns.load(Ordering::Acquire);
+    let send_start = target.send_start_ns.load(Ordering::Acquire);
+    let send_end = target.send_end_ns.load(Ordering::Acquire);
+    target.pending.store(false, Ordering::Release);
+    let end_ns = record(sampler, entry_ns, info.value, context);
+    let Some(end_cpu) = thread_cpu_ns() else {
+        return;
+    };
+    // Running when the signal came, the thread was interrupted about when
+    // the sender's system call sent it (its middle: the CPU time since the
+    // sender's read would count what the thread ran meanwhile). Not
+    // running, it paid only for the delivery when it ran again: its CPU
+    // time says so, and the wall clock counts the wait. The smaller is
+    // right in each case (docs/profiler.md, "The cap"). A sender that has
+    // not yet noted the end of its call gives only the CPU time.
+    let by_cpu = end_cpu.saturating_sub(sent_cpu);
+    let cost = if send_end >= send_start {
+        by_cpu.min(end_ns.saturating_sub(send_start / 2 + send_end / 2))
+    } else {
+        by_cpu
+    };
+    target.cost.record(cost, &sampler.totals);
+}
+
+/// A tick of the thread's own timer: a sample if the thread used CPU time
+/// since the last one (else an idle tick). Its cost: from the timer's
+/// expiry to the handler's start, plus the handler's CPU time. Then the
+/// timer's period follows the cost.
+fn on_timer_tick(
+    sampler: &ThreadSampler,
+    info: &QueuedInfo,
+    entry_ns: u64,
+    context: *mut libc::c_void,
+) {
+    if info.code != libc::SI_TIMER {
+        return;
+    }
+    let target = &sampler.target;
+    let timer = &sampler.timer;
+    let Some(cpu) = thread_cpu_ns() else { return };
+    let ran_all_along = timer.last_exit_ns.get() > 0 && {
+        let wall = entry_ns.saturating_sub(timer.last_exit_ns.get());
+        let ran = cpu.saturating_sub(timer.last_exit_cpu_ns.get());
+        ran + wall / 64 + 2_000 >= wall
+    };
+    let weight = cpu.saturating_sub(target.last_cpu_ns.load(Ordering::Relaxed));
+    if weight < timer.period_ns.get() / 4 {
+        // Mostly blocked since the last sample (waking up to take this
+        // signal costs a little CPU time too): not a sample.
+        target.idle_ticks.fetch_add(1, Ordering::Relaxed);
+        timer.last_exit_cpu_ns.set(cpu);
+        timer.last_exit_ns.set(entry_ns);
+        return;
+    }
+    target.last_cpu_ns.store(cpu, Ordering::Relaxed);
+    let end_ns = record(sampler, entry_ns, weight, context);
+    let Some(end_cpu) = thread_cpu_ns() else {
+        return;
+    };
+    timer.last_exit_cpu_ns.set(end_cpu);
+    timer.last_exit_ns.set(end_ns);
+    // A thread that was not running when the timer expired (preempted on
+    // a busy machine) started late for another reason: not a measurement.
+    let late = timer_lateness(sampler, info, entry_ns).filter(|_| ran_all_along);
+    if let Some(late) = late {
+        target
+            .cost
+            .record(late + end_cpu.saturating_sub(cpu), &sampler.totals);
+    }
+    follow_cost(sampler, end_ns);
+}
+
+/// How long after the timer expired for this signal the handler started,
+/// or None if the signal is from before the timer was last re-armed.
+fn timer_lateness(sampler: &ThreadSampler, info: &QueuedInfo, entry_ns: u64) -> Option<u64> {
+    let timer = &sampler.timer;
+    let period = timer.period_ns.get().max(1);
+    let since_origin = entry_ns.checked_sub(timer.origin_ns.get())?;
+    // The last expiry is the latest grid point; this signal's came
+    // `overrun` periods before it.
+    let overrun = info.timer_overrun().min(1_000);
+    Some(since_origin % period + overrun * period)
+}
+
+/// Re-arms the thread's timer if its period no longer keeps sampling
+/// under its share (or, after the cost fell, is far longer than it needs
+/// to be). The new period leaves an eighth of headroom over the cost, so
+/// that small changes in it do not re-arm the timer every time.
+fn follow_cost(sampler: &ThreadSampler, now_ns: u64) {
+    let asked = sampler.asked_period_ns;
+    let cost = sampler.target.cost.estimate_ns();
+    let shortest = cost::capped_period_ns(asked, cost);
+    let roomy = cost::capped_period_ns(asked, cost + cost / 8);
+    let period = sampler.timer.period_ns.get();
+    if period >= shortest && period <= roomy + roomy / 2 {
+        return;
+    }
+    let timer = sampler.timer.id.get();
+    if arm_thread_timer(timer, now_ns + roomy, roomy).is_ok() {
+        sampler.timer.origin_ns.set(now_ns + roomy);
+        sampler.timer.period_ns.set(roomy);
     }
 }
 
-/// Takes one sample of the interrupted thread.
-fn record(sampler: &ThreadSampler, weight: u64, context: *mut libc::c_void) {
-    let start = monotonic_ns();
+/// Takes one sample of the interrupted thread; gives the time it ended.
+fn record(sampler: &ThreadSampler, start: u64, weight: u64, context: *mut libc::c_void) -> u64 {
     // SAFETY: the kernel passes the interrupted context of this thread as
     // the third argument of an SA_SIGINFO handler.
     let at = unsafe { Interrupted::from_signal_context(context) };
+    let mut end = 0;
     sampler.ring.write(|sample: &mut RawSample| {
         sample.time_ns = start;
         sample.weight_ns = weight;
         walk(&sampler.bounds, &sampler.map, &sampler.frames, at, sample);
-        sample.handler_ns = monotonic_ns().saturating_sub(start).min(u32::MAX as u64) as u32;
+        end = monotonic_ns();
+        sample.handler_ns = end.saturating_sub(start).min(u32::MAX as u64) as u32;
     });
+    if end == 0 {
+        // Dropped: the ring was full.
+        end = monotonic_ns();
+    }
+    end
 }
 
 fn install_handler() -> io::Result<()> {
@@ -263,6 +449,13 @@ struct Shared {
     targets: Mutex<Targets>,
     /// Signalled when a target registers, and at stop.
     changed: Condvar,
+    /// Every thread's cost meter reports here.
+    totals: Arc<CostTotals>,
+    /// The sampler thread's CPU time and rounds so far, and the shortest
+    /// period between rounds that its budget allows.
+    thread_cpu_ns: AtomicU64,
+    rounds: AtomicU64,
+    round_min_period_ns: AtomicU64,
 }
 
 /// A sampler: register threads with it to have them sampled. With the
@@ -280,6 +473,10 @@ impl Sampler {
         let shared = Arc::new(Shared {
             targets: Mutex::new(Targets::default()),
             changed: Condvar::new(),
+            totals: Arc::new(CostTotals::default()),
+            thread_cpu_ns: AtomicU64::new(0),
+            rounds: AtomicU64::new(0),
+            round_min_period_ns: AtomicU64::new(0),
         });
         let thread = match config.engine {
             Engine::ThreadTimers => None,
@@ -300,6 +497,26 @@ impl Sampler {
         })
     }
 
+    /// What sampling has cost so far, and the cap that follows.
+    pub fn cap_stats(&self) -> CapStats {
+        let totals = &self.shared.totals;
+        let measured = totals.mean_ns();
+        let sample_cost_ns = measured.unwrap_or(cost::PRIOR_COST_NS);
+        let round_min_period = self.shared.round_min_period_ns.load(Ordering::Relaxed);
+        CapStats {
+            sample_cost_ns,
+            measured: measured.is_some(),
+            cost_cap_hz: cost::cap_hz(sample_cost_ns),
+            share_percent: cost::SHARE_PERCENT as u32,
+            sampler_thread_cpu_ns: self.shared.thread_cpu_ns.load(Ordering::Relaxed),
+            sampler_thread_rounds: self.shared.rounds.load(Ordering::Relaxed),
+            sampler_thread_cap_hz: match round_min_period {
+                0 => 0,
+                ns => (1_000_000_000 / ns).clamp(1, u32::MAX as u64) as u32,
+            },
+        }
+    }
+
     /// Starts sampling the calling thread: its stack is walked with `map`
     /// (which code is generated) and `frames` (its interpreted frames,
     /// which must stay valid and unmoved while the registration lives).
@@ -314,14 +531,20 @@ impl Sampler {
         if unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) } != 0 {
             return Err(io::Error::other("no CPU-time clock for this thread"));
         }
+        let totals = self.shared.totals.clone();
         let target = Arc::new(Target {
             // SAFETY: gettid has no preconditions.
             tid: unsafe { libc::gettid() },
             clock,
             last_cpu_ns: AtomicU64::new(now(clock).unwrap_or(0)),
+            sent_cpu_ns: AtomicU64::new(0),
+            send_start_ns: AtomicU64::new(0),
+            send_end_ns: AtomicU64::new(0),
             pending: AtomicBool::new(false),
             idle_ticks: Arc::new(AtomicU64::new(0)),
+            cost: CostMeter::new(totals.latest_ns()),
         });
+        let asked = self.config.period_ns();
         let sampler = Box::new(ThreadSampler {
             ring: Arc::new(Ring::new(self.config.ring_capacity)),
             map,
@@ -329,12 +552,20 @@ impl Sampler {
             bounds: StackBounds::of_current_thread(),
             target: target.clone(),
             engine: self.config.engine,
-            min_weight_ns: self.config.min_weight_ns(),
+            asked_period_ns: asked,
+            timer: ThreadTimer {
+                id: Cell::new(std::ptr::null_mut()),
+                origin_ns: Cell::new(0),
+                period_ns: Cell::new(cost::capped_period_ns(asked, totals.latest_ns())),
+                last_exit_cpu_ns: Cell::new(0),
+                last_exit_ns: Cell::new(0),
+            },
+            totals,
             in_handler: Cell::new(false),
         });
         CURRENT.with(|c| c.set(&*sampler));
         let sender = match self.config.engine {
-            Engine::ThreadTimers => match start_thread_timer(target.tid, self.config.period_ns()) {
+            Engine::ThreadTimers => match start_thread_timer(target.tid, &sampler.timer) {
                 Ok(timer) => Sender::Timer(timer),
                 Err(e) => {
                     CURRENT.with(|c| c.set(std::ptr::null()));
@@ -369,8 +600,14 @@ fn lock(targets: &Mutex<Targets>) -> std::sync::MutexGuard<'_, Targets> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Targets ticked per hold of the list's lock: a thread registering or
+/// leaving waits for at most this many, not for a whole round.
+const TARGETS_PER_LOCK: usize = 64;
+
 /// The sampler thread: every period, a signal to each thread that used
-/// CPU time since its last sample.
+/// enough CPU time since its last sample. The period is the one asked for,
+/// or longer where the samples' cost or the sampler thread's own would
+/// take more than their share.
 fn run_sampler_thread(shared: &Shared, config: SamplerConfig) {
     // Wake on time: the default 50 us of timer slack would lower 10 kHz to
     // about 6.7 kHz.
@@ -378,8 +615,8 @@ fn run_sampler_thread(shared: &Shared, config: SamplerConfig) {
     unsafe {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
     }
-    let period = config.period_ns();
-    let min_weight = config.min_weight_ns();
+    let asked = config.period_ns();
+    let idle_below = config.min_weight_ns();
     // SAFETY: QueuedInfo is plain data with the layout of siginfo_t.
     let mut info: QueuedInfo = unsafe { std::mem::zeroed() };
     info.signo = libc::SIGPROF;
@@ -387,29 +624,32 @@ fn run_sampler_thread(shared: &Shared, config: SamplerConfig) {
     info.pid = std::process::id() as libc::pid_t;
     // SAFETY: getuid has no preconditions.
     info.uid = unsafe { libc::getuid() };
-    let mut next = monotonic_ns() + period;
-    let mut targets = lock(&shared.targets);
+    let mut cycle = CycleCost::default();
+    let mut cycle_start_cpu = 0;
+    let mut next = 0;
     loop {
-        // Wait for the deadline; a stop or a first target wakes us early.
-        let now = loop {
-            if targets.stop {
-                return;
+        let now = match wait_until(shared, &mut next, asked) {
+            Wait::Stop => return,
+            Wait::Tick(now) => now,
+            Wait::FirstTarget => {
+                // The waiting that had no targets is not a cycle's cost.
+                cycle_start_cpu = thread_cpu_ns().unwrap_or(0);
+                continue;
             }
-            let now = monotonic_ns();
-            if targets.list.is_empty() {
-                next = now + period;
-            } else if now >= next {
-                break now;
-            }
-            let wait = std::time::Duration::from_nanos(next.saturating_sub(now).max(1));
-            targets = match shared.changed.wait_timeout(targets, wait) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
         };
-        for target in &targets.list {
-            tick(target, &mut info, min_weight);
-        }
+        tick_every_target(shared, &mut info, idle_below);
+        let cpu = thread_cpu_ns().unwrap_or(cycle_start_cpu);
+        cycle.record(cpu.saturating_sub(cycle_start_cpu));
+        shared.thread_cpu_ns.store(cpu, Ordering::Relaxed);
+        shared.rounds.fetch_add(1, Ordering::Relaxed);
+        shared
+            .round_min_period_ns
+            .store(cycle.min_period_ns(), Ordering::Relaxed);
+        cycle_start_cpu = cpu;
+        // A busy thread is ready for a sample every `min_period_ns` of its
+        // time: ticking twice as often catches it within half of that.
+        let for_samples = cost::min_period_ns(shared.totals.latest_ns()) / 2;
+        let period = asked.max(for_samples).max(cycle.min_period_ns());
         next += period;
         if now > next {
             // Fell behind (the machine is busy): start over from now
@@ -419,9 +659,71 @@ fn run_sampler_thread(shared: &Shared, config: SamplerConfig) {
     }
 }
 
-/// One tick for one thread: a sample if it used CPU time. `info` is the
-/// signal to send, all but its value filled in.
-fn tick(target: &Target, info: &mut QueuedInfo, min_weight: u64) {
+/// What the sampler thread woke for.
+enum Wait {
+    /// The deadline, at this time.
+    Tick(u64),
+    /// A target registered when there was none: the first tick is due a
+    /// period later.
+    FirstTarget,
+    /// The sampler is dropped.
+    Stop,
+}
+
+/// Sleeps until `next`, or while there is no target (a first target, or
+/// one after none, sets `next` one period later).
+fn wait_until(shared: &Shared, next: &mut u64, asked: u64) -> Wait {
+    let mut targets = lock(&shared.targets);
+    let mut had_none = false;
+    loop {
+        if targets.stop {
+            return Wait::Stop;
+        }
+        let now = monotonic_ns();
+        if targets.list.is_empty() {
+            had_none = true;
+            targets = match shared.changed.wait(targets) {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            continue;
+        }
+        if had_none || *next == 0 {
+            *next = now + asked;
+            return Wait::FirstTarget;
+        }
+        if now >= *next {
+            return Wait::Tick(now);
+        }
+        let wait = std::time::Duration::from_nanos(*next - now);
+        targets = match shared.changed.wait_timeout(targets, wait) {
+            Ok((guard, _)) => guard,
+            Err(poisoned) => poisoned.into_inner().0,
+        };
+    }
+}
+
+/// One round: a tick for every target, [`TARGETS_PER_LOCK`] at a time.
+/// Targets that register or leave meanwhile may be ticked in this round or
+/// the next.
+fn tick_every_target(shared: &Shared, info: &mut QueuedInfo, idle_below: u64) {
+    let mut at = 0;
+    loop {
+        let targets = lock(&shared.targets);
+        if targets.stop || at >= targets.list.len() {
+            return;
+        }
+        let end = targets.list.len().min(at + TARGETS_PER_LOCK);
+        for target in &targets.list[at..end] {
+            tick(target, info, idle_below);
+        }
+        at = end;
+    }
+}
+
+/// One tick for one thread: a sample if it used enough CPU time. `info`
+/// is the signal to send, all but its value filled in.
+fn tick(target: &Target, info: &mut QueuedInfo, idle_below: u64) {
     if target.pending.load(Ordering::Acquire) {
         // Its last signal has not been handled yet (it is not running):
         // the CPU time carries over.
@@ -429,10 +731,19 @@ fn tick(target: &Target, info: &mut QueuedInfo, min_weight: u64) {
     }
     let Some(cpu) = now(target.clock) else { return };
     let weight = cpu.saturating_sub(target.last_cpu_ns.load(Ordering::Relaxed));
-    if weight < min_weight {
+    if weight < idle_below {
         target.idle_ticks.fetch_add(1, Ordering::Relaxed);
         return;
     }
+    if weight < target.cost.min_period_ns() {
+        // Ran, but a sample now would cost more than its share of that
+        // time: the time carries over.
+        return;
+    }
+    target.sent_cpu_ns.store(cpu, Ordering::Release);
+    target
+        .send_start_ns
+        .store(monotonic_ns(), Ordering::Release);
     target.pending.store(true, Ordering::Release);
     info.value = weight;
     // SAFETY: sends SIGPROF to a thread of this process that is still
@@ -447,6 +758,7 @@ fn tick(target: &Target, info: &mut QueuedInfo, min_weight: u64) {
             info as *const QueuedInfo,
         )
     } == 0;
+    target.send_end_ns.store(monotonic_ns(), Ordering::Release);
     if sent {
         target.last_cpu_ns.store(cpu, Ordering::Relaxed);
     } else {
@@ -454,9 +766,10 @@ fn tick(target: &Target, info: &mut QueuedInfo, min_weight: u64) {
     }
 }
 
-/// Creates and starts a `CLOCK_MONOTONIC` timer sending SIGPROF to `tid`.
-fn start_thread_timer(tid: libc::pid_t, period_ns: u64) -> io::Result<libc::timer_t> {
-    let mut timer: libc::timer_t = std::ptr::null_mut();
+/// Creates a `CLOCK_MONOTONIC` timer sending SIGPROF to `tid` (the calling
+/// thread), records it in `timer` and starts it at `timer`'s period.
+fn start_thread_timer(tid: libc::pid_t, timer: &ThreadTimer) -> io::Result<libc::timer_t> {
+    let mut id: libc::timer_t = std::ptr::null_mut();
     // SAFETY: sigevent is plain data; we aim the timer's signal at this
     // thread (SIGEV_THREAD_ID with its kernel thread id).
     let created = unsafe {
@@ -464,27 +777,43 @@ fn start_thread_timer(tid: libc::pid_t, period_ns: u64) -> io::Result<libc::time
         event.sigev_notify = libc::SIGEV_THREAD_ID;
         event.sigev_signo = libc::SIGPROF;
         event.sigev_notify_thread_id = tid;
-        libc::timer_create(libc::CLOCK_MONOTONIC, &mut event, &mut timer)
+        libc::timer_create(libc::CLOCK_MONOTONIC, &mut event, &mut id)
     };
     if created != 0 {
         return Err(io::Error::last_os_error());
     }
-    let period = libc::timespec {
-        tv_sec: (period_ns / 1_000_000_000) as libc::time_t,
-        tv_nsec: (period_ns % 1_000_000_000) as libc::c_long,
-    };
-    let spec = libc::itimerspec {
-        it_interval: period,
-        it_value: period,
-    };
-    // SAFETY: `timer` was just created.
-    if unsafe { libc::timer_settime(timer, 0, &spec, std::ptr::null_mut()) } != 0 {
-        let error = io::Error::last_os_error();
-        // SAFETY: as above; deleted once.
-        unsafe { libc::timer_delete(timer) };
+    // Before the first tick: the handler reads the grid.
+    let period = timer.period_ns.get();
+    let origin = monotonic_ns() + period;
+    timer.id.set(id);
+    timer.origin_ns.set(origin);
+    if let Err(error) = arm_thread_timer(id, origin, period) {
+        // SAFETY: `id` was just created; deleted once.
+        unsafe { libc::timer_delete(id) };
         return Err(error);
     }
-    Ok(timer)
+    Ok(id)
+}
+
+/// Sets `timer` to expire at `first_ns` (CLOCK_MONOTONIC) and then every
+/// `period_ns`. Async-signal-safe.
+fn arm_thread_timer(timer: libc::timer_t, first_ns: u64, period_ns: u64) -> io::Result<()> {
+    let spec_of = |ns: u64| libc::timespec {
+        tv_sec: (ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+    };
+    let spec = libc::itimerspec {
+        it_interval: spec_of(period_ns),
+        it_value: spec_of(first_ns),
+    };
+    // SAFETY: `timer` is a live timer of this process; timer_settime is
+    // async-signal-safe and only reads `spec`.
+    let set =
+        unsafe { libc::timer_settime(timer, libc::TIMER_ABSTIME, &spec, std::ptr::null_mut()) };
+    if set != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 enum Sender {
@@ -509,10 +838,20 @@ impl Registration {
     pub fn idle_ticks(&self) -> Arc<AtomicU64> {
         self.sampler.target.idle_ticks.clone()
     }
+
+    /// What a sample costs this thread, as measured so far (nanoseconds).
+    pub fn sample_cost_ns(&self) -> u64 {
+        self.sampler.target.cost.estimate_ns()
+    }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        // First, so that no handler from here on uses the sampler (a
+        // late tick could re-arm a deleted timer whose id was reused).
+        // A signal that came earlier ran its handler before we got here:
+        // the handler runs on this same thread.
+        CURRENT.with(|c| c.set(std::ptr::null()));
         match &self.sender {
             // SAFETY: the timer was created at registration and is deleted
             // once; after this no new tick is sent to this thread.
@@ -523,170 +862,14 @@ impl Drop for Registration {
                 // Under the lock no send is in progress; after it none
                 // comes.
                 let target = &self.sampler.target;
-                lock(&shared.targets)
-                    .list
-                    .retain(|t| !Arc::ptr_eq(t, target));
+                let mut targets = lock(&shared.targets);
+                if let Some(at) = targets.list.iter().position(|t| Arc::ptr_eq(t, target)) {
+                    targets.list.swap_remove(at);
+                }
             }
         }
-        // A signal already sent runs its handler before we get here or
-        // finds the pointer cleared; either way it never sees a freed
-        // sampler, since the handler runs on this same thread.
-        CURRENT.with(|c| c.set(std::ptr::null()));
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::codemap::CodeMap;
-
-    fn spin_for(ms: u64) -> u64 {
-        let start = std::time::Instant::now();
-        let mut x = 0u64;
-        while start.elapsed().as_millis() < ms as u128 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-        }
-        x
-    }
-
-    fn thread_cpu_ns() -> u64 {
-        now(libc::CLOCK_THREAD_CPUTIME_ID).unwrap()
-    }
-
-    const ENGINES: [Engine; 2] = [Engine::SamplerThread, Engine::ThreadTimers];
-
-    #[test]
-    fn a_busy_thread_is_sampled_at_about_the_requested_rate() {
-        for engine in ENGINES {
-            for hz in [1000, 10_000] {
-                let sampler = Sampler::start(SamplerConfig {
-                    hz,
-                    ring_capacity: 1 << 14,
-                    engine,
-                })
-                .unwrap();
-                // From before registering: the first sample's weight
-                // counts from there (allocating the ring takes a while).
-                let cpu0 = thread_cpu_ns();
-                let reg = sampler
-                    .register_current_thread(Arc::new(CodeMap::new(4)), InterpFrames::NONE)
-                    .unwrap();
-                std::hint::black_box(spin_for(300));
-                let cpu = thread_cpu_ns() - cpu0;
-                let ring = reg.ring();
-                drop(reg);
-                let (mut samples, mut weight) = (0u64, 0u64);
-                ring.drain(|s| {
-                    samples += 1;
-                    weight += s.weight_ns;
-                });
-                let achieved = samples as f64 * 1e9 / cpu as f64;
-                // Shared 2-core machines lose ticks; ask only for the order
-                // of magnitude here (the benches measure the real rate).
-                assert!(
-                    achieved > hz as f64 * 0.3,
-                    "{engine:?}: {hz} Hz asked, {achieved:.0} Hz achieved"
-                );
-                assert!(
-                    weight <= cpu + 5_000_000,
-                    "{engine:?}: weights {weight} add up to at most the CPU time {cpu}"
-                );
-                assert!(
-                    weight >= cpu / 2,
-                    "{engine:?}: weights {weight} cover most of the CPU time {cpu}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn a_blocked_thread_gives_idle_ticks_not_samples() {
-        for engine in ENGINES {
-            let sampler = Sampler::start(SamplerConfig {
-                hz: 2000,
-                ring_capacity: 1024,
-                engine,
-            })
-            .unwrap();
-            let reg = sampler
-                .register_current_thread(Arc::new(CodeMap::new(1)), InterpFrames::NONE)
-                .unwrap();
-            // nanosleep returns early on a signal; keep sleeping for 100 ms.
-            let until = std::time::Instant::now() + std::time::Duration::from_millis(100);
-            while std::time::Instant::now() < until {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            let idle = reg.idle_ticks().load(Ordering::Relaxed);
-            let ring = reg.ring();
-            drop(reg);
-            let mut samples = 0;
-            ring.drain(|_| samples += 1);
-            assert!(idle > 20, "{engine:?}: idle ticks: {idle}");
-            assert!(
-                samples < idle,
-                "{engine:?}: samples {samples} while blocked, idle {idle}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_sampler_thread_samples_each_busy_thread_and_stops_on_drop() {
-        let sampler = Arc::new(
-            Sampler::start(SamplerConfig {
-                hz: 1000,
-                ring_capacity: 4096,
-                engine: Engine::SamplerThread,
-            })
-            .unwrap(),
-        );
-        let workers: Vec<_> = (0..3)
-            .map(|_| {
-                let sampler = sampler.clone();
-                std::thread::spawn(move || {
-                    let reg = sampler
-                        .register_current_thread(Arc::new(CodeMap::new(1)), InterpFrames::NONE)
-                        .unwrap();
-                    std::hint::black_box(spin_for(200));
-                    let ring = reg.ring();
-                    drop(reg);
-                    let mut samples = 0;
-                    ring.drain(|_| samples += 1);
-                    samples
-                })
-            })
-            .collect();
-        for worker in workers {
-            let samples = worker.join().unwrap();
-            // 200 ms at 1 kHz, three threads on two shared cores.
-            assert!(samples >= 10, "a busy thread got only {samples} samples");
-        }
-        let sampler = Arc::into_inner(sampler).expect("workers are done");
-        let started = std::time::Instant::now();
-        drop(sampler);
-        assert!(started.elapsed() < std::time::Duration::from_secs(1));
-    }
-
-    #[test]
-    fn stray_sigprof_is_not_a_sample() {
-        let sampler = Sampler::start(SamplerConfig {
-            hz: 1,
-            ring_capacity: 64,
-            engine: Engine::SamplerThread,
-        })
-        .unwrap();
-        let reg = sampler
-            .register_current_thread(Arc::new(CodeMap::new(1)), InterpFrames::NONE)
-            .unwrap();
-        for _ in 0..5 {
-            // SAFETY: sends SIGPROF (handled, restartable) to this thread.
-            unsafe {
-                libc::pthread_kill(libc::pthread_self(), libc::SIGPROF);
-            }
-        }
-        let ring = reg.ring();
-        drop(reg);
-        let mut samples = 0;
-        ring.drain(|_| samples += 1);
-        assert_eq!(samples, 0);
-    }
-}
+mod tests;

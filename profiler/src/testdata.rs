@@ -120,6 +120,11 @@ pub fn rich() -> Profile {
             handler_ns: vec![(800, 10), (1_600, 3), (u64::MAX, 1)],
             engine: "thread-timers".into(),
             idle_ticks: 42,
+            sample_cost_ns: 28_600,
+            cost_cap_hz: 3_496,
+            sampler_thread_cap_hz: 0,
+            share_percent: 10,
+            sampler_thread_cpu_ns: u64::MAX,
         },
     }
 }

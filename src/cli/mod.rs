@@ -436,13 +436,18 @@ fn write_profile(out: &str, profile: &tierjit_profiler::profile::Profile) {
     });
     match written {
         Ok(()) => {
+            let stats = &profile.stats;
+            let cap = match stats.cap_summary() {
+                Some(cap) if stats.capped() => format!(" ({cap})"),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 std::io::stderr(),
-                "tierjit: profile written to {out}: {} samples, {:.0} Hz achieved of {} Hz asked, {} dropped",
-                profile.stats.samples,
-                profile.stats.achieved_hz(),
-                profile.stats.requested_hz,
-                profile.stats.dropped
+                "tierjit: profile written to {out}: {} samples, {:.0} Hz achieved of {} Hz asked{cap}, {} dropped",
+                stats.samples,
+                stats.achieved_hz(),
+                stats.requested_hz,
+                stats.dropped
             );
         }
         Err(e) => print_warning(&format!("cannot write the profile {out}: {e}")),
@@ -525,6 +530,16 @@ fn print_tier_stats(vm: &Vm, retired: u64, freed: u64, run_time: std::time::Dura
         "tierjit: {} call sites repatched",
         vm.call_sites_repatched()
     );
+    if let Some(stats) = vm.sampling_caps() {
+        let _ = writeln!(
+            stderr,
+            "tierjit: sampling {:.0} Hz achieved of {} Hz asked per thread; {}; sampler thread {:.3} ms CPU time",
+            stats.achieved_hz(),
+            stats.requested_hz,
+            stats.cap_summary().unwrap_or_default(),
+            stats.sampler_thread_cpu_ns as f64 / 1e6
+        );
+    }
     print_handshake_stats(&mut stderr, &vm.handshake_stats(), vm.compiler_cpu_ns());
 }
 

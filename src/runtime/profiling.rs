@@ -331,6 +331,7 @@ impl Profiling {
             .iter_recorded()
             .map(|v| (v.value_iterated_to(), v.count_at_value()))
             .collect();
+        let caps = self.cap_stats().unwrap_or_default();
         Profile {
             program: program.to_string(),
             duration_ns: monotonic_ns().saturating_sub(self.start_ns),
@@ -344,10 +345,52 @@ impl Profiling {
                 handler_ns,
                 engine: self.config.engine.name().to_string(),
                 idle_ticks,
+                sample_cost_ns: caps.sample_cost_ns,
+                cost_cap_hz: caps.cost_cap_hz,
+                sampler_thread_cap_hz: caps.sampler_thread_cap_hz,
+                share_percent: caps.share_percent,
+                sampler_thread_cpu_ns: caps.sampler_thread_cpu_ns,
             },
             samples: collected.samples,
             events: Vec::new(),
         }
+    }
+}
+
+impl Profiling {
+    /// What sampling has cost so far and the rate caps that follow, with
+    /// the samples and CPU time drained so far (the achieved rate), or
+    /// None if the sampler did not start.
+    fn cap_stats(&self) -> Option<SamplerStats> {
+        let caps = self.sampler.as_ref()?.cap_stats();
+        let (samples, cpu_ns) = {
+            let collected = self.collected.lock();
+            (collected.samples.len() as u64, collected.cpu_ns)
+        };
+        Some(SamplerStats {
+            requested_hz: self.config.hz,
+            samples,
+            cpu_ns,
+            engine: self.config.engine.name().to_string(),
+            sample_cost_ns: if caps.measured {
+                caps.sample_cost_ns
+            } else {
+                0
+            },
+            cost_cap_hz: caps.cost_cap_hz,
+            sampler_thread_cap_hz: caps.sampler_thread_cap_hz,
+            share_percent: caps.share_percent,
+            sampler_thread_cpu_ns: caps.sampler_thread_cpu_ns,
+            ..SamplerStats::default()
+        })
+    }
+}
+
+impl Vm {
+    /// The sampler's rate and caps so far (no samples or CPU time: those
+    /// are counted when the profile is finished), if the Vm samples.
+    pub fn sampling_caps(&self) -> Option<SamplerStats> {
+        self.profiling.as_ref()?.cap_stats()
     }
 }
 

@@ -51,10 +51,10 @@ fn file_starts_with_magic_version_and_header_section() {
         duration_ns: 300,
         ..Profile::default()
     });
-    // magic, version 3 (LE), tag 1, length 5, "a", 300 = ac 02, rate 0.
+    // magic, version 4 (LE), tag 1, length 5, "a", 300 = ac 02, rate 0.
     assert_eq!(
         bytes[..14],
-        [b'T', b'J', b'P', b'R', b'O', b'F', 3, 0, 1, 5, 1, b'a', 0xac, 0x02]
+        [b'T', b'J', b'P', b'R', b'O', b'F', 4, 0, 1, 5, 1, b'a', 0xac, 0x02]
     );
 }
 
@@ -120,7 +120,7 @@ fn other_versions_are_refused() {
     bytes[6] = 7;
     assert_eq!(
         message(&bytes),
-        "unsupported version 7 (this tierjit reads versions 1 to 3)"
+        "unsupported version 7 (this tierjit reads versions 1 to 4)"
     );
 }
 
@@ -242,6 +242,11 @@ fn documented_example() -> Profile {
             handler_ns: vec![(700, 1)],
             engine: "sampler-thread".into(),
             idle_ticks: 3,
+            sample_cost_ns: 8_000,
+            cost_cap_hz: 12_500,
+            sampler_thread_cap_hz: 4_000,
+            share_percent: 10,
+            sampler_thread_cpu_ns: 2_000_000,
         },
     }
 }
@@ -263,11 +268,11 @@ fn documented_bytes() -> Vec<u8> {
 fn docs_example_matches_the_writer() {
     let bytes = bytes_of(&documented_example());
     assert_eq!(documented_bytes(), bytes, "docs/profile-format.md is stale");
-    assert_eq!(bytes.len(), 95);
+    assert_eq!(bytes.len(), 105);
     let cut = &bytes[..bytes.len() - 1];
     assert_eq!(
         message(cut),
-        "truncated: the stats section (26 bytes) at byte 67 ends past the end of the file"
+        "truncated: the stats section (36 bytes) at byte 67 ends past the end of the file"
     );
     assert_eq!(read(&bytes), Ok(documented_example()));
 }
@@ -275,6 +280,14 @@ fn docs_example_matches_the_writer() {
 /// `profile` as a file of an older `version` reads: without what that
 /// version cannot hold.
 fn as_read_from_version(mut profile: Profile, version: u16) -> Profile {
+    if version < 4 {
+        let stats = &mut profile.stats;
+        stats.sample_cost_ns = 0;
+        stats.cost_cap_hz = 0;
+        stats.sampler_thread_cap_hz = 0;
+        stats.share_percent = 0;
+        stats.sampler_thread_cpu_ns = 0;
+    }
     if version < 3 {
         profile.events.retain(|e| !is_osr_event(e));
     }
@@ -299,6 +312,21 @@ fn version_1_files_still_read_without_engine_and_idle_ticks() {
     let mut mislabelled = Vec::new();
     write_version(&rich(), &mut mislabelled, 2).unwrap();
     mislabelled[6] = 1;
+    assert!(read(&mislabelled).is_err());
+}
+
+#[test]
+fn version_3_files_still_read_without_the_caps() {
+    let profile = rich();
+    let mut bytes = Vec::new();
+    write_version(&profile, &mut bytes, 3).unwrap();
+    assert_eq!(bytes[6..8], [3, 0]);
+    let old = read(&bytes).unwrap();
+    assert_eq!((old.stats.cap_hz(), old.stats.cap_summary()), (0, None));
+    assert_eq!(old, as_read_from_version(profile, 3));
+    // A version 4 body in a file that says version 3 has bytes left over.
+    let mut mislabelled = bytes_of(&rich());
+    mislabelled[6] = 3;
     assert!(read(&mislabelled).is_err());
 }
 

@@ -84,6 +84,11 @@ fn known_shares() -> Profile {
             handler_ns: vec![(500, 8), (1_000, 1), (4_000, 1)],
             engine: "sampler-thread".into(),
             idle_ticks: 7,
+            sample_cost_ns: 8_000,
+            cost_cap_hz: 12_500,
+            sampler_thread_cap_hz: 4_000,
+            share_percent: 10,
+            sampler_thread_cpu_ns: 600_000,
         },
     }
 }
@@ -133,6 +138,8 @@ Compile times by target tier
 Sampler
   engine   sampler-thread, 7 idle ticks (a thread not running: no sample taken)
   rate     1000 Hz requested, 1000.0 Hz achieved (per thread, over 10.00 ms of CPU time)
+  cap      the rate asked is under the cap of 4000 Hz: a sample costs 8.0 us, and sampling stays under 10% of thread time
+  sampler  thread: 600.0 us of CPU time (5.0% of one core over the run), at most 4000 rounds a second
   samples  10 recorded, 0 dropped (0.0%)
   handler  p50 500 ns, p99 4.0 us, max 4.0 us (over 10 signals)
 ";
@@ -286,6 +293,38 @@ fn json_parses_and_holds_the_analysis() {
     assert_eq!(value["sampler"]["achieved_hz"], 1000.0);
     assert_eq!(value["sampler"]["engine"], "sampler-thread");
     assert_eq!(value["sampler"]["idle_ticks"], 7);
+    assert_eq!(value["sampler"]["cap_hz"], 4_000);
+    assert_eq!(value["sampler"]["cost_cap_hz"], 12_500);
+    assert_eq!(value["sampler"]["sample_cost_ns"], 8_000);
+}
+
+#[test]
+fn a_capped_rate_is_explained_in_the_header_and_the_sampler_section() {
+    let mut profile = known_shares();
+    profile.stats.requested_hz = 100_000;
+    let report = text(&profile, &ReportOptions::default());
+    let header = report.split("\n\n").next().unwrap();
+    assert!(
+        header.ends_with(
+            "\n  rate      1000 Hz achieved of 100000 Hz asked: capped at 4000 Hz (a busy \
+             thread's) to keep the sampler thread under 10% of a core; a sample costs 8.0 us"
+        ),
+        "{header}"
+    );
+    profile.stats.sampler_thread_cap_hz = 0;
+    let report = text(&profile, &ReportOptions::default());
+    assert!(
+        report.contains(
+            "\n  cap      capped at 12500 Hz to keep sampling under 10% of thread time: \
+             a sample costs 8.0 us\n"
+        ),
+        "{report}"
+    );
+    assert!(!report.contains("  sampler  thread"), "{report}");
+    // Files from before the caps say nothing about them.
+    profile.stats.cost_cap_hz = 0;
+    let report = text(&profile, &ReportOptions::default());
+    assert!(!report.contains("  cap      "), "{report}");
 }
 
 #[test]

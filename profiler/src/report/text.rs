@@ -48,6 +48,16 @@ fn header(out: &mut String, profile: &Profile, analysis: &Analysis) {
             fmt_percent(analysis.percent(analysis.outside))
         );
     }
+    let stats = &profile.stats;
+    if stats.capped() {
+        let _ = writeln!(
+            out,
+            "  rate      {:.0} Hz achieved of {} Hz asked: {}",
+            stats.achieved_hz(),
+            stats.requested_hz,
+            stats.cap_summary().unwrap_or_default()
+        );
+    }
 }
 
 /// Which time a function table ranks and splits by tier.
@@ -255,6 +265,20 @@ fn sampler_health(out: &mut String, profile: &Profile) {
         stats.achieved_hz(),
         fmt_ns(stats.cpu_ns)
     );
+    if let Some(cap) = stats.cap_summary() {
+        let _ = writeln!(out, "  cap      {cap}");
+    }
+    if stats.sampler_thread_cap_hz > 0 {
+        let _ = writeln!(
+            out,
+            "  sampler  thread: {} of CPU time ({} of one core over the run), at most {} rounds a second",
+            fmt_ns(stats.sampler_thread_cpu_ns),
+            fmt_percent(
+                stats.sampler_thread_cpu_ns as f64 * 100.0 / profile.duration_ns.max(1) as f64
+            ),
+            stats.sampler_thread_cap_hz
+        );
+    }
     let taken = stats.samples.saturating_add(stats.dropped);
     let dropped_share = if taken == 0 {
         0.0

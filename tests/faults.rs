@@ -102,6 +102,31 @@ fn a_failed_compile_is_traced_and_the_function_stays() {
 }
 
 #[test]
+fn a_failed_compile_is_in_the_profile_and_its_report() {
+    let out = std::env::temp_dir().join(format!("tierjit-faults-{}.tjprof", std::process::id()));
+    let out = out.to_str().unwrap();
+    let profile = format!("--profile={out}");
+    let (status, _, stderr) = run(
+        "tests/programs/hot_calls.tj",
+        &[
+            "--tier",
+            "baseline",
+            &profile,
+            "--inject-fault",
+            "compile-error:1",
+        ],
+    );
+    assert_eq!(status, 0, "{stderr}");
+    let (status, report, stderr) = common::run(&["report", out]);
+    let _ = std::fs::remove_file(out);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(
+        report.contains("compile interp -> baseline failed, stays interp"),
+        "{report}"
+    );
+}
+
+#[test]
 fn bad_fault_and_limit_options_are_refused() {
     let (status, _, stderr) = run("tests/programs/hot_calls.tj", &["--inject-fault", "nope"]);
     assert_eq!(status, 64, "{stderr}");

@@ -29,7 +29,8 @@ pub const VERSION: u16 = 4;
 /// The oldest version this code reads. Version 1 lacks the sampling
 /// engine and the idle-tick count (read as "" and 0); versions 1 and 2
 /// lack the on-stack-replacement events (kinds 3 and 4); versions 1 to 3
-/// lack the sample cost and the rate caps (read as 0).
+/// lack the sample cost and the rate caps (read as 0) and the failed
+/// compiles (event kind 5).
 pub const OLDEST_VERSION: u16 = 1;
 
 /// Bytes before the first section: the magic and the version.
@@ -41,12 +42,16 @@ const EVENT_INSTALL: u8 = 1;
 const EVENT_RETIRE: u8 = 2;
 const EVENT_OSR_COMPILE: u8 = 3;
 const EVENT_OSR_ENTRY: u8 = 4;
+const EVENT_COMPILE_FAILED: u8 = 5;
 
 /// The first version with the OSR event kinds.
 const OSR_EVENTS_SINCE: u16 = 3;
 
 /// The first version with the sample cost and the rate caps.
 const CAPS_SINCE: u16 = 4;
+
+/// The first version with failed-compile events.
+const FAILED_COMPILES_SINCE: u16 = 4;
 
 /// Why a file could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,6 +215,10 @@ fn encode_section(section: Section, profile: &Profile, version: u16) -> Vec<u8> 
                 .events
                 .iter()
                 .filter(|e| version >= OSR_EVENTS_SINCE || !is_osr_event(e))
+                .filter(|e| {
+                    version >= FAILED_COMPILES_SINCE
+                        || !matches!(e.kind, TierEventKind::CompileFailed { .. })
+                })
                 .collect();
             put_varint(&mut body, events.len() as u64);
             for event in events {
@@ -263,6 +272,9 @@ fn put_event(out: &mut Vec<u8>, event: &TierEvent) {
             out.push(EVENT_OSR_ENTRY);
             put_varint(out, pc.into());
             out.extend_from_slice(&[from.code(), to.code()]);
+        }
+        TierEventKind::CompileFailed { from, to } => {
+            out.extend_from_slice(&[EVENT_COMPILE_FAILED, from.code(), to.code()]);
         }
     }
 }
@@ -493,9 +505,17 @@ fn read_event(c: &mut Cursor<'_>, functions: usize, version: u16) -> Result<Tier
             from: c.tier()?,
             to: c.tier()?,
         },
+        EVENT_COMPILE_FAILED if version >= FAILED_COMPILES_SINCE => TierEventKind::CompileFailed {
+            from: c.tier()?,
+            to: c.tier()?,
+        },
         other => {
-            let kinds = if osr_events {
-                "compile (0), install (1), retire (2), osr compile (3) or osr entry (4)"
+            let kinds = if version >= FAILED_COMPILES_SINCE {
+                "compile (0), install (1), retire (2), osr compile (3), osr entry (4) or \
+                 compile failed (5)"
+            } else if osr_events {
+                "compile (0), install (1), retire (2), osr compile (3) or osr entry (4) \
+                 (failed compiles need version 4)"
             } else {
                 "compile (0), install (1) or retire (2) (OSR events need version 3)"
             };

@@ -115,6 +115,14 @@ pub enum TierEventKind {
         /// The tier of the code it moved into.
         to: Tier,
     },
+    /// A compile failed (the compiler's error or panic, or code memory
+    /// that could not be had): the function stays in `from`.
+    CompileFailed {
+        /// The tier the function runs in, and stays in.
+        from: Tier,
+        /// The tier compiled for.
+        to: Tier,
+    },
 }
 
 /// A tier event.

@@ -92,6 +92,14 @@ pub fn rich() -> Profile {
                 },
             },
             TierEvent {
+                time_ns: 1_150,
+                func: 1,
+                kind: TierEventKind::CompileFailed {
+                    from: Interp,
+                    to: Optimized,
+                },
+            },
+            TierEvent {
                 time_ns: u64::MAX - 1,
                 func: 3,
                 kind: TierEventKind::OsrEntry {

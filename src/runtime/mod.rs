@@ -461,7 +461,9 @@ impl Vm {
                 TierEventKind::Install { tier } => tier == profile_tier(Tier::Opt),
                 TierEventKind::Compile { to, .. } => to == profile_tier(Tier::Opt),
                 TierEventKind::OsrCompile { .. } => true,
-                TierEventKind::Retire { .. } | TierEventKind::OsrEntry { .. } => false,
+                TierEventKind::Retire { .. }
+                | TierEventKind::OsrEntry { .. }
+                | TierEventKind::CompileFailed { .. } => false,
             };
             if optimized {
                 first.entry(event.func).or_insert(event.time_ns);
@@ -506,6 +508,13 @@ impl Vm {
         self.trace_note(&format!(
             "{what}: {from} -> {to} failed: {reason}; it stays in {from}"
         ));
+        self.record_event(
+            func,
+            TierEventKind::CompileFailed {
+                from: profile_tier(from),
+                to: profile_tier(to),
+            },
+        );
         VmError::Compile(format!("{what}: {reason}"))
     }
 
@@ -825,6 +834,17 @@ impl Vm {
             let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
         }
         self.events.lock().push(event);
+    }
+
+    /// Records a tier event without tracing it (its caller traced it
+    /// with more to say).
+    fn record_event(&self, func: FuncId, kind: TierEventKind) {
+        let time_ns = self.started.elapsed().as_nanos() as u64;
+        self.events.lock().push(TierEvent {
+            time_ns,
+            func: func.0,
+            kind,
+        });
     }
 
     /// Puts compiled code into executable memory and the code map.
@@ -1264,6 +1284,12 @@ fn trace_line(event: &TierEvent, name: &str) -> String {
             "[{ms:10.3} ms] tier: {name}: loop at pc {pc} entered by OSR: {} -> {} (first entry)\n",
             from.name(),
             to.name()
+        ),
+        TierEventKind::CompileFailed { from, to } => format!(
+            "[{ms:10.3} ms] tier: {name}: {} -> {} failed; it stays in {}\n",
+            from.name(),
+            to.name(),
+            from.name()
         ),
     }
 }

@@ -94,6 +94,11 @@ enum EventKind {
         from: &'static str,
         to: &'static str,
     },
+    /// A compile that failed; the function stays in `from`.
+    CompileFailed {
+        from: &'static str,
+        to: &'static str,
+    },
 }
 
 #[derive(Serialize)]
@@ -241,6 +246,10 @@ fn timeline(profile: &Profile) -> Vec<Event> {
                 },
                 TierEventKind::OsrEntry { pc, from, to } => EventKind::OsrEntry {
                     pc,
+                    from: from.name(),
+                    to: to.name(),
+                },
+                TierEventKind::CompileFailed { from, to } => EventKind::CompileFailed {
                     from: from.name(),
                     to: to.name(),
                 },

@@ -211,6 +211,12 @@ fn event_cells(profile: &Profile, event: &TierEvent) -> Vec<String> {
             from.name(),
             to.name()
         )),
+        TierEventKind::CompileFailed { from, to } => cells.push(format!(
+            "compile {} -> {} failed, stays {}",
+            from.name(),
+            to.name(),
+            from.name()
+        )),
     }
     cells
 }

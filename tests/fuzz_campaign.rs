@@ -9,6 +9,8 @@
 //! inherits a script still open for writing ("text file busy"), into
 //! cargo's scratch directory for integration tests.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -76,18 +78,8 @@ fn scratch(name: &str) -> PathBuf {
 
 /// `tierjit fuzz --exe FAKE ARGS`: (status, stdout, stderr).
 fn fuzz(fake: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tierjit"))
-        .arg("fuzz")
-        .arg("--exe")
-        .arg(fake)
-        .args(args)
-        .output()
-        .expect("tierjit runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let fake = fake.to_str().expect("a UTF-8 temp path");
+    common::run(&[&["fuzz", "--exe", fake], args].concat())
 }
 
 /// The programs per second in a progress line, e.g. `fuzz: 3/20
@@ -261,18 +253,7 @@ fn fuzz_peak_rss(fake: &Path, args: &[&str]) -> (i32, u64) {
         .stderr(Stdio::null())
         .spawn()
         .expect("tierjit runs");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `child` is our unwaited child; the pointers are to locals.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4");
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, usage.ru_maxrss as u64)
+    common::wait_with_peak_rss(&child)
 }
 
 /// 120 failing programs with 2 MiB of output each: kept until the end,

@@ -2,6 +2,8 @@
 //! that allocates past it ends with `out of memory` (exit 2) while its
 //! peak resident memory is still near the limit.
 
+mod common;
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 
@@ -30,19 +32,8 @@ fn run_measured(args: &[&str]) -> (i32, String, u64) {
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value to be overwritten.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, which `child` never waits for;
-    // `status` and `usage` are valid for writes.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, stderr, usage.ru_maxrss as u64)
+    let (code, peak_kib) = common::wait_with_peak_rss(&child);
+    (code, stderr, peak_kib)
 }
 
 #[test]

@@ -4,6 +4,7 @@ use std::process::Command;
 
 /// Runs `tierjit ARGS` in the repository root: (status, stdout, stderr);
 /// status -1 if it died by a signal.
+#[allow(dead_code)] // not every test crate runs the command this way
 pub fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tierjit"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -15,6 +16,26 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Waits for `child` (which nothing else waits for) and gives its exit
+/// status (-1 if a signal ended it) and its peak resident memory in KiB
+/// (`wait4`'s `ru_maxrss`: the child's own, which std cannot give).
+#[allow(dead_code)] // not every test crate measures memory
+pub fn wait_with_peak_rss(child: &std::process::Child) -> (i32, u64) {
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, which `child` never waits for;
+    // `status` and `usage` are valid for writes.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (code, usage.ru_maxrss as u64)
 }
 
 /// The first number on the `--tier-stats` line of `stderr` that contains

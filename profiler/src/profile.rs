@@ -221,7 +221,7 @@ impl SamplerStats {
                 format!("capped at {cap} Hz to keep sampling under {share}% of thread time: {cost}")
             }
             (true, true) => format!(
-                "capped at {cap} Hz (a busy thread's) to keep the sampler thread under {share}% of a core; {cost}"
+                "capped at {cap} Hz per busy thread to keep the sampler thread under {share}% of a core; {cost}"
             ),
             (false, _) => format!(
                 "the rate asked is under the cap of {cap} Hz: {cost}, and sampling stays under {share}% of thread time"

@@ -116,7 +116,9 @@ enum Command {
         /// Where --jitdump writes its file.
         #[arg(long, value_name = "DIR", default_value = ".")]
         jitdump_dir: std::path::PathBuf,
-        /// Samples per second of CPU time per thread, with --profile.
+        /// Samples per second of CPU time per thread, with --profile (or
+        /// fewer: sampling keeps under 10% of a thread's time, and the
+        /// profile says where it capped the rate).
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         profile_hz: u32,
         /// Who interrupts the sampled threads: one sampler thread that

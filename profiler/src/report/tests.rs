@@ -306,8 +306,8 @@ fn a_capped_rate_is_explained_in_the_header_and_the_sampler_section() {
     let header = report.split("\n\n").next().unwrap();
     assert!(
         header.ends_with(
-            "\n  rate      1000 Hz achieved of 100000 Hz asked: capped at 4000 Hz (a busy \
-             thread's) to keep the sampler thread under 10% of a core; a sample costs 8.0 us"
+            "\n  rate      1000 Hz achieved of 100000 Hz asked: capped at 4000 Hz per busy \
+             thread to keep the sampler thread under 10% of a core; a sample costs 8.0 us"
         ),
         "{header}"
     );

@@ -26,6 +26,7 @@
 //! Preemption, the machine's load and the moment of the interrupt still
 //! scatter the measurements: each window of [`WINDOW`] samples keeps the
 //! mean of its middle half, and the estimate follows the windows smoothly.
+//! A fixed [`UNSEEN_PERCENT`] more stands for what the handler cannot see.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -42,6 +43,13 @@ pub const PRIOR_COST_NS: u64 = 20_000;
 
 /// Samples per measurement window.
 const WINDOW: usize = 8;
+
+/// What the handler cannot see of a sample's cost, in percent of what it
+/// sees: the return from the handler, and the caches and TLB that the
+/// interrupt disturbed, which the interrupted code pays for afterwards.
+/// `signal_cost` measured the real cost at 20-30% above the handler's
+/// measure on this project's VM (docs/profiler.md, "The cap").
+const UNSEEN_PERCENT: u64 = 25;
 
 /// The shortest period, in the thread's time, between two samples that
 /// keeps sampling under [`SHARE_PERCENT`] when one costs `cost_ns`.
@@ -141,7 +149,8 @@ impl CostMeter {
         for (cost, slot) in costs.iter_mut().zip(&self.window) {
             *cost = slot.load(Ordering::Relaxed);
         }
-        let window = middle_mean(&mut costs);
+        let seen = middle_mean(&mut costs);
+        let window = seen + seen * UNSEEN_PERCENT / 100;
         let estimate = if self.measured.swap(1, Ordering::Relaxed) == 0 {
             window
         } else {
@@ -207,16 +216,18 @@ mod tests {
         let meter = CostMeter::new(PRIOR_COST_NS);
         assert_eq!(meter.estimate_ns(), PRIOR_COST_NS);
         // A preempted thread's outliers on both sides do not count.
+        // The middle half's mean is 8,500 ns, and a quarter more is not
+        // seen.
         for cost in [8_000, 9_000, 1_000, 500_000, 8_000, 9_000, 2_000, 90_000] {
             meter.record(cost, &totals);
         }
-        assert_eq!(meter.estimate_ns(), 8_500);
-        assert_eq!(totals.latest_ns(), 8_500);
+        assert_eq!(meter.estimate_ns(), 10_625);
+        assert_eq!(totals.latest_ns(), 10_625);
         for _ in 0..WINDOW {
-            meter.record(4_500, &totals);
+            meter.record(4_000, &totals);
         }
-        assert_eq!(meter.estimate_ns(), (3 * 8_500 + 4_500) / 4);
-        assert_eq!(totals.mean_ns(), Some((8_500 + 4_500) / 2));
+        assert_eq!(meter.estimate_ns(), (3 * 10_625 + 5_000) / 4);
+        assert_eq!(totals.mean_ns(), Some((10_625 + 5_000) / 2));
     }
 
     #[test]

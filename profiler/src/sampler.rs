@@ -260,7 +260,8 @@ extern "C" fn on_sigprof(_: libc::c_int, info: *mut libc::siginfo_t, context: *m
         // Registration (cleared before the Box is freed, on this thread).
         let sampler = unsafe { &*sampler };
         // SAFETY: the kernel passes a full siginfo_t to an SA_SIGINFO
-        // handler; QueuedInfo has its size and the `_rt` layout.
+        // handler; QueuedInfo has its size, the `_rt` layout, and the
+        // `_timer` layout where it is read as such.
         let info = unsafe { &*(info as *const QueuedInfo) };
         if !sampler.in_handler.replace(true) {
             match sampler.engine {

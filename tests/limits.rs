@@ -124,3 +124,23 @@ fn fourteen_thousand_live_threads_run_where_the_system_allows_them() {
         assert!(started.elapsed() < Duration::from_secs(30), "--tier {tier}");
     }
 }
+
+#[test]
+fn a_profile_counts_every_thread_after_their_rings_are_let_go() {
+    // The sampling ring of an ended thread is let go once drained; the
+    // profile still counts the thread, its dropped samples and idle ticks.
+    let out = std::env::temp_dir().join(format!("tierjit-limits-{}.tjprof", std::process::id()));
+    let out = out.to_str().unwrap();
+    let (status, stdout, stderr) = common::run(&[
+        "run",
+        &format!("--profile={out}"),
+        "tests/limits/spawn_binary_tree.tj",
+        "8",
+    ]);
+    assert_eq!((status, stdout.as_str()), (0, "256\n"), "{stderr}");
+    let (status, json, stderr) = common::run(&["report", "--json", out]);
+    let _ = std::fs::remove_file(out);
+    assert_eq!(status, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["sampler"]["threads"], 511, "{json}");
+}

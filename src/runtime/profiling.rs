@@ -60,7 +60,14 @@ pub struct Profiling {
     /// None if it could not start (then nothing is sampled).
     sampler: Option<Sampler>,
     start_ns: u64,
+    /// The rings of registered threads, and of ended threads not yet
+    /// drained.
     threads: Mutex<Vec<ThreadRing>>,
+    /// What the rings of ended threads counted: (threads, dropped
+    /// samples, idle ticks). An ended thread's ring is let go once drained,
+    /// so that a program that spawns threads without end does not keep
+    /// every ring, and a drain reads only the rings of live threads.
+    ended: Mutex<(u32, u64, u64)>,
     collected: Mutex<Collected>,
     stop: AtomicBool,
     aggregator: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -151,6 +158,7 @@ impl Profiling {
             sampler: Sampler::start(config).ok(),
             start_ns: monotonic_ns(),
             threads: Mutex::new(Vec::new()),
+            ended: Mutex::new((0, 0, 0)),
             collected: Mutex::new(Collected::default()),
             stop: AtomicBool::new(false),
             aggregator: Mutex::new(None),
@@ -231,11 +239,18 @@ impl Profiling {
 
     /// Moves every recorded sample out of the rings, resolved.
     fn drain(&self, vm: &Vm) {
-        let threads: Vec<(u32, Arc<Ring>)> = self
+        // A ring only this list holds belongs to a thread whose
+        // registration has ended: no sample comes after this drain.
+        let threads: Vec<(u32, Arc<Ring>, bool)> = self
             .threads
             .lock()
             .iter()
-            .map(|t| (t.thread, t.ring.clone()))
+            .map(|t| (t.thread, t.ring.clone(), Arc::strong_count(&t.ring) == 1))
+            .collect();
+        let ended: Vec<Arc<Ring>> = threads
+            .iter()
+            .filter(|t| t.2)
+            .map(|t| t.1.clone())
             .collect();
         let mut collected = self.collected.lock();
         let mut hotness = self.hotness.lock();
@@ -243,7 +258,7 @@ impl Profiling {
         let elapsed = now.saturating_sub(hotness.1);
         hotness.0.decay(elapsed);
         hotness.1 = now;
-        for (thread, ring) in threads {
+        for (thread, ring, _) in threads {
             let mut calls = Vec::new();
             ring.drain(|raw| {
                 let (sample, innermost_pc) = self.resolve(vm, thread, raw, &mut calls);
@@ -266,6 +281,18 @@ impl Profiling {
                 collected.cpu_ns += raw.weight_ns;
                 collected.handler_ns.push(raw.handler_ns as u64);
                 collected.samples.push(sample);
+            });
+        }
+        if !ended.is_empty() {
+            let mut totals = self.ended.lock();
+            self.threads.lock().retain(|t| {
+                if !ended.iter().any(|r| Arc::ptr_eq(r, &t.ring)) {
+                    return true;
+                }
+                totals.0 += 1;
+                totals.1 += t.ring.dropped();
+                totals.2 += t.idle_ticks.load(Ordering::Relaxed);
+                false
             });
         }
     }
@@ -316,11 +343,13 @@ impl Profiling {
         }
         self.drain(vm);
         let threads = self.threads.lock();
-        let dropped = threads.iter().map(|t| t.ring.dropped()).sum();
-        let idle_ticks = threads
-            .iter()
-            .map(|t| t.idle_ticks.load(Ordering::Relaxed))
-            .sum();
+        let (ended_threads, ended_dropped, ended_idle) = *self.ended.lock();
+        let dropped = ended_dropped + threads.iter().map(|t| t.ring.dropped()).sum::<u64>();
+        let idle_ticks = ended_idle
+            + threads
+                .iter()
+                .map(|t| t.idle_ticks.load(Ordering::Relaxed))
+                .sum::<u64>();
         let collected = std::mem::take(&mut *self.collected.lock());
         let mut histogram =
             hdrhistogram::Histogram::<u64>::new(3).expect("3 significant figures is valid");
@@ -340,7 +369,7 @@ impl Profiling {
                 requested_hz: self.config.hz,
                 samples: collected.samples.len() as u64,
                 dropped,
-                threads: threads.len() as u32,
+                threads: ended_threads + threads.len() as u32,
                 cpu_ns: collected.cpu_ns,
                 handler_ns,
                 engine: self.config.engine.name().to_string(),

@@ -35,11 +35,7 @@ fn run_with_address_space(kib: u64, args: &[&str]) -> (i32, String, String) {
         .args(args)
         .output()
         .expect("sh runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::outcome(&out)
 }
 
 /// What a failed spawn in `tests/limits/spawn_many.tj` must look like.

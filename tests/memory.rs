@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// The heap limit the tests run under.
 const LIMIT_MIB: u64 = 32;
@@ -18,9 +18,7 @@ const BASE_MIB: u64 = 32;
 // The child is reaped by `wait4`, which gives its own resource usage.
 #[allow(clippy::zombie_processes)]
 fn run_measured(args: &[&str]) -> (i32, String, u64) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tierjit"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
+    let mut child = common::command(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -3,16 +3,16 @@
 //! status 141 and nothing on stderr; and the commands that print a lot
 //! (`report`, `dump`, `disasm`) end quietly too.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Runs `tierjit ARGS` with stdout piped, reads one line, closes the pipe
 /// and gives the exit status and stderr (failing after 20 s).
 fn closed_after_one_line(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tierjit"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
+    let mut child = common::command(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

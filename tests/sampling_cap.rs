@@ -5,6 +5,8 @@
 //! The time bounds are generous (a loaded 2-core machine) but far below
 //! what the uncapped sampler took: it never finished.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,9 +16,7 @@ use tierjit_profiler::profile::Profile;
 /// (status, stdout, stderr, how long it ran).
 fn run_within(args: &[&str], limit: Duration) -> (Option<i32>, String, String, Duration) {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tierjit"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
+    let mut child = common::command(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -1,21 +1,32 @@
 //! Helpers shared by the integration tests that run the `tierjit` binary.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
-/// Runs `tierjit ARGS` in the repository root: (status, stdout, stderr);
-/// status -1 if it died by a signal.
-#[allow(dead_code)] // not every test crate runs the command this way
-pub fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tierjit"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("tierjit runs");
+/// `tierjit ARGS`, to be run in the repository root (paths in tests are
+/// relative to it).
+#[allow(dead_code)] // not every test crate builds its own command
+pub fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tierjit"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
+    command
+}
+
+/// A finished run as (status, stdout, stderr); status -1 if it died by a
+/// signal.
+#[allow(dead_code)] // not every test crate reads a whole run
+pub fn outcome(out: &Output) -> (i32, String, String) {
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Runs `tierjit ARGS` in the repository root: (status, stdout, stderr);
+/// status -1 if it died by a signal.
+#[allow(dead_code)] // not every test crate runs the command this way
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    outcome(&command(args).output().expect("tierjit runs"))
 }
 
 /// Waits for `child` (which nothing else waits for) and gives its exit

@@ -138,3 +138,38 @@ fn threads_survive_retirement_of_the_osr_code_they_run() {
         runs.len()
     );
 }
+
+/// The `--tier-stats` count of handshake answers that the retirer walked
+/// itself, for threads blocked in a join.
+fn parked_answers(stderr: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("answers walked by the retirer"))
+        .unwrap_or_else(|| panic!("no parked answers in {stderr}"));
+    let before = line.split(" answers walked").next().unwrap();
+    before.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// Thousands of threads blocked in `join` inside code that is replaced
+/// under them: rounds walk their stacks from the retirer instead of
+/// signalling them, and a frame such a walk missed would be freed (its
+/// bytes `int3`) under a thread that later returns into it.
+#[test]
+fn threads_blocked_in_joins_keep_the_code_they_wait_in() {
+    for tier in ["baseline", "opt", "auto"] {
+        let runs = stress_until(
+            &["--tier", tier],
+            "tests/limits/spawn_tree.tj",
+            "2000",
+            4,
+            |runs| runs.iter().map(|r| parked_answers(r)).sum::<u64>() >= 1000,
+        );
+        let parked: u64 = runs.iter().map(|r| parked_answers(r)).sum();
+        let retired = total(&runs, "blobs retired");
+        assert!(
+            parked >= 1000 && retired >= 100,
+            "--tier {tier}: only {parked} parked answers and {retired} retirements over {} runs",
+            runs.len()
+        );
+    }
+}

@@ -52,7 +52,7 @@ use crate::stackwalk::{walk, InterpFrames, Interrupted, StackBounds};
 use cost::{CostMeter, CostTotals, CycleCost};
 use std::cell::Cell;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once};
 use std::thread::JoinHandle;
 
@@ -167,6 +167,13 @@ struct Target {
     idle_ticks: Arc<AtomicU64>,
     /// What a sample costs this thread.
     cost: CostMeter,
+    /// In a blocking wait ([`blocked`]): it uses no CPU time, so a tick
+    /// counts it idle without reading its clock.
+    blocked: AtomicBool,
+    /// Where it sits in the sampler thread's target list (written under
+    /// the list's lock), so that leaving costs the same with 10,000
+    /// threads as with one.
+    slot: AtomicUsize,
 }
 
 /// The grid of a thread's own timer: expiries at `origin_ns + k *
@@ -542,6 +549,8 @@ impl Sampler {
             send_start_ns: AtomicU64::new(0),
             send_end_ns: AtomicU64::new(0),
             pending: AtomicBool::new(false),
+            slot: AtomicUsize::new(0),
+            blocked: AtomicBool::new(false),
             idle_ticks: Arc::new(AtomicU64::new(0)),
             cost: CostMeter::new(totals.latest_ns()),
         });
@@ -575,6 +584,7 @@ impl Sampler {
             },
             Engine::SamplerThread => {
                 let mut targets = lock(&self.shared.targets);
+                target.slot.store(targets.list.len(), Ordering::Relaxed);
                 targets.list.push(target);
                 self.shared.changed.notify_all();
                 Sender::Thread(self.shared.clone())
@@ -734,6 +744,10 @@ fn tick_every_target(shared: &Shared, info: &mut QueuedInfo, idle_below: u64) {
 /// One tick for one thread: a sample if it used enough CPU time. `info`
 /// is the signal to send, all but its value filled in.
 fn tick(target: &Target, info: &mut QueuedInfo, idle_below: u64) {
+    if target.blocked.load(Ordering::Acquire) {
+        target.idle_ticks.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
     if target.pending.load(Ordering::Acquire) {
         // Its last signal has not been handled yet (it is not running):
         // the CPU time carries over.
@@ -774,6 +788,64 @@ fn tick(target: &Target, info: &mut QueuedInfo, idle_below: u64) {
     } else {
         target.pending.store(false, Ordering::Release);
     }
+}
+
+/// Runs `wait`, a blocking wait (a join), with the calling thread, if it
+/// is sampled, marked blocked, so that thousands of blocked threads cost
+/// the sampling next to nothing:
+///
+/// - the sampler thread counts it idle at each tick without reading its
+///   CPU clock (a system call per thread and tick);
+/// - its own timer (thread-timers engine) would wake it at every period
+///   to find it idle: SIGPROF is blocked instead, so the timer expires
+///   once and is re-armed only when the signal is taken, after the wait.
+///
+/// CPU time the thread spends in `wait` goes into its next sample.
+pub fn blocked<R>(wait: impl FnOnce() -> R) -> R {
+    /// Ends the blocked state on return or unwind.
+    enum Unblock<'a> {
+        Flag(&'a Target),
+        Mask(libc::sigset_t),
+    }
+    impl Drop for Unblock<'_> {
+        fn drop(&mut self) {
+            match self {
+                Unblock::Flag(target) => target.blocked.store(false, Ordering::Release),
+                // SAFETY: restores this thread's signal mask as it was.
+                Unblock::Mask(old) => unsafe {
+                    libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut());
+                },
+            }
+        }
+    }
+    let sampler = CURRENT.with(|c| c.get());
+    if sampler.is_null() {
+        return wait();
+    }
+    // SAFETY: a non-null CURRENT points at the Box of this thread's live
+    // Registration, which only this thread drops (not inside `wait`).
+    let sampler = unsafe { &*sampler };
+    let _unblock = match sampler.engine {
+        Engine::SamplerThread => {
+            sampler.target.blocked.store(true, Ordering::Release);
+            Unblock::Flag(&sampler.target)
+        }
+        Engine::ThreadTimers => {
+            // SAFETY: sigset_t is plain data, filled by sigemptyset and
+            // sigaddset; pthread_sigmask only changes this thread's mask
+            // and writes the old one into `old`.
+            let old = unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                let mut old: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGPROF);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+                old
+            };
+            Unblock::Mask(old)
+        }
+    };
+    wait()
 }
 
 /// Creates a `CLOCK_MONOTONIC` timer sending SIGPROF to `tid` (the calling
@@ -873,8 +945,12 @@ impl Drop for Registration {
                 // comes.
                 let target = &self.sampler.target;
                 let mut targets = lock(&shared.targets);
-                if let Some(at) = targets.list.iter().position(|t| Arc::ptr_eq(t, target)) {
+                let at = target.slot.load(Ordering::Relaxed);
+                if targets.list.get(at).is_some_and(|t| Arc::ptr_eq(t, target)) {
                     targets.list.swap_remove(at);
+                    if let Some(moved) = targets.list.get(at) {
+                        moved.slot.store(at, Ordering::Relaxed);
+                    }
                 }
             }
         }

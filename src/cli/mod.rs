@@ -574,10 +574,11 @@ fn print_handshake_stats(
     }
     let _ = writeln!(
         out,
-        "tierjit: handshake parts: sending signals {}; signal to handler (per thread) {}; walk (per thread) {}",
+        "tierjit: handshake parts: sending signals (and walking blocked threads) {}; signal to handler (per thread) {}; walk (per thread) {}; {} answers walked by the retirer, their thread blocked in a join",
         quantiles(&stats.signal),
         quantiles(&stats.answer),
-        quantiles(&stats.walk)
+        quantiles(&stats.walk),
+        stats.parked
     );
     let process_ns = process_cpu_ns();
     let percent = |ns: u64| 100.0 * ns as f64 / process_ns.max(1) as f64;

@@ -1129,6 +1129,7 @@ impl Host for Vm {
     fn spawn(&self, func: FuncId, args: Vec<u64>) -> Result<i64, Trap> {
         self.threads.reap();
         let handle = self.threads.reserve();
+        os_thread::fit_futex_hash(self.threads.live() + 1);
         let failed = |_| {
             self.threads.finish(handle, None);
             Trap::OutOfMemory
@@ -1174,7 +1175,10 @@ impl Host for Vm {
     }
 
     fn join(&self, caller: i64, handle: i64) -> Result<i64, Trap> {
-        self.threads.join(caller, handle)
+        // The wait touches no tj frame and uses no CPU time: handshakes
+        // walk a joining thread from the retirer, and the sampler counts
+        // it idle, instead of waking it.
+        tierjit_profiler::sampler::blocked(|| retire::parked(|| self.threads.join(caller, handle)))
     }
 
     fn native_frames(&self, pc: usize, out: &mut Vec<(FuncId, u32)>) -> bool {

@@ -181,3 +181,52 @@ extern "C" fn run(start: *mut libc::c_void) -> *mut libc::c_void {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(main));
     std::ptr::null_mut()
 }
+
+/// `prctl(PR_FUTEX_HASH, ...)` (Linux 6.17): the process's private futex
+/// hash, and its sub-commands.
+const PR_FUTEX_HASH: libc::c_int = 78;
+const PR_FUTEX_HASH_SET_SLOTS: libc::c_ulong = 1;
+/// The most slots [`fit_futex_hash`] asks for (4 MiB of kernel memory).
+const MAX_FUTEX_SLOTS: usize = 1 << 16;
+
+/// Grows the process's futex hash to fit `live` threads.
+///
+/// Every thread blocked in a join or on a lock waits on a futex, and the
+/// kernel finds a waker's waiters by walking one chain of its hash. Since
+/// Linux 6.17 a process gets a private hash sized by its CPUs, not its
+/// threads: 16 chains on 2 CPUs, so with thousands of blocked threads
+/// each wake walks hundreds of waiters (a 16,383-thread tree spent a
+/// quarter of its time in `futex_wake`). The hash is grown to at least a
+/// chain per live thread, doubling; on older kernels (one global hash) the
+/// call fails and is not made again.
+pub fn fit_futex_hash(live: usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    /// The slots asked for so far (0: the kernel's own size; `usize::MAX`:
+    /// this kernel has no private hash to grow).
+    static SLOTS: AtomicUsize = AtomicUsize::new(0);
+    let slots = SLOTS.load(Ordering::Relaxed);
+    if live <= slots.max(64) || slots >= MAX_FUTEX_SLOTS {
+        return;
+    }
+    let want = (2 * live).next_power_of_two().min(MAX_FUTEX_SLOTS);
+    if SLOTS
+        .compare_exchange(slots, want, Ordering::Relaxed, Ordering::Relaxed)
+        .is_err()
+    {
+        return; // another spawn is growing it
+    }
+    // SAFETY: prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_SET_SLOTS, n, 0) only
+    // resizes the kernel's futex hash of this process.
+    let set = unsafe {
+        libc::prctl(
+            PR_FUTEX_HASH,
+            PR_FUTEX_HASH_SET_SLOTS,
+            want as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    if set != 0 {
+        SLOTS.store(usize::MAX, Ordering::Relaxed);
+    }
+}

@@ -240,12 +240,16 @@ impl Profiling {
     /// Moves every recorded sample out of the rings, resolved.
     fn drain(&self, vm: &Vm) {
         // A ring only this list holds belongs to a thread whose
-        // registration has ended: no sample comes after this drain.
+        // registration has ended: no sample comes after this drain. Most
+        // rings of a program with thousands of threads (blocked in joins)
+        // are empty: only the others are taken.
         let threads: Vec<(u32, Arc<Ring>, bool)> = self
             .threads
             .lock()
             .iter()
-            .map(|t| (t.thread, t.ring.clone(), Arc::strong_count(&t.ring) == 1))
+            .map(|t| (t, Arc::strong_count(&t.ring) == 1))
+            .filter(|(t, ended)| *ended || !t.ring.is_empty())
+            .map(|(t, ended)| (t.thread, t.ring.clone(), ended))
             .collect();
         let ended: Vec<Arc<Ring>> = threads
             .iter()
@@ -284,9 +288,11 @@ impl Profiling {
             });
         }
         if !ended.is_empty() {
+            let ended: std::collections::HashSet<*const Ring> =
+                ended.iter().map(Arc::as_ptr).collect();
             let mut totals = self.ended.lock();
             self.threads.lock().retain(|t| {
-                if !ended.iter().any(|r| Arc::ptr_eq(r, &t.ring)) {
+                if !ended.contains(&Arc::as_ptr(&t.ring)) {
                     return true;
                 }
                 totals.0 += 1;

@@ -63,7 +63,9 @@
 use super::code_memory::Blob;
 use parking_lot::Mutex;
 use std::cell::Cell;
-use std::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    compiler_fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 use tierjit_profiler::codemap::CodeMap as RangeMap;
@@ -105,6 +107,11 @@ pub struct ThreadEntry {
     reading: AtomicPtr<Request>,
     /// Cleared when the thread unregisters: it owes no answer then.
     registered: AtomicBool,
+    /// [`RUNNING`], [`PARKED`] (blocked in [`parked`]: the retirer may
+    /// walk its stack itself) or [`WALKED`] (the retirer is walking it).
+    park: AtomicU8,
+    /// Where the entry sits in the retirer's thread list.
+    slot: usize,
     /// The last request this thread answered.
     ack: AtomicU64,
     /// When the handler that answered last was entered, and how long it
@@ -120,6 +127,15 @@ pub struct ThreadEntry {
 unsafe impl Send for ThreadEntry {}
 // SAFETY: as above.
 unsafe impl Sync for ThreadEntry {}
+
+/// [`ThreadEntry::park`]: the thread runs and answers by signal.
+const RUNNING: u8 = 0;
+/// The thread is blocked in a runtime wait and touches none of what a walk
+/// reads until it leaves [`parked`].
+const PARKED: u8 = 1;
+/// The retirer is walking a parked thread, which waits to leave [`parked`]
+/// until the walk is over.
+const WALKED: u8 = 2;
 
 thread_local! {
     /// This thread's registry entry (null if none). Const initialised and
@@ -237,8 +253,15 @@ fn answer(entry: &ThreadEntry, request: &Request, context: *mut libc::c_void) {
     for &value in gregs.iter() {
         request.mark(value as usize);
     }
+    mark_frames(entry, request, at);
+}
+
+/// Marks every range of `request` that the thread of `entry`, stopped
+/// `at`, has a frame in or is about to call.
+fn mark_frames(entry: &ThreadEntry, request: &Request, at: Interrupted) {
     if !entry.calling.is_null() {
-        // SAFETY: points at this thread's live ThreadState field.
+        // SAFETY: points at the thread's live ThreadState field (the
+        // thread is this one, or parked in a registration).
         request.mark(unsafe { (*entry.calling).load(Ordering::Relaxed) });
     }
     visit_record_returns(&entry.frames, |ret| request.mark(ret.wrapping_sub(1)));
@@ -262,6 +285,68 @@ fn answer(entry: &ThreadEntry, request: &Request, context: *mut libc::c_void) {
     for used in &request.in_use {
         used.store(true, Ordering::Relaxed);
     }
+}
+
+/// If the thread of `entry` is parked, walks its stack for `request` from
+/// here, holding it parked meanwhile; false if it runs (it must be
+/// signalled).
+fn walk_parked(entry: &ThreadEntry, request: &Request) -> bool {
+    if entry
+        .park
+        .compare_exchange(PARKED, WALKED, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    // Blocked in a runtime wait: its tj frames are where it left them, the
+    // innermost named by the records or the helper site (no pc of
+    // generated code or of a stub is where it stopped), and no code
+    // address is live in its registers (see [`parked`]).
+    let nowhere = Interrupted {
+        pc: 0,
+        sp: 0,
+        fp: 0,
+    };
+    mark_frames(entry, request, nowhere);
+    entry.park.store(PARKED, Ordering::Release);
+    true
+}
+
+/// Runs `wait`, a blocking wait of the runtime (a join), with the calling
+/// thread parked: rounds walk its stack from the retirer's thread instead
+/// of signalling it, so that thousands of blocked threads cost a round no
+/// wake-ups. `wait` must not touch the thread's tj frames, records or
+/// helper site, and must be called where no code address is live in a
+/// register: from the interpreter between instructions, or from a helper
+/// that generated code called (generated code loads an entry only to call
+/// it at once, and holds none across a helper call).
+pub fn parked<R>(wait: impl FnOnce() -> R) -> R {
+    /// Leaves the parked state, on return or unwind: the thread may touch
+    /// its frames only once no walk reads them.
+    struct Unpark(*const ThreadEntry);
+    impl Drop for Unpark {
+        fn drop(&mut self) {
+            // SAFETY: the thread's live entry (see `parked`).
+            let entry = unsafe { &*self.0 };
+            while entry
+                .park
+                .compare_exchange_weak(PARKED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                std::thread::yield_now();
+            }
+        }
+    }
+    let entry = CURRENT.with(|c| c.get());
+    if entry.is_null() {
+        return wait();
+    }
+    // SAFETY: a non-null CURRENT is this thread's live entry, and the
+    // registration cannot end inside `wait` (it is dropped on this
+    // thread, which is in here).
+    unsafe { &*entry }.park.store(PARKED, Ordering::Release);
+    let _unpark = Unpark(entry);
+    wait()
 }
 
 fn install_handler() -> bool {
@@ -309,7 +394,8 @@ pub struct Retired {
 pub struct HandshakeStats {
     /// Per round: publishing the request to the last answer.
     pub round: hdrhistogram::Histogram<u64>,
-    /// Per round: publishing the request and sending every signal.
+    /// Per round: publishing the request, walking the parked threads and
+    /// sending every other one its signal.
     pub signal: hdrhistogram::Histogram<u64>,
     /// Per answer: its signal sent to its handler entered (the time until
     /// the scheduler runs the thread).
@@ -323,6 +409,9 @@ pub struct HandshakeStats {
     pub retirer_cpu_ns: u64,
     /// Time handlers spent answering, summed over threads.
     pub walk_ns: u64,
+    /// Answers the retirer walked itself, for threads parked in a wait
+    /// (not in `answer` or `walk`).
+    pub parked: u64,
 }
 
 fn histogram() -> hdrhistogram::Histogram<u64> {
@@ -339,6 +428,7 @@ impl Default for HandshakeStats {
             retirer_ns: 0,
             retirer_cpu_ns: 0,
             walk_ns: 0,
+            parked: 0,
         }
     }
 }
@@ -350,10 +440,12 @@ struct RequestPtr(*mut Request);
 // shared references; the retirer frees it once no handler names it.
 unsafe impl Send for RequestPtr {}
 
-/// A signalled thread and when its signal went (0: not sent yet).
+/// A thread asked in a round: signalled, and when its signal went (0:
+/// not sent yet), or walked by the retirer while parked.
 struct Asked {
     entry: Arc<ThreadEntry>,
     sent_at: u64,
+    walked: bool,
 }
 
 /// The round in flight.
@@ -363,6 +455,8 @@ struct Round {
     candidates: Vec<Retired>,
     asked: Vec<Asked>,
     started: u64,
+    /// When the retirer had walked every parked thread.
+    walked_at: u64,
 }
 
 /// The retirer's side of rounds (one collector at a time).
@@ -374,9 +468,12 @@ struct Rounds {
     epoch: u64,
     /// When the last round started (`monotonic_ns`).
     last_start: u64,
-    /// What answering cost a thread at most in the last round: its longest
-    /// walk plus [`SIGNAL_COST`].
+    /// What the last round cost at most, on one thread: a signalled
+    /// thread's longest walk plus [`SIGNAL_COST`], or the retirer's walks
+    /// of parked threads, whichever is more.
     last_cost: u64,
+    /// The retirer's walks of parked threads in the round in flight (ns).
+    parked_walks_ns: u64,
 }
 
 /// When [`Retirer::collect`] may start a round.
@@ -391,7 +488,7 @@ enum Start {
 
 /// The threads that may run generated code, and the blobs waiting to die.
 pub struct Retirer {
-    threads: Mutex<Vec<Arc<ThreadEntry>>>,
+    threads: Mutex<ThreadList>,
     pending: Mutex<Vec<Retired>>,
     /// The request of the round in flight (null if none), which handlers
     /// answer.
@@ -408,7 +505,7 @@ pub struct Retirer {
 impl Default for Retirer {
     fn default() -> Retirer {
         Retirer {
-            threads: Mutex::new(Vec::new()),
+            threads: Mutex::new(ThreadList::default()),
             pending: Mutex::new(Vec::new()),
             published: AtomicPtr::new(std::ptr::null_mut()),
             rounds: Mutex::new(Rounds {
@@ -417,6 +514,7 @@ impl Default for Retirer {
                 epoch: 0,
                 last_start: monotonic_ns(),
                 last_cost: 0,
+                parked_walks_ns: 0,
             }),
             retired_count: AtomicU64::new(0),
             freed_count: AtomicU64::new(0),
@@ -451,10 +549,39 @@ impl Drop for Registration {
         // so it reads no request.
         compiler_fence(Ordering::SeqCst);
         self.entry.registered.store(false, Ordering::Release);
-        self.retirer
-            .threads
-            .lock()
-            .retain(|e| !Arc::ptr_eq(e, &self.entry));
+        self.retirer.threads.lock().remove(self.entry.slot);
+    }
+}
+
+/// The registered threads, each in a slot of its own, so that leaving is
+/// as cheap with 10,000 threads as with one.
+#[derive(Default)]
+struct ThreadList {
+    slots: Vec<Option<Arc<ThreadEntry>>>,
+    free: Vec<usize>,
+}
+
+impl ThreadList {
+    /// The slot the next [`ThreadList::insert`] takes.
+    fn next_slot(&self) -> usize {
+        self.free.last().copied().unwrap_or(self.slots.len())
+    }
+
+    fn insert(&mut self, entry: Arc<ThreadEntry>) {
+        debug_assert_eq!(entry.slot, self.next_slot());
+        match self.free.pop() {
+            Some(slot) => self.slots[slot] = Some(entry),
+            None => self.slots.push(Some(entry)),
+        }
+    }
+
+    fn remove(&mut self, slot: usize) {
+        self.slots[slot] = None;
+        self.free.push(slot);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Arc<ThreadEntry>> {
+        self.slots.iter().flatten()
     }
 }
 
@@ -468,6 +595,7 @@ impl Retirer {
         calling: *const AtomicUsize,
     ) -> Registration {
         install_handler();
+        let mut threads = self.threads.lock();
         let entry = Arc::new(ThreadEntry {
             tid: libc::pid_t::try_from(nix::unistd::gettid().as_raw()).unwrap_or(0),
             bounds: StackBounds::of_current_thread(),
@@ -476,12 +604,15 @@ impl Retirer {
             published: &self.published,
             reading: AtomicPtr::new(std::ptr::null_mut()),
             registered: AtomicBool::new(true),
+            park: AtomicU8::new(RUNNING),
+            slot: threads.next_slot(),
             ack: AtomicU64::new(0),
             answered_at: AtomicU64::new(0),
             walk_ns: AtomicU64::new(0),
         });
         CURRENT.with(|c| c.set(Arc::as_ptr(&entry)));
-        self.threads.lock().push(entry.clone());
+        threads.insert(entry.clone());
+        drop(threads);
         Registration {
             retirer: self.clone(),
             entry,
@@ -606,14 +737,32 @@ impl Retirer {
         }));
         self.published.store(request, Ordering::SeqCst);
         // Threads that register from here on hold nothing retired.
-        let threads: Vec<Arc<ThreadEntry>> = self.threads.lock().clone();
+        let threads: Vec<Arc<ThreadEntry>> = self.threads.lock().iter().cloned().collect();
+        // SAFETY: allocated above; freed only after this round ends.
+        let published = unsafe { &*request };
+        let mut walked_ns = 0;
         let asked = threads
             .into_iter()
             .map(|entry| {
+                let walk_started = monotonic_ns();
+                if walk_parked(&entry, published) {
+                    walked_ns += monotonic_ns().saturating_sub(walk_started);
+                    return Asked {
+                        entry,
+                        sent_at: 0,
+                        walked: true,
+                    };
+                }
                 let sent_at = if signal(entry.tid) { monotonic_ns() } else { 0 };
-                Asked { entry, sent_at }
+                Asked {
+                    entry,
+                    sent_at,
+                    walked: false,
+                }
             })
             .collect();
+        rounds.parked_walks_ns = walked_ns;
+        let walked_at = monotonic_ns();
         let _ = self
             .stats
             .lock()
@@ -625,6 +774,7 @@ impl Retirer {
             candidates,
             asked,
             started,
+            walked_at,
         }
     }
 
@@ -636,7 +786,8 @@ impl Retirer {
         let mut complete = true;
         for asked in &mut round.asked {
             let entry = &asked.entry;
-            if !entry.registered.load(Ordering::Acquire)
+            if asked.walked
+                || !entry.registered.load(Ordering::Acquire)
                 || entry.ack.load(Ordering::Acquire) >= round.epoch
             {
                 continue;
@@ -691,6 +842,11 @@ impl Retirer {
         let mut longest_walk = 0;
         for asked in &round.asked {
             let entry = &asked.entry;
+            if asked.walked {
+                stats.parked += 1;
+                last_answer = last_answer.max(round.walked_at);
+                continue;
+            }
             if entry.ack.load(Ordering::Acquire) < round.epoch {
                 continue; // unregistered before answering
             }
@@ -707,7 +863,8 @@ impl Retirer {
         let _ = stats
             .round
             .record(last_answer.saturating_sub(round.started).max(1));
-        rounds.last_cost = longest_walk + SIGNAL_COST.as_nanos() as u64;
+        rounds.last_cost =
+            (longest_walk + SIGNAL_COST.as_nanos() as u64).max(rounds.parked_walks_ns);
     }
 }
 
@@ -824,6 +981,47 @@ mod tests {
         assert_eq!(free.len(), 1);
         assert_eq!(retirer.pending(), 0);
         orders.send(Order::Exit).unwrap();
+        thread.join().unwrap();
+        code.free_blob(free[0].blob, true);
+    }
+
+    #[test]
+    fn a_parked_thread_is_walked_by_the_retirer_without_a_signal() {
+        let retirer = Arc::new(Retirer::default());
+        let map = Arc::new(RangeMap::new(8));
+        let mut code = CodeMemory::new();
+        let retired = blob(&mut code);
+        let calling = Arc::new(AtomicUsize::new(retired.blob.code_rx + 4));
+        let (ready, wait_ready) = mpsc::channel();
+        let (release, wait_release) = mpsc::channel::<()>();
+        let thread = {
+            let (retirer, calling) = (retirer.clone(), calling.clone());
+            std::thread::spawn(move || {
+                // No signal could be answered: only walks from outside can.
+                block_handshakes(true);
+                let registration = retirer.register(InterpFrames::NONE, &*calling);
+                parked(|| {
+                    ready.send(()).unwrap();
+                    wait_release.recv().unwrap();
+                });
+                drop(registration);
+                block_handshakes(false);
+            })
+        };
+        wait_ready.recv().unwrap();
+        retirer.retire(retired);
+        // Rounds end, and find the blob in use (the thread is about to
+        // call into it).
+        assert!(rounds_for(&retirer, &map, Duration::from_millis(50)).is_empty());
+        assert_eq!(retirer.pending(), 1);
+        let parked_answers = retirer.stats().parked;
+        assert!(parked_answers >= 1, "{parked_answers}");
+        assert!(retirer.stats().answer.is_empty());
+        // Out of it: the next round frees it, with the thread still parked.
+        calling.store(0, Ordering::Relaxed);
+        let free = rounds_for(&retirer, &map, Duration::from_secs(10));
+        assert_eq!(free.len(), 1);
+        release.send(()).unwrap();
         thread.join().unwrap();
         code.free_blob(free[0].blob, true);
     }

@@ -10,7 +10,7 @@
 //! stops at its next safe point) and joiners wake up.
 
 use parking_lot::{Condvar, Mutex};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tierjit_tiers::trap::{RuntimeError, Trap};
 
@@ -46,6 +46,8 @@ pub struct Threads {
     to_reap: Mutex<Vec<OsThread>>,
     /// Raised when the program must stop; polled by running code.
     pub interrupt: Arc<AtomicBool>,
+    /// Spawned threads reserved and not finished.
+    live: AtomicUsize,
 }
 
 impl Threads {
@@ -57,7 +59,13 @@ impl Threads {
             os_thread: None,
             ended: Arc::new(Condvar::new()),
         });
+        self.live.fetch_add(1, Ordering::Relaxed);
         table.len() as i64
+    }
+
+    /// Spawned threads that have not finished.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
     }
 
     /// Records the OS thread behind `handle`.
@@ -88,6 +96,9 @@ impl Threads {
     pub fn finish(&self, handle: i64, result: Option<i64>) {
         let mut table = self.table.lock();
         let entry = &mut table[handle as usize - 1];
+        if matches!(entry.status, ThreadStatus::Running) {
+            self.live.fetch_sub(1, Ordering::Relaxed);
+        }
         entry.status = match result {
             Some(v) => ThreadStatus::Finished(v),
             None => ThreadStatus::Stopped,

@@ -97,6 +97,40 @@ fn a_blocked_thread_gives_idle_ticks_not_samples() {
 }
 
 #[test]
+fn a_thread_in_a_blocking_wait_is_counted_idle_and_its_timer_does_not_wake_it() {
+    for engine in ENGINES {
+        let sampler = Sampler::start(SamplerConfig {
+            hz: 2000,
+            ring_capacity: 1024,
+            engine,
+        })
+        .unwrap();
+        let reg = sampler
+            .register_current_thread(Arc::new(CodeMap::new(1)), InterpFrames::NONE)
+            .unwrap();
+        blocked(|| std::thread::sleep(std::time::Duration::from_millis(100)));
+        let idle = reg.idle_ticks().load(Ordering::Relaxed);
+        let ring = reg.ring();
+        drop(reg);
+        let mut samples = 0;
+        ring.drain(|_| samples += 1);
+        match engine {
+            // Counted idle without its clock read (200 ticks asked).
+            Engine::SamplerThread => {
+                assert_eq!(samples, 0, "samples while blocked");
+                assert!(idle > 5, "idle ticks: {idle}");
+            }
+            // Woken at most once, by the signal held while it waited (a
+            // sample if the CPU time before the wait was enough). A sleep
+            // outside `blocked` is woken at every tick: the test above.
+            Engine::ThreadTimers => {
+                assert!(idle + samples <= 2, "idle ticks {idle}, samples {samples}")
+            }
+        }
+    }
+}
+
+#[test]
 fn the_sampler_thread_samples_each_busy_thread_and_stops_on_drop() {
     let sampler = Arc::new(
         Sampler::start(SamplerConfig {

@@ -36,9 +36,11 @@
 
 pub mod backtrace;
 /// Baseline machine code listed under its bytecode and source (`tierjit disasm`).
+#[cfg(feature = "disasm")]
 pub mod disasm;
 /// Random tj programs and a differential-testing driver that checks the
 /// tiers agree on them.
+#[cfg(feature = "fuzz")]
 pub mod fuzz;
 pub mod lang;
 pub mod runtime;

@@ -10,6 +10,7 @@ pub mod format;
 pub mod hotness;
 pub mod perf;
 pub mod profile;
+#[cfg(feature = "report")]
 pub mod report;
 pub mod ring;
 pub mod sampler;

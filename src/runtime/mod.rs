@@ -196,6 +196,8 @@ pub struct Vm {
     osr_moves_seen: osr::OsrMovesSeen,
     /// The loop headers of each function.
     loop_headers: Vec<LoopHeaders>,
+    /// Per function: the calls that follow each call in its block.
+    calls_next: Vec<tiering::CallsNext>,
     perf: Mutex<PerfOutputs>,
     events: Mutex<Vec<TierEvent>>,
     /// Time spent in each optimizer stage, with `time_passes`.
@@ -246,6 +248,7 @@ impl Vm {
         verify_module(&module).map_err(VmError::Verify)?;
         let methods = MethodTable::new(&module, interp::interpreter_entry);
         let loop_headers = module.funcs.iter().map(LoopHeaders::of).collect();
+        let calls_next = module.funcs.iter().map(tiering::CallsNext::of).collect();
         let osr_moves_seen = osr::OsrMovesSeen::new(&module);
         let output = match options.line_buffered {
             Some(line_buffered) => Output::new(line_buffered),
@@ -308,6 +311,7 @@ impl Vm {
             osr_count: std::sync::atomic::AtomicU64::new(0),
             osr_moves_seen,
             loop_headers,
+            calls_next,
             perf: Mutex::new(PerfOutputs::default()),
             events: Mutex::new(Vec::new()),
             pass_times: Mutex::new(PassTimes::default()),
@@ -724,6 +728,18 @@ impl Vm {
             // Baseline activations that asked while this compiled (their
             // flags were cleared) ask again at their next outermost header.
             self.set_osr_flags(func, true);
+        }
+    }
+
+    /// Queues what hot call sites predict ([`tiering::Tiering::predict_tick`]).
+    pub(super) fn compile_predicted(&self, calls: &[((FuncId, u32), f64)]) {
+        if let Some(tiering) = &self.tiering {
+            tiering.predict_tick(calls, |caller, pc| {
+                self.calls_next
+                    .get(caller.index())
+                    .map(|next| next.after(pc).to_vec())
+                    .unwrap_or_default()
+            });
         }
     }
 

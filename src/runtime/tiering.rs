@@ -263,6 +263,58 @@ impl Tiering {
         }
     }
 
+    /// Queues what hot call sites predict (`calls`: decayed CPU time below
+    /// each call site, by caller and call pc; `followers(caller, pc)`: the
+    /// functions the caller calls next in the same basic block):
+    /// - a caller still interpreted gets baseline code once the time below
+    ///   one of its calls reaches the baseline threshold: it is on the
+    ///   stack of hot code and gets control back, and its interpreted
+    ///   activation moves into the baseline code at its next loop back edge
+    ///   (`matmul`'s `main` sums its result in a loop after the hot calls);
+    /// - the functions called right after a call site whose time reaches
+    ///   the optimizer's threshold go to the optimizer before they first
+    ///   run: nothing can stop them from running next but a runtime error,
+    ///   and a phase that follows a hot phase is likely hot
+    ///   (`spectralnorm`'s `mul_atv` after `mul_av`, `matmul`'s `matmul`
+    ///   after `fill`), so it starts in optimized code instead of spending
+    ///   its first milliseconds interpreted.
+    pub fn predict_tick(
+        &self,
+        calls: &[((FuncId, u32), f64)],
+        followers: impl Fn(FuncId, u32) -> Vec<FuncId>,
+    ) {
+        if self.stress {
+            return;
+        }
+        let policy = &self.policy;
+        for &((caller, pc), heat) in calls {
+            if heat >= policy.baseline_threshold_ns {
+                self.queue(caller, Tier::Interp, Tier::Baseline);
+            }
+            if heat >= policy.opt_threshold_ns {
+                for next in followers(caller, pc) {
+                    let from = self.tier_of(next);
+                    if from != Tier::Opt {
+                        self.queue(next, from, Tier::Opt);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues `func` for a compile from `from` to `to`, unless it is not at
+    /// `from` or a compile is queued already.
+    fn queue(&self, func: FuncId, from: Tier, to: Tier) {
+        if self.state[func.index()].try_queue(from, to) {
+            let _ = self.queue.send(Some(CompileRequest {
+                func,
+                tier: to,
+                osr_pc: None,
+                queued_at: Instant::now(),
+            }));
+        }
+    }
+
     /// Queues the optimizer for code of `func` entered at loop header `pc`
     /// (the OSR cache asks, once per header: `OsrCode::ready_entry`).
     pub fn request_osr(&self, func: FuncId, pc: u32) {
@@ -306,12 +358,26 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, perio
     // runnable, so it gets its share of the cores.
     let spin = period < SPIN_BELOW;
     let mut next_turn = Instant::now() + period;
+    // Requests taken off the channel and not compiled yet.
+    let mut pending = std::collections::VecDeque::new();
     loop {
         let wait = next_turn.saturating_duration_since(Instant::now());
-        let request = if spin {
+        let request = if !pending.is_empty() {
+            Ok(None)
+        } else if spin {
             spin_recv(&requests, wait)
         } else {
             requests.recv_timeout(wait)
+        };
+        // Everything queued meanwhile, so that the next compile is the
+        // most urgent one (`next_request`).
+        let request = match request {
+            Ok(first) => {
+                pending.extend(first);
+                pending.extend(requests.try_iter().flatten());
+                Ok(next_request(&mut pending))
+            }
+            Err(e) => Err(e),
         };
         let Some(vm) = vm.upgrade() else { return };
         let tiering = vm.tiering.as_ref().expect("started with tiering");
@@ -334,6 +400,21 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, perio
         // when one is due; never waits for the mutators (retire.rs).
         vm.collect_retired();
     }
+}
+
+/// The next request to compile: the oldest one for baseline code, which
+/// takes tens of microseconds, before any for the optimizer, which takes
+/// hundreds (a function going from interpreted to baseline code is the
+/// slowest code running, and a compile ahead of need must not delay it);
+/// otherwise the oldest.
+fn next_request(
+    pending: &mut std::collections::VecDeque<CompileRequest>,
+) -> Option<CompileRequest> {
+    let at = pending
+        .iter()
+        .position(|r| r.tier == Tier::Baseline)
+        .unwrap_or(0);
+    pending.remove(at)
 }
 
 /// At most this many stress flips in one turn of the compiler thread.
@@ -435,5 +516,104 @@ mod tests {
         assert_eq!(state.load(), (Tier::Baseline, Some(Tier::Opt)));
         state.set(Tier::Opt);
         assert_eq!(state.load(), (Tier::Opt, None));
+    }
+}
+
+/// For each call of a function, the functions it calls next in the same
+/// basic block (what [`Tiering::predict_tick`] compiles ahead).
+#[derive(Debug, Default)]
+pub struct CallsNext(Vec<(u32, Vec<FuncId>)>);
+
+impl CallsNext {
+    /// The calls of `f` and the calls that follow each, up to the end of
+    /// its basic block (a branch, a return, or a branch target).
+    pub fn of(f: &tierjit_tiers::bytecode::Function) -> CallsNext {
+        use tierjit_tiers::bytecode::{Effects, Instr};
+        let callee = |instr: &Instr| match *instr {
+            Instr::Call { func, .. } | Instr::CallVoid { func, .. } => Some(func),
+            _ => None,
+        };
+        let targets: std::collections::HashSet<u32> =
+            f.code.iter().filter_map(|i| i.target()).collect();
+        let ends_block = |instr: &Instr| {
+            let effects = instr.effects();
+            effects.contains(Effects::BRANCH) || effects.contains(Effects::TERMINATOR)
+        };
+        let mut calls = Vec::new();
+        for (pc, instr) in f.code.iter().enumerate() {
+            if callee(instr).is_none() {
+                continue;
+            }
+            let mut next = Vec::new();
+            for (q, later) in f.code.iter().enumerate().skip(pc + 1) {
+                if targets.contains(&(q as u32)) {
+                    break;
+                }
+                if let Some(g) = callee(later) {
+                    if !next.contains(&g) {
+                        next.push(g);
+                    }
+                }
+                if ends_block(later) {
+                    break;
+                }
+            }
+            if !next.is_empty() {
+                calls.push((pc as u32, next));
+            }
+        }
+        CallsNext(calls)
+    }
+
+    /// The functions called after the call at `pc` in its block.
+    pub fn after(&self, pc: u32) -> &[FuncId] {
+        match self.0.binary_search_by_key(&pc, |&(p, _)| p) {
+            Ok(i) => &self.0[i].1,
+            Err(_) => &[],
+        }
+    }
+}
+
+#[cfg(test)]
+mod calls_next_tests {
+    use super::*;
+    use tierjit_tiers::bytecode::Instr;
+
+    #[test]
+    fn calls_later_in_the_block_follow_a_call_and_a_branch_target_ends_it() {
+        let module = crate::lang::compile(
+            b"fn a() {} fn b() {} fn c() {}
+              fn main() { a(); b(); a(); if argc() > 0 { c(); } b(); }",
+        )
+        .unwrap();
+        let id =
+            |name: &str| FuncId(module.funcs.iter().position(|f| f.name == name).unwrap() as u32);
+        let main = &module.funcs[id("main").index()];
+        let next = CallsNext::of(main);
+        // The calls of main, in order, each with what follows it.
+        let calls: Vec<(FuncId, Vec<FuncId>)> = main
+            .code
+            .iter()
+            .enumerate()
+            .filter_map(|(pc, instr)| match *instr {
+                Instr::Call { func, .. } | Instr::CallVoid { func, .. } => {
+                    Some((func, next.after(pc as u32).to_vec()))
+                }
+                _ => None,
+            })
+            .collect();
+        let (a, b, c) = (id("a"), id("b"), id("c"));
+        assert_eq!(
+            calls,
+            vec![
+                (a, vec![b, a]),
+                (b, vec![a]),
+                // The `if` ends the block: `c` may not run.
+                (a, vec![]),
+                // `b` runs after the `if`, at a branch target: another block.
+                (c, vec![]),
+                (b, vec![]),
+            ]
+        );
     }
 }

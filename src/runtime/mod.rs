@@ -17,6 +17,7 @@ pub mod profiling;
 pub mod retire;
 pub mod threads;
 pub mod tiering;
+pub mod typed;
 pub mod warnings;
 
 use code_map::CodeMap;
@@ -198,6 +199,8 @@ pub struct Vm {
     loop_headers: Vec<LoopHeaders>,
     /// Per function: the calls that follow each call in its block.
     calls_next: Vec<tiering::CallsNext>,
+    /// Stacks of finished host calls ([`Vm::call`]), for the next ones.
+    spare_stacks: Mutex<Vec<ThreadStacks>>,
     perf: Mutex<PerfOutputs>,
     events: Mutex<Vec<TierEvent>>,
     /// Time spent in each optimizer stage, with `time_passes`.
@@ -240,6 +243,10 @@ const MAIN_STACK_BYTES: usize = 1 << 30;
 /// Native stack of each spawned thread: as for main
 /// (`stack_overflow_mutual_thread.tj`).
 const THREAD_STACK_BYTES: usize = 1 << 30;
+
+/// Most stacks of finished host calls a Vm keeps for the next ones (one
+/// per host thread calling at once, up to this many).
+const SPARE_STACKS: usize = 8;
 
 impl Vm {
     /// Verifies `module` and prepares it to run: every function starts in
@@ -312,6 +319,7 @@ impl Vm {
             osr_moves_seen,
             loop_headers,
             calls_next,
+            spare_stacks: Mutex::new(Vec::new()),
             perf: Mutex::new(PerfOutputs::default()),
             events: Mutex::new(Vec::new()),
             pass_times: Mutex::new(PassTimes::default()),
@@ -1036,12 +1044,43 @@ impl Vm {
         }
     }
 
-    /// Calls `func` with raw argument bits on the calling thread.
+    /// Calls `func` with raw argument bits on the calling thread; gives
+    /// its result's bits (an int as `i64`; see [`Vm::typed`] for typed
+    /// calls).
     pub fn call(&self, func: FuncId, args: &[u64]) -> Result<Option<i64>, RuntimeError> {
-        let stacks = ThreadStacks::new(self.options.limits).map_err(|_| RuntimeError {
-            trap: Trap::OutOfMemory,
-            frames: Vec::new(),
-        })?;
+        self.call_bits(func, args)
+            .map(|v| v.map(|bits| bits as i64))
+    }
+
+    /// [`Vm::call`], giving the result's raw bits. A function that is not
+    /// in the module, arguments of the wrong number, or a parameter of
+    /// array type (raw bits are no array) make the error `bad argument`.
+    pub fn call_bits(&self, func: FuncId, args: &[u64]) -> Result<Option<u64>, RuntimeError> {
+        let callable = self.module.funcs.get(func.index()).is_some_and(|f| {
+            f.params.len() == args.len()
+                && f.params.iter().all(|t| {
+                    matches!(
+                        t,
+                        tierjit_tiers::Type::Int
+                            | tierjit_tiers::Type::Float
+                            | tierjit_tiers::Type::Bool
+                    )
+                })
+        });
+        if !callable {
+            return Err(RuntimeError {
+                trap: Trap::BadArgument,
+                frames: Vec::new(),
+            });
+        }
+        let spare = self.spare_stacks.lock().pop();
+        let stacks = match spare {
+            Some(stacks) => stacks,
+            None => ThreadStacks::new(self.options.limits).map_err(|_| RuntimeError {
+                trap: Trap::OutOfMemory,
+                frames: Vec::new(),
+            })?,
+        };
         let mut ts = self.thread_state(0, stacks);
         let sampling = self
             .profiling
@@ -1054,9 +1093,14 @@ impl Vm {
         drop(sampling);
         drop(retiring);
         self.write_lines(&mut ts.out.lock());
+        let mut spare = self.spare_stacks.lock();
+        if spare.len() < SPARE_STACKS {
+            spare.push(ts.into_stacks());
+        }
+        drop(spare);
         match (result, self.threads.failure()) {
             (_, Some(failure)) => Err(failure),
-            (Ok(value), None) => Ok(value.map(|bits| bits as i64)),
+            (Ok(value), None) => Ok(value),
             (Err(e), None) => Err(e),
         }
     }

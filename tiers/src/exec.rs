@@ -358,6 +358,17 @@ impl ThreadState {
         }
     }
 
+    /// Gives the stacks back, to run another thread state on: a host that
+    /// calls into tj code again and again keeps them instead of mapping
+    /// new ones each time. What they hold stays (verified code never reads
+    /// a register before writing it, and a frame record before pushing it).
+    pub fn into_stacks(self) -> ThreadStacks {
+        ThreadStacks {
+            regs: self.regs,
+            frames: self.frames.records,
+        }
+    }
+
     /// Pushes an interpreted frame, or fails with `stack overflow` if the
     /// thread has as many frames as allowed or the frame does not fit in
     /// the register stack.
@@ -524,8 +535,22 @@ fn walk_native_callers(host: &dyn Host, mut fp: usize, out: &mut Vec<(FuncId, u3
 
 /// The lowest stack address generated code on this thread may reach
 /// before it reports `stack overflow` (leaving room for helpers and the
-/// interpreter to run and report the error).
+/// interpreter to run and report the error). Asked once per thread (for
+/// the main thread glibc reads `/proc/self/maps` to answer).
 pub fn native_stack_limit() -> usize {
+    thread_local! {
+        static LIMIT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    }
+    LIMIT.with(|cached| {
+        cached.get().unwrap_or_else(|| {
+            let limit = ask_native_stack_limit();
+            cached.set(Some(limit));
+            limit
+        })
+    })
+}
+
+fn ask_native_stack_limit() -> usize {
     let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
     // SAFETY: pthread_getattr_np initialises `attr` for the calling thread;
     // we read the stack bounds and destroy it.

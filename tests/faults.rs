@@ -138,3 +138,38 @@ fn bad_fault_and_limit_options_are_refused() {
     assert_eq!(status, 64, "{stderr}");
     assert!(stderr.contains("is not a size"), "{stderr}");
 }
+
+#[test]
+fn a_panicking_thread_ends_the_program_instead_of_leaving_its_joiner_waiting() {
+    // The fourth spawned thread panics as it starts (a runtime bug): its
+    // joiner used to wait for ever.
+    for tier in ["interp", "baseline", "opt", "auto"] {
+        let mut child = common::command(&[
+            "run",
+            "--tier",
+            tier,
+            "--inject-fault",
+            "thread-panic:3",
+            "tests/limits/spawn_tree.tj",
+            "10",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("--tier {tier}: still running after 30 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let (status, stdout, stderr) = common::outcome(&child.wait_with_output().unwrap());
+        assert_eq!(
+            (status, stdout.as_str(), stderr.as_str()),
+            (2, "", "runtime error: out of memory\n"),
+            "--tier {tier}"
+        );
+    }
+}

@@ -27,10 +27,13 @@ pub enum Fault {
     SpawnCreate,
     /// A write of the perf map or the jitdump (as on a full disk).
     PerfWrite,
+    /// A spawned thread panics as it starts (as a bug in the runtime
+    /// would).
+    ThreadPanic,
 }
 
 impl Fault {
-    const ALL: [(Fault, &'static str); 7] = [
+    const ALL: [(Fault, &'static str); 8] = [
         (Fault::CompileError, "compile-error"),
         (Fault::CompilePanic, "compile-panic"),
         (Fault::CodeMap, "code-map"),
@@ -38,6 +41,7 @@ impl Fault {
         (Fault::SpawnGuard, "spawn-guard"),
         (Fault::SpawnCreate, "spawn-create"),
         (Fault::PerfWrite, "perf-write"),
+        (Fault::ThreadPanic, "thread-panic"),
     ];
 
     /// Its name on the command line.

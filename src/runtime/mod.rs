@@ -1213,7 +1213,23 @@ impl Host for Vm {
                     let retiring = vm
                         .retirer
                         .register(profiling::interp_frames(&ts, vm.call_stub), &ts.calling);
-                    let result = interp::call(&mut ts, func, &args);
+                    let panics = vm.options.faults.fails(faults::Fault::ThreadPanic);
+                    // A panic (a bug of the runtime) ends the program as
+                    // one in `main` does, rather than leaving this
+                    // thread's joiners waiting for a result that never
+                    // comes.
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        if panics {
+                            std::panic::resume_unwind(Box::new("injected fault"));
+                        }
+                        interp::call(&mut ts, func, &args)
+                    }))
+                    .unwrap_or_else(|_| {
+                        Err(RuntimeError {
+                            trap: Trap::OutOfMemory,
+                            frames: Vec::new(),
+                        })
+                    });
                     drop(sampling);
                     drop(retiring);
                     vm.write_lines(&mut ts.out.lock());

@@ -190,6 +190,20 @@ pub fn clock_ns(clock: libc::clockid_t) -> u64 {
     now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
+/// The calling thread's kernel id, asked once per thread (a host that
+/// calls into tj code registers on every call).
+fn current_tid() -> libc::pid_t {
+    thread_local! {
+        static TID: Cell<libc::pid_t> = const { Cell::new(0) };
+    }
+    TID.with(|tid| {
+        if tid.get() == 0 {
+            tid.set(nix::unistd::gettid().as_raw());
+        }
+        tid.get()
+    })
+}
+
 fn handshake_signal() -> libc::c_int {
     libc::SIGRTMIN() + 1
 }
@@ -597,7 +611,7 @@ impl Retirer {
         install_handler();
         let mut threads = self.threads.lock();
         let entry = Arc::new(ThreadEntry {
-            tid: libc::pid_t::try_from(nix::unistd::gettid().as_raw()).unwrap_or(0),
+            tid: current_tid(),
             bounds: StackBounds::of_current_thread(),
             frames,
             calling,

@@ -4,8 +4,10 @@
 //! bound, so code can be emitted in one forward pass. Every instruction is
 //! tagged with the current source line ([`FunctionBuilder::set_line`]).
 
-use super::{Function, Instr, LineTable, Reg, MAX_REGS};
+use super::verify::{verify_module, VerifyError};
+use super::{FuncId, Function, Instr, LineTable, Module, Reg, MAX_REGS};
 use crate::Type;
+use std::fmt;
 
 /// A position in the code that jumps can name before it is known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +159,11 @@ impl FunctionBuilder {
         self.emit(Instr::LoadConstFloat { dst, k });
     }
 
+    /// Jumps aimed at labels not bound yet.
+    pub fn unbound_jumps(&self) -> usize {
+        self.fixups.len()
+    }
+
     /// Finishes the function. Labels that were never bound leave their
     /// jumps aimed at pc 0 (the verifier accepts that, so binding is the
     /// caller's job); a function too large for the format is an error.
@@ -168,9 +175,220 @@ impl FunctionBuilder {
     }
 }
 
+/// Builds a [`Module`] for a host that emits bytecode directly: declare
+/// every function first (so that calls can name one before it is built,
+/// itself included), build each with the [`FunctionBuilder`] that
+/// [`ModuleBuilder::function`] starts, and [`ModuleBuilder::finish`]
+/// checks the whole module with the verifier.
+///
+/// ```
+/// use tierjit_tiers::bytecode::builder::ModuleBuilder;
+/// use tierjit_tiers::bytecode::{Instr, Reg};
+/// use tierjit_tiers::Type;
+///
+/// // sum(n) = 0 + 1 + ... + (n - 1), as a loop.
+/// let mut module = ModuleBuilder::new();
+/// let sum = module.declare("sum", vec![Type::Int], Some(Type::Int)).unwrap();
+/// let mut f = module.function(sum);
+/// let (n, acc, i) = (Reg(0), Reg(1), Reg(2));
+/// f.reserve_regs(3);
+/// f.load_int(acc, 0);
+/// f.load_int(i, 0);
+/// let (top, done) = (f.new_label(), f.new_label());
+/// f.bind(top);
+/// f.emit_branch(Instr::JumpLeInt { a: n, b: i, target: 0 }, done);
+/// f.emit(Instr::AddInt { dst: acc, a: acc, b: i });
+/// f.emit(Instr::AddIntImm { dst: i, a: i, imm: 1 });
+/// f.emit_branch(Instr::Jump { target: 0 }, top);
+/// f.bind(done);
+/// f.emit(Instr::Return { src: acc });
+/// module.define(sum, f).unwrap();
+/// let module = module.finish().unwrap();
+/// assert_eq!(module.find("sum"), Some(sum));
+/// ```
+///
+/// Mistakes come back as a [`BuildError`] that names the function (and
+/// for bytecode the verifier rejects, the pc):
+///
+/// ```
+/// use tierjit_tiers::bytecode::builder::ModuleBuilder;
+/// use tierjit_tiers::bytecode::{Instr, Reg};
+/// use tierjit_tiers::Type;
+///
+/// let mut module = ModuleBuilder::new();
+/// let f = module.declare("f", vec![Type::Float], Some(Type::Int)).unwrap();
+/// let mut b = module.function(f);
+/// b.emit(Instr::Return { src: Reg(0) }); // a float where an int is returned
+/// module.define(f, b).unwrap();
+/// let error = module.finish().unwrap_err().to_string();
+/// assert!(error.starts_with("invalid bytecode in function 'f' at pc 0"), "{error}");
+/// ```
+#[derive(Debug, Default)]
+pub struct ModuleBuilder {
+    /// Each declared function, with its code once defined.
+    funcs: Vec<(Function, bool)>,
+    strings: Vec<String>,
+}
+
+/// Why a [`ModuleBuilder`] refused a function or the module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// A second function of this name.
+    Duplicate(String),
+    /// A function declared but never defined.
+    Undefined(String),
+    /// A function defined twice, or with a builder of another signature.
+    Redefined(String),
+    /// A function whose jumps aim at labels never bound.
+    UnboundLabel(String),
+    /// A function too large for the format (`what`: registers or
+    /// instructions).
+    TooLarge {
+        /// The function.
+        func: String,
+        /// What there are too many of.
+        what: &'static str,
+    },
+    /// The verifier's verdict.
+    Invalid(VerifyError),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Duplicate(name) => write!(f, "function '{name}' is declared twice"),
+            BuildError::Undefined(name) => {
+                write!(f, "function '{name}' is declared but not defined")
+            }
+            BuildError::Redefined(name) => write!(
+                f,
+                "function '{name}' is defined twice, or with another signature"
+            ),
+            BuildError::UnboundLabel(name) => {
+                write!(f, "function '{name}' jumps to a label that is never bound")
+            }
+            BuildError::TooLarge { func, what } => {
+                write!(f, "function '{func}' has too many {what}")
+            }
+            BuildError::Invalid(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+impl ModuleBuilder {
+    /// An empty module.
+    pub fn new() -> ModuleBuilder {
+        ModuleBuilder::default()
+    }
+
+    /// Declares a function; its id is what calls name.
+    pub fn declare(
+        &mut self,
+        name: &str,
+        params: Vec<Type>,
+        ret: Option<Type>,
+    ) -> Result<FuncId, BuildError> {
+        if self.funcs.iter().any(|(f, _)| f.name == name) {
+            return Err(BuildError::Duplicate(name.to_string()));
+        }
+        let func = FunctionBuilder::new(name, params, ret)
+            .finish()
+            .map_err(|TooLarge(what)| BuildError::TooLarge {
+                func: name.to_string(),
+                what,
+            })?;
+        self.funcs.push((func, false));
+        Ok(FuncId(self.funcs.len() as u32 - 1))
+    }
+
+    /// A builder for declared function `id`, with its signature.
+    pub fn function(&self, id: FuncId) -> FunctionBuilder {
+        let (f, _) = &self.funcs[id.index()];
+        FunctionBuilder::new(&f.name, f.params.clone(), f.ret)
+    }
+
+    /// Gives declared function `id` the code built in `builder`.
+    pub fn define(&mut self, id: FuncId, builder: FunctionBuilder) -> Result<(), BuildError> {
+        let Some((declared, defined)) = self.funcs.get_mut(id.index()) else {
+            return Err(BuildError::Undefined(format!("#{}", id.0)));
+        };
+        let name = declared.name.clone();
+        if builder.unbound_jumps() > 0 {
+            return Err(BuildError::UnboundLabel(name));
+        }
+        let func = builder
+            .finish()
+            .map_err(|TooLarge(what)| BuildError::TooLarge {
+                func: name.clone(),
+                what,
+            })?;
+        let same = (&func.name, &func.params, func.ret)
+            == (&declared.name, &declared.params, declared.ret);
+        if *defined || !same {
+            return Err(BuildError::Redefined(name));
+        }
+        *declared = func;
+        *defined = true;
+        Ok(())
+    }
+
+    /// Adds a string for `print.s`; returns its index.
+    pub fn string(&mut self, s: &str) -> u32 {
+        if let Some(i) = self.strings.iter().position(|t| t == s) {
+            return i as u32;
+        }
+        self.strings.push(s.to_string());
+        self.strings.len() as u32 - 1
+    }
+
+    /// The module, once every declared function is defined and the
+    /// verifier accepts it.
+    pub fn finish(self) -> Result<Module, BuildError> {
+        if let Some((f, _)) = self.funcs.iter().find(|(_, defined)| !defined) {
+            return Err(BuildError::Undefined(f.name.clone()));
+        }
+        let module = Module {
+            funcs: self.funcs.into_iter().map(|(f, _)| f).collect(),
+            strings: self.strings,
+        };
+        verify_module(&module).map_err(BuildError::Invalid)?;
+        Ok(module)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_module_builder_refuses_what_a_host_can_get_wrong() {
+        let mut m = ModuleBuilder::new();
+        let f = m.declare("f", vec![], None).unwrap();
+        assert_eq!(
+            m.declare("f", vec![], None),
+            Err(BuildError::Duplicate("f".into()))
+        );
+        let g = m.declare("g", vec![], None).unwrap();
+        // A jump to a label never bound.
+        let mut b = m.function(f);
+        let nowhere = b.new_label();
+        b.emit_branch(Instr::Jump { target: 0 }, nowhere);
+        assert_eq!(m.define(f, b), Err(BuildError::UnboundLabel("f".into())));
+        // A builder of another signature.
+        let other = FunctionBuilder::new("f", vec![Type::Int], None);
+        assert_eq!(m.define(f, other), Err(BuildError::Redefined("f".into())));
+        let mut b = m.function(f);
+        b.emit(Instr::ReturnVoid {});
+        m.define(f, b).unwrap();
+        let mut again = m.function(f);
+        again.emit(Instr::ReturnVoid {});
+        assert_eq!(m.define(f, again), Err(BuildError::Redefined("f".into())));
+        // `g` was never defined.
+        let _ = g;
+        assert_eq!(m.finish().unwrap_err(), BuildError::Undefined("g".into()));
+    }
 
     #[test]
     fn forward_and_backward_labels_are_patched() {

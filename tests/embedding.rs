@@ -1,0 +1,112 @@
+//! A host that emits bytecode itself: a module built with
+//! `ModuleBuilder`, run in every tier through typed calls, from several
+//! host threads at once.
+
+use std::sync::Arc;
+use tierjit::runtime::{TierMode, Vm, VmOptions};
+use tierjit::tiers::bytecode::builder::ModuleBuilder;
+use tierjit::tiers::bytecode::{Instr, Module, Reg};
+use tierjit::tiers::Type;
+
+/// `sum(n) = 0 + 1 + ... + (n - 1)` as a loop, and `twice(n) = sum(n) +
+/// sum(n)` calling it.
+fn module() -> Module {
+    let mut m = ModuleBuilder::new();
+    let sum = m.declare("sum", vec![Type::Int], Some(Type::Int)).unwrap();
+    let twice = m
+        .declare("twice", vec![Type::Int], Some(Type::Int))
+        .unwrap();
+    let mut f = m.function(sum);
+    let (n, acc, i) = (Reg(0), Reg(1), Reg(2));
+    f.reserve_regs(3);
+    f.load_int(acc, 0);
+    f.load_int(i, 0);
+    let (top, done) = (f.new_label(), f.new_label());
+    f.bind(top);
+    f.emit_branch(
+        Instr::JumpLeInt {
+            a: n,
+            b: i,
+            target: 0,
+        },
+        done,
+    );
+    f.emit(Instr::AddInt {
+        dst: acc,
+        a: acc,
+        b: i,
+    });
+    f.emit(Instr::AddIntImm {
+        dst: i,
+        a: i,
+        imm: 1,
+    });
+    f.emit_branch(Instr::Jump { target: 0 }, top);
+    f.bind(done);
+    f.emit(Instr::Return { src: acc });
+    m.define(sum, f).unwrap();
+    // twice: r1 = sum(n) with its window at r1, r2 = sum(n) at r2.
+    let mut g = m.function(twice);
+    g.reserve_regs(3);
+    g.emit(Instr::Mov {
+        dst: Reg(1),
+        src: Reg(0),
+    });
+    g.emit(Instr::Call {
+        dst: Reg(1),
+        func: sum,
+        base: Reg(1),
+    });
+    g.emit(Instr::Mov {
+        dst: Reg(2),
+        src: Reg(0),
+    });
+    g.emit(Instr::Call {
+        dst: Reg(2),
+        func: sum,
+        base: Reg(2),
+    });
+    g.emit(Instr::AddInt {
+        dst: Reg(0),
+        a: Reg(1),
+        b: Reg(2),
+    });
+    g.emit(Instr::Return { src: Reg(0) });
+    m.define(twice, g).unwrap();
+    m.finish().unwrap()
+}
+
+#[test]
+fn a_host_built_module_runs_in_every_tier_from_several_host_threads() {
+    for tier in [
+        TierMode::Interp,
+        TierMode::Baseline,
+        TierMode::Opt,
+        TierMode::Auto,
+    ] {
+        let options = VmOptions {
+            tier,
+            ..Default::default()
+        };
+        let vm: Arc<Vm> = Vm::new(module(), options).unwrap();
+        let twice = vm.typed::<(i64,), i64>("twice").unwrap();
+        let threads: Vec<_> = (0..4i64)
+            .map(|t| {
+                let vm = vm.clone();
+                std::thread::spawn(move || {
+                    (0..200i64)
+                        .map(|k| twice.call(&vm, (t * 1000 + k,)).unwrap())
+                        .collect::<Vec<i64>>()
+                })
+            })
+            .collect();
+        for (t, thread) in threads.into_iter().enumerate() {
+            let got = thread.join().unwrap();
+            for (k, value) in got.into_iter().enumerate() {
+                let n = t as i64 * 1000 + k as i64;
+                assert_eq!(value, n * (n - 1), "{tier:?}: twice({n})");
+            }
+        }
+        vm.shutdown();
+    }
+}

@@ -48,24 +48,17 @@ fn module() -> Module {
     // twice: r1 = sum(n) with its window at r1, r2 = sum(n) at r2.
     let mut g = m.function(twice);
     g.reserve_regs(3);
-    g.emit(Instr::Mov {
-        dst: Reg(1),
-        src: Reg(0),
-    });
-    g.emit(Instr::Call {
-        dst: Reg(1),
-        func: sum,
-        base: Reg(1),
-    });
-    g.emit(Instr::Mov {
-        dst: Reg(2),
-        src: Reg(0),
-    });
-    g.emit(Instr::Call {
-        dst: Reg(2),
-        func: sum,
-        base: Reg(2),
-    });
+    for r in [Reg(1), Reg(2)] {
+        g.emit(Instr::Mov {
+            dst: r,
+            src: Reg(0),
+        });
+        g.emit(Instr::Call {
+            dst: r,
+            func: sum,
+            base: r,
+        });
+    }
     g.emit(Instr::AddInt {
         dst: Reg(0),
         a: Reg(1),

@@ -64,28 +64,37 @@ fn a_busy_thread_is_sampled_at_about_the_requested_rate() {
     }
 }
 
+/// Registers this thread with a 2 kHz sampler of `engine`, runs `wait`,
+/// and gives the idle ticks and the samples the thread got meanwhile.
+fn idle_ticks_and_samples_during(engine: Engine, wait: impl FnOnce()) -> (u64, u64) {
+    let sampler = Sampler::start(SamplerConfig {
+        hz: 2000,
+        ring_capacity: 1024,
+        engine,
+    })
+    .unwrap();
+    let reg = sampler
+        .register_current_thread(Arc::new(CodeMap::new(1)), InterpFrames::NONE)
+        .unwrap();
+    wait();
+    let idle = reg.idle_ticks().load(Ordering::Relaxed);
+    let ring = reg.ring();
+    drop(reg);
+    let mut samples = 0;
+    ring.drain(|_| samples += 1);
+    (idle, samples)
+}
+
 #[test]
 fn a_blocked_thread_gives_idle_ticks_not_samples() {
     for engine in ENGINES {
-        let sampler = Sampler::start(SamplerConfig {
-            hz: 2000,
-            ring_capacity: 1024,
-            engine,
-        })
-        .unwrap();
-        let reg = sampler
-            .register_current_thread(Arc::new(CodeMap::new(1)), InterpFrames::NONE)
-            .unwrap();
-        // nanosleep returns early on a signal; keep sleeping for 100 ms.
-        let until = std::time::Instant::now() + std::time::Duration::from_millis(100);
-        while std::time::Instant::now() < until {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        let idle = reg.idle_ticks().load(Ordering::Relaxed);
-        let ring = reg.ring();
-        drop(reg);
-        let mut samples = 0;
-        ring.drain(|_| samples += 1);
+        let (idle, samples) = idle_ticks_and_samples_during(engine, || {
+            // nanosleep returns early on a signal; keep sleeping for 100 ms.
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(100);
+            while std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        });
         // 200 ticks asked; the sampler thread keeps to its budget, and a
         // loaded machine delays it.
         assert!(idle > 5, "{engine:?}: idle ticks: {idle}");
@@ -99,21 +108,9 @@ fn a_blocked_thread_gives_idle_ticks_not_samples() {
 #[test]
 fn a_thread_in_a_blocking_wait_is_counted_idle_and_its_timer_does_not_wake_it() {
     for engine in ENGINES {
-        let sampler = Sampler::start(SamplerConfig {
-            hz: 2000,
-            ring_capacity: 1024,
-            engine,
-        })
-        .unwrap();
-        let reg = sampler
-            .register_current_thread(Arc::new(CodeMap::new(1)), InterpFrames::NONE)
-            .unwrap();
-        blocked(|| std::thread::sleep(std::time::Duration::from_millis(100)));
-        let idle = reg.idle_ticks().load(Ordering::Relaxed);
-        let ring = reg.ring();
-        drop(reg);
-        let mut samples = 0;
-        ring.drain(|_| samples += 1);
+        let (idle, samples) = idle_ticks_and_samples_during(engine, || {
+            blocked(|| std::thread::sleep(std::time::Duration::from_millis(100)))
+        });
         match engine {
             // Counted idle without its clock read (200 ticks asked).
             Engine::SamplerThread => {

@@ -274,3 +274,58 @@ fn memory_stays_bounded_however_many_programs_fail() {
     std::fs::remove_dir_all(&out).unwrap();
     assert!(peak_kib < 80 << 10, "peak RSS {peak_kib} KiB");
 }
+
+#[test]
+fn a_stop_signal_ends_a_campaign_with_its_summary_and_where_to_go_on() {
+    let out = std::env::temp_dir().join(format!("tierjit-fuzz-stop-{}", std::process::id()));
+    let child = common::command(&[
+        "fuzz",
+        "--seed",
+        "100",
+        "--count",
+        "1000000",
+        "--tiers",
+        "interp,baseline",
+        "--progress-every",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let (status, stdout, stderr) = common::outcome(&child.wait_with_output().unwrap());
+    let _ = std::fs::remove_dir_all(&out);
+    assert_eq!(status, 143, "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    // fuzz: N programs (seeds ...) on interp,baseline: 0 mismatches; ...
+    let checked: u64 = lines[0]
+        .strip_prefix("fuzz: ")
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(checked > 0 && checked < 1_000_000, "{stdout}");
+    assert!(lines[0].contains(": 0 mismatches;"), "{stdout}");
+    // fuzz: stopped by signal 15: the first P programs were all checked;
+    // to go on: --seed 100+P --count 1000000-P. The summary may count a
+    // few more (finished out of order, past one the signal cut short).
+    let prefix: u64 = lines[1]
+        .strip_prefix("fuzz: stopped by signal 15: the first ")
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(prefix <= checked && checked <= prefix + 64, "{stdout}");
+    assert!(
+        lines[1].ends_with(&format!(
+            "programs were all checked; to go on: --seed {} --count {}",
+            100 + prefix,
+            1_000_000 - prefix
+        )),
+        "{stdout}"
+    );
+}

@@ -86,6 +86,9 @@ enum Checked {
     OtherStatus,
     /// Already saved as generated.
     Failed(Failure),
+    /// A stop signal came while it ran: its runs may have been stopped
+    /// too, so it tells nothing.
+    Interrupted,
 }
 
 impl Checked {
@@ -132,15 +135,28 @@ struct Tally {
     failures: u64,
     /// The mismatches with the lowest seeds, at most `--max-minimize`.
     to_minimize: BTreeMap<u64, Failure>,
+    /// Programs `0..prefix` of the range are all checked ...
+    prefix: u64,
+    /// ... and these after it too (at most about `--jobs` of them).
+    beyond: std::collections::BTreeSet<u64>,
 }
 
 impl Tally {
+    /// Notes that program `i` of the range was checked.
+    fn checked(&mut self, i: u64) {
+        self.beyond.insert(i);
+        while self.beyond.remove(&self.prefix) {
+            self.prefix += 1;
+        }
+    }
+
     fn record(&mut self, checked: Checked, max_minimize: usize) {
         self.programs += 1;
         match checked {
             Checked::RuntimeError => self.runtime_errors += 1,
             Checked::CleanExit => self.clean_exits += 1,
             Checked::OtherStatus => self.other_statuses += 1,
+            Checked::Interrupted => self.programs -= 1,
             Checked::Failed(failure) => {
                 self.failures += 1;
                 if failure.is_mismatch {
@@ -176,6 +192,9 @@ pub fn run(args: FuzzArgs) -> i32 {
         eprintln!("error: {message}");
         return EXIT_BAD_TIER;
     }
+    // Before the workers exist (signals.rs): Ctrl-C ends the campaign
+    // after the runs under way, with its summary.
+    super::signals::watch_softly();
     let started = Instant::now();
     let tally = check_all(&exe, &tiers, &args, range);
     let elapsed = started.elapsed().as_secs_f64();
@@ -193,6 +212,25 @@ pub fn run(args: FuzzArgs) -> i32 {
         tally.other_statuses,
         tally.programs as f64 / elapsed.max(1e-9),
     );
+    if let Some(signal) = super::signals::received() {
+        let done = tally.prefix;
+        if done < range.count() {
+            println!(
+                "fuzz: stopped by signal {signal}: the first {done} programs were all checked; to go on: --seed {} --count {}",
+                range.seed(done),
+                range.count() - done
+            );
+        }
+        if tally.failures > 0 {
+            println!(
+                "fuzz: {} failures saved as generated in {}",
+                tally.failures,
+                args.out.display()
+            );
+        }
+        let _ = std::io::stdout().flush();
+        return 128 + signal;
+    }
     if tally.failures == 0 {
         return 0;
     }
@@ -251,12 +289,15 @@ fn check_all(exe: &Path, tiers: &[&str], args: &FuzzArgs, range: SeedRange) -> T
             let sender = sender.clone();
             let next = &next;
             scope.spawn(move || loop {
+                if super::signals::received().is_some() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= range.count() {
                     break;
                 }
                 let checked = check_one(exe, tiers, range.seed(i), &args.out);
-                if sender.send(checked).is_err() {
+                if sender.send((i, checked)).is_err() {
                     break;
                 }
             });
@@ -270,11 +311,14 @@ fn check_all(exe: &Path, tiers: &[&str], args: &FuzzArgs, range: SeedRange) -> T
                     .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
             };
             match received {
-                Ok(checked) => {
+                Ok((i, checked)) => {
                     let note = match &checked {
                         Checked::Failed(failure) => Some(failure.note()),
                         _ => None,
                     };
+                    if !matches!(checked, Checked::Interrupted) {
+                        tally.checked(i);
+                    }
                     tally.record(checked, args.max_minimize);
                     if let Some(note) = note {
                         progress.note(&note, &tally);
@@ -299,6 +343,8 @@ fn check_one(exe: &Path, tiers: &[&str], seed: u64, out: &Path) -> Checked {
             Problem::DoesNotCompile(first.unwrap_or_default())
         }
         Ok(_) => match fuzz::compare(exe, &program, tiers) {
+            // A Ctrl-C reaches the runs too (one process group).
+            _ if super::signals::received().is_some() => return Checked::Interrupted,
             Ok(outcome) => return Checked::agreed(&outcome),
             Err(mismatch) => Problem::Mismatch(mismatch),
         },

@@ -19,7 +19,7 @@
 //! would do it.
 
 use nix::sys::signal::{SigHandler, SigSet, Signal};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use tierjit::runtime::Vm;
 
@@ -27,6 +27,8 @@ use tierjit::runtime::Vm;
 static TARGET: Mutex<Option<Weak<Vm>>> = Mutex::new(None);
 /// The first stop signal received (0: none).
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// Set by [`watch_softly`]: the first stop signal is only recorded.
+static SOFT: AtomicBool = AtomicBool::new(false);
 
 fn stop_signals() -> SigSet {
     let mut set = SigSet::empty();
@@ -56,12 +58,24 @@ pub fn watch() {
     }
 }
 
+/// [`watch`] for a command that polls [`received`] and winds down by
+/// itself (`tierjit fuzz`): the first stop signal is only recorded; a
+/// second one still ends the process at once.
+pub fn watch_softly() {
+    SOFT.store(true, Ordering::SeqCst);
+    watch();
+}
+
 /// What a stop signal does: the first stops the Vm (or, before there is
-/// one, the process); any later one ends the process at once.
+/// one, the process, unless [`watch_softly`] asked only to record it); any
+/// later one ends the process at once.
 fn on_signal(signal: i32) {
     let first = RECEIVED
         .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
         .is_ok();
+    if first && SOFT.load(Ordering::SeqCst) {
+        return;
+    }
     let vm = TARGET
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -740,7 +740,7 @@ impl Vm {
     }
 
     /// Queues what hot call sites predict ([`tiering::Tiering::predict_tick`]).
-    pub(super) fn compile_predicted(&self, calls: &[((FuncId, u32), f64)]) {
+    pub(super) fn compile_predicted(&self, calls: &HashMap<(FuncId, u32), u64>) {
         if let Some(tiering) = &self.tiering {
             tiering.predict_tick(calls, |caller, pc| {
                 self.calls_next

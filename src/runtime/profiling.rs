@@ -189,16 +189,6 @@ impl Profiling {
             .collect()
     }
 
-    /// Recent CPU time below every call site, by (caller, call pc).
-    pub fn hot_calls(&self) -> Vec<((FuncId, u32), f64)> {
-        self.hotness
-            .lock()
-            .0
-            .calls()
-            .map(|(k, v)| ((FuncId(k.func), k.pc), v))
-            .collect()
-    }
-
     /// Recent CPU time per loop, hottest first, at least `threshold_ns`.
     pub fn hot_loops(&self, threshold_ns: f64) -> Vec<(LoopKey, f64)> {
         self.hotness.lock().0.hot_loops(threshold_ns)
@@ -217,7 +207,7 @@ impl Profiling {
                 profiling.drain(&vm);
                 if let Some(tiering) = &vm.tiering {
                     tiering.policy_tick(&profiling.hot_functions(0.0));
-                    vm.compile_predicted(&profiling.hot_calls());
+                    vm.compile_predicted(&profiling.call_heat());
                     vm.compile_hot_loops_ahead(&profiling.hot_loops(HOT_LOOP_NS));
                 }
                 let young = monotonic_ns().saturating_sub(profiling.start_ns) < STARTUP_NS;

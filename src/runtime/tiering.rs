@@ -252,14 +252,7 @@ impl Tiering {
                 }
                 _ => continue,
             };
-            if state.try_queue(from, to) {
-                let _ = self.queue.send(Some(CompileRequest {
-                    func,
-                    tier: to,
-                    osr_pc: None,
-                    queued_at: Instant::now(),
-                }));
-            }
+            self.queue(func, from, to);
         }
     }
 
@@ -280,14 +273,15 @@ impl Tiering {
     ///   its first milliseconds interpreted.
     pub fn predict_tick(
         &self,
-        calls: &[((FuncId, u32), f64)],
+        calls: &std::collections::HashMap<(FuncId, u32), u64>,
         followers: impl Fn(FuncId, u32) -> Vec<FuncId>,
     ) {
         if self.stress {
             return;
         }
         let policy = &self.policy;
-        for &((caller, pc), heat) in calls {
+        for (&(caller, pc), &heat) in calls {
+            let heat = heat as f64;
             if heat >= policy.baseline_threshold_ns {
                 self.queue(caller, Tier::Interp, Tier::Baseline);
             }

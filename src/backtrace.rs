@@ -19,7 +19,7 @@ const SHOWN_AT_EACH_END: usize = 32;
 
 /// The full text of a runtime error, for the source file at `path`.
 pub fn render(error: &RuntimeError, module: &Module, path: &str) -> String {
-    let mut out = format!("runtime error: {}\n", error.trap.message());
+    let mut out = format!("runtime error: {}\n", error.message());
     let frames = &error.frames;
     let frame_line = |out: &mut String, &(func, pc): &(tierjit_tiers::bytecode::FuncId, u32)| {
         let f = module.func(func);

@@ -45,4 +45,6 @@ pub mod fuzz;
 pub mod lang;
 pub mod runtime;
 
+pub use runtime::host_functions::HostFunctions;
 pub use tierjit_tiers as tiers;
+pub use tierjit_tiers::HostError;

@@ -377,6 +377,9 @@ pub enum Callee {
     Func(u32),
     /// A builtin.
     Builtin(Builtin),
+    /// The host function with this index in the imports the program was
+    /// compiled with (`lang::compile_with_imports`).
+    Host(u32),
 }
 
 /// What a variable name refers to; set by the checker.

@@ -45,11 +45,29 @@ use super::ast::{
 };
 use super::diag::Diagnostic;
 use super::lexer::{quote_name, DIAGNOSTIC_LIMIT};
+use tierjit_tiers::bytecode::HostImport;
 
 /// Checks `program` and fills in what it resolves (see the module doc).
 pub fn check(program: &mut Program) -> Vec<Diagnostic> {
+    check_with_imports(program, &[])
+}
+
+/// [`check`], where a call may also name one of the host functions
+/// `imports` (a name the program or a builtin does not take).
+pub fn check_with_imports(program: &mut Program, imports: &[HostImport]) -> Vec<Diagnostic> {
     let mut sink = Sink::default();
     let mut globals = collect_globals(program, &mut sink);
+    globals.hosts = imports
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let signature = Signature {
+                params: h.params.clone(),
+                ret: h.ret,
+            };
+            (h.name.clone(), (i as u32, signature))
+        })
+        .collect();
     consts::check(program, &mut globals, &mut sink);
     for func in &mut program.funcs {
         check_function(func, &globals, &mut sink);
@@ -108,6 +126,8 @@ struct Globals {
     names: HashMap<String, Global>,
     funcs: Vec<Signature>,
     consts: Vec<ConstInfo>,
+    /// The host imports by name: index and signature.
+    hosts: HashMap<String, (u32, Signature)>,
 }
 
 /// One function or constant, for the namespace check in source order.
@@ -152,6 +172,7 @@ fn collect_globals(program: &Program, sink: &mut Sink) -> Globals {
         names,
         funcs,
         consts,
+        hosts: HashMap::new(),
     }
 }
 

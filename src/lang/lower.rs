@@ -16,7 +16,7 @@ use super::ast::*;
 use super::diag::Diagnostic;
 use std::collections::HashMap;
 use tierjit_tiers::bytecode::builder::{FunctionBuilder, Label};
-use tierjit_tiers::bytecode::{FuncId, Instr, Module, Reg};
+use tierjit_tiers::bytecode::{FuncId, HostId, Instr, Module, Reg};
 
 /// Lowers a checked program. The only error is a function too large for
 /// the bytecode format (more than 65535 registers).
@@ -29,6 +29,7 @@ pub fn lower(program: &Program) -> Result<Module, Diagnostic> {
     Ok(Module {
         funcs,
         strings: strings.list,
+        hosts: Vec::new(),
     })
 }
 
@@ -318,6 +319,18 @@ impl<'a> FnLowerer<'a> {
             ExprKind::Call { args, callee, .. } if *callee == Callee::Builtin(Builtin::Print) => {
                 self.print(e, &args[0]);
             }
+            ExprKind::Call {
+                args,
+                callee: Callee::Host(h),
+                ..
+            } => {
+                let base = self.window(args);
+                self.b.set_line(e.pos.line);
+                self.b.emit(Instr::CallHostVoid {
+                    host: HostId(*h),
+                    base,
+                });
+            }
             _ => {
                 // A builtin or spawn: evaluate for its effects (and traps).
                 let r = self.alloc();
@@ -421,6 +434,15 @@ impl<'a> FnLowerer<'a> {
                     });
                 }
                 Callee::Builtin(b) => self.builtin(e, b, args, dst),
+                Callee::Host(h) => {
+                    let base = self.window(args);
+                    self.b.set_line(e.pos.line);
+                    self.b.emit(Instr::CallHost {
+                        dst,
+                        host: HostId(h),
+                        base,
+                    });
+                }
                 Callee::Unresolved => unreachable!("checked"),
             },
             ExprKind::Spawn { args, func, .. } => {

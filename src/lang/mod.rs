@@ -15,17 +15,30 @@ pub mod lower;
 pub mod parser;
 
 pub use diag::Diagnostic;
-use tierjit_tiers::bytecode::Module;
+use tierjit_tiers::bytecode::{HostImport, Module};
 
 /// Compiles tj source to a bytecode module, or gives every error found.
 pub fn compile(source: &[u8]) -> Result<Module, Vec<Diagnostic>> {
+    compile_with_imports(source, &[])
+}
+
+/// [`compile`] for an embedding host: a call may also name one of the
+/// host functions `imports` (`HostFunctions::imports`), which the module
+/// then imports, all of them, in this order. A function of the program or
+/// a builtin of the same name takes precedence.
+pub fn compile_with_imports(
+    source: &[u8],
+    imports: &[HostImport],
+) -> Result<Module, Vec<Diagnostic>> {
     let (mut program, errors) = parser::parse(source);
     if !errors.is_empty() {
         return Err(errors);
     }
-    let errors = checker::check(&mut program);
+    let errors = checker::check_with_imports(&mut program, imports);
     if !errors.is_empty() {
         return Err(errors);
     }
-    lower::lower(&program).map_err(|e| vec![e])
+    let mut module = lower::lower(&program).map_err(|e| vec![e])?;
+    module.hosts = imports.to_vec();
+    Ok(module)
 }

@@ -9,6 +9,7 @@ pub mod call_sites;
 pub mod code_map;
 pub mod code_memory;
 pub mod faults;
+pub mod host_functions;
 pub mod os_thread;
 pub mod osr;
 pub mod output;
@@ -133,6 +134,9 @@ pub struct VmOptions {
     /// Optimized code calls through method-table slots, as baseline code
     /// does, instead of with direct calls (for measuring the two).
     pub slot_calls: bool,
+    /// The functions of the host that the module may import
+    /// ([`host_functions`]).
+    pub host_functions: host_functions::HostFunctions,
     /// Steps made to fail on purpose, for tests ([`faults`]).
     pub faults: faults::Faults,
     /// Most bytes of generated code (with its tables) in use at once;
@@ -163,6 +167,7 @@ impl Default for VmOptions {
             warnings: warnings::Warnings::default(),
             osr_every_loop: false,
             slot_calls: false,
+            host_functions: Default::default(),
             faults: faults::Faults::default(),
             code_memory_limit: None,
         }
@@ -172,6 +177,8 @@ impl Default for VmOptions {
 /// A module, ready to run.
 pub struct Vm {
     module: Module,
+    /// The definition of each host import, in import order.
+    host_functions: Vec<Arc<tierjit_tiers::HostFn>>,
     methods: MethodTable,
     heap: Heap,
     output: Output,
@@ -217,13 +224,16 @@ pub enum VmError {
     Verify(VerifyError),
     /// A function could not be compiled or placed.
     Compile(String),
+    /// A host function the module imports is not defined, or is defined
+    /// with another signature.
+    Link(String),
 }
 
 impl std::fmt::Display for VmError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             VmError::Verify(e) => e.fmt(f),
-            VmError::Compile(e) => f.write_str(e),
+            VmError::Compile(e) | VmError::Link(e) => f.write_str(e),
         }
     }
 }
@@ -253,6 +263,10 @@ impl Vm {
     /// the interpreter, or is compiled first with `TierMode::Baseline`.
     pub fn new(module: Module, options: VmOptions) -> Result<Arc<Vm>, VmError> {
         verify_module(&module).map_err(VmError::Verify)?;
+        let host_functions = options
+            .host_functions
+            .link(&module)
+            .map_err(VmError::Link)?;
         let methods = MethodTable::new(&module, interp::interpreter_entry);
         let loop_headers = module.funcs.iter().map(LoopHeaders::of).collect();
         let calls_next = module.funcs.iter().map(tiering::CallsNext::of).collect();
@@ -320,6 +334,7 @@ impl Vm {
             loop_headers,
             calls_next,
             spare_stacks: Mutex::new(Vec::new()),
+            host_functions,
             perf: Mutex::new(PerfOutputs::default()),
             events: Mutex::new(Vec::new()),
             pass_times: Mutex::new(PassTimes::default()),
@@ -1023,22 +1038,19 @@ impl Vm {
     /// result, if it has one. The error of whichever thread failed first is
     /// the program's.
     pub fn run_main(&self) -> Result<Option<i64>, RuntimeError> {
-        let main = self.module.find("main").ok_or_else(|| RuntimeError {
-            trap: Trap::BadArgument,
-            frames: Vec::new(),
-        })?;
+        let main = self
+            .module
+            .find("main")
+            .ok_or_else(|| RuntimeError::new(Trap::BadArgument, Vec::new()))?;
         let vm = self.arc();
         let runner = std::thread::Builder::new()
             .name("tj-main".into())
             .stack_size(MAIN_STACK_BYTES)
             .spawn(move || vm.call(main, &[]));
         match runner {
-            Ok(thread) => thread.join().unwrap_or_else(|_| {
-                Err(RuntimeError {
-                    trap: Trap::OutOfMemory,
-                    frames: Vec::new(),
-                })
-            }),
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(RuntimeError::new(Trap::OutOfMemory, Vec::new()))),
             // No thread to be had: run here, on the caller's stack.
             Err(_) => self.call(main, &[]),
         }
@@ -1068,18 +1080,13 @@ impl Vm {
                 })
         });
         if !callable {
-            return Err(RuntimeError {
-                trap: Trap::BadArgument,
-                frames: Vec::new(),
-            });
+            return Err(RuntimeError::new(Trap::BadArgument, Vec::new()));
         }
         let spare = self.spare_stacks.lock().pop();
         let stacks = match spare {
             Some(stacks) => stacks,
-            None => ThreadStacks::new(self.options.limits).map_err(|_| RuntimeError {
-                trap: Trap::OutOfMemory,
-                frames: Vec::new(),
-            })?,
+            None => ThreadStacks::new(self.options.limits)
+                .map_err(|_| RuntimeError::new(Trap::OutOfMemory, Vec::new()))?,
         };
         let mut ts = self.thread_state(0, stacks);
         let sampling = self
@@ -1166,6 +1173,11 @@ impl Host for Vm {
         &self.module
     }
 
+    #[inline]
+    fn host_function(&self, id: tierjit_tiers::bytecode::HostId) -> &tierjit_tiers::HostFn {
+        &*self.host_functions[id.index()]
+    }
+
     fn method_table(&self) -> &MethodTable {
         &self.methods
     }
@@ -1224,12 +1236,7 @@ impl Host for Vm {
                         }
                         interp::call(&mut ts, func, &args)
                     }))
-                    .unwrap_or_else(|_| {
-                        Err(RuntimeError {
-                            trap: Trap::OutOfMemory,
-                            frames: Vec::new(),
-                        })
-                    });
+                    .unwrap_or_else(|_| Err(RuntimeError::new(Trap::OutOfMemory, Vec::new())));
                     drop(sampling);
                     drop(retiring);
                     vm.write_lines(&mut ts.out.lock());

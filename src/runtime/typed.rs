@@ -73,6 +73,9 @@ pub trait Params {
     fn types() -> Vec<Type>;
     /// The values as register bits, in order.
     fn bits(self) -> Vec<u64>;
+    /// The values of register bits, in order (a host function's
+    /// arguments; `bits` has one per parameter).
+    fn from_bits(bits: &[u64]) -> Self;
 }
 
 macro_rules! params {
@@ -85,6 +88,11 @@ macro_rules! params {
             fn bits(self) -> Vec<u64> {
                 let ($($name,)*) = self;
                 vec![$($name.to_bits()),*]
+            }
+            #[allow(unused_variables, unused_mut, unused_assignments, clippy::unused_unit)]
+            fn from_bits(bits: &[u64]) -> Self {
+                let mut next = bits.iter();
+                ($($name::from_bits(*next.next().unwrap_or(&0)),)*)
             }
         }
     };
@@ -107,6 +115,8 @@ pub trait Results: Sized {
     fn ty() -> Option<Type>;
     /// The value of the returned bits (`None` if nothing was returned).
     fn from_result(bits: Option<u64>) -> Self;
+    /// The value as the bits a host function gives (0 for `()`).
+    fn into_bits(self) -> u64;
 }
 
 impl Results for () {
@@ -114,6 +124,9 @@ impl Results for () {
         None
     }
     fn from_result(_: Option<u64>) {}
+    fn into_bits(self) -> u64 {
+        0
+    }
 }
 
 impl<T: ValueType> Results for T {
@@ -122,6 +135,9 @@ impl<T: ValueType> Results for T {
     }
     fn from_result(bits: Option<u64>) -> T {
         T::from_bits(bits.unwrap_or(0))
+    }
+    fn into_bits(self) -> u64 {
+        self.to_bits()
     }
 }
 
@@ -155,7 +171,7 @@ impl fmt::Display for CallError {
                 asked,
                 actual,
             } => write!(f, "`{name}` is `{actual}`, not `{asked}`"),
-            CallError::Runtime(error) => write!(f, "runtime error: {}", error.trap),
+            CallError::Runtime(error) => write!(f, "runtime error: {}", error.message()),
             CallError::OtherVm => f.write_str("the function belongs to another Vm"),
         }
     }
@@ -164,7 +180,7 @@ impl fmt::Display for CallError {
 impl std::error::Error for CallError {}
 
 /// `fn(int, float) -> bool`.
-fn signature(params: &[Type], ret: Option<Type>) -> String {
+pub(crate) fn signature(params: &[Type], ret: Option<Type>) -> String {
     let params: Vec<&str> = params.iter().map(|t| t.name()).collect();
     match ret {
         Some(ret) => format!("fn({}) -> {ret}", params.join(", ")),

@@ -120,6 +120,9 @@ pub enum Helper {
     /// `pc` of `func` whose OSR flag is set asks for optimized code to
     /// continue in (0: none yet; [`crate::exec::Host::optimized_osr_entry`]).
     OsrPoll,
+    /// `call_host(ctx, host, args) -> HelperResult`: host import `host`
+    /// with its arguments in the window `args` points at.
+    CallHost,
 }
 
 /// The trap helper's `func` argument that means "the frames are those the
@@ -128,7 +131,7 @@ pub enum Helper {
 pub const TRAP_FRAMES_FROM_PC: u32 = u32::MAX - 1;
 
 /// Number of helpers.
-pub const HELPER_COUNT: usize = Helper::OsrPoll as usize + 1;
+pub const HELPER_COUNT: usize = Helper::CallHost as usize + 1;
 
 /// Two-register result of a fallible helper: `rax` = value, `rdx` = trap.
 #[repr(C)]
@@ -151,7 +154,7 @@ pub mod trap_code {
 
     /// The trap with code `code`, if any.
     pub fn to_trap(code: u64) -> Option<Trap> {
-        const ALL: [Trap; 8] = [
+        const ALL: [Trap; 9] = [
             Trap::DivisionByZero,
             Trap::IndexOutOfBounds,
             Trap::NegativeArrayLength,
@@ -159,6 +162,7 @@ pub mod trap_code {
             Trap::BadArgument,
             Trap::BadThreadHandle,
             Trap::OutOfMemory,
+            Trap::Host,
             Trap::Terminated,
         ];
         ALL.iter().copied().find(|&t| u64::from(of(t)) == code)

@@ -2,7 +2,7 @@
 //! calls these directly, generated code through the helper table
 //! ([`crate::helpers`]). One implementation keeps the tiers identical.
 
-use crate::bytecode::FuncId;
+use crate::bytecode::{FuncId, HostId};
 use crate::exec::{Host, ThreadState};
 use crate::heap::AllocError;
 use crate::trap::Trap;
@@ -118,6 +118,23 @@ pub fn new_array(host: &dyn Host, len: i64, init: u64) -> Result<u64, Trap> {
 pub fn spawn(ts: &ThreadState, func: FuncId, args: Vec<u64>) -> Result<i64, Trap> {
     ts.host.write_output(&mut ts.out.lock());
     ts.host.spawn(func, args)
+}
+
+/// `call.h`: host import `id` with `args`. Its error is left, with the
+/// function's name, in `error` (a thread's [`ThreadState::host_error`])
+/// for the runtime error the [`Trap::Host`] raises.
+#[inline]
+pub fn call_host(
+    host: &dyn Host,
+    id: HostId,
+    args: &[u64],
+    error: &mut Option<String>,
+) -> Result<u64, Trap> {
+    host.host_function(id)(args).map_err(|e| {
+        let name = &host.module().host(id).name;
+        *error = Some(format!("host function '{name}': {}", e.message()));
+        Trap::Host
+    })
 }
 
 /// `join(handle)`. The joining thread's earlier lines come out first.

@@ -13,8 +13,9 @@
 //! address into the slot.
 
 use crate::abi::JitContext;
-use crate::bytecode::{FuncId, Module};
+use crate::bytecode::{FuncId, HostId, Module};
 use crate::heap::Heap;
+use crate::host_fn::{HostError, HostFn};
 use crate::stacks::{Slots, ThreadStacks};
 use crate::trap::{RuntimeError, Trap};
 use parking_lot::Mutex;
@@ -56,6 +57,13 @@ pub trait Host: Send + Sync {
     /// Writes whole lines from a thread's buffer to stdout (as one piece,
     /// never interleaved with another thread's lines) and clears it.
     fn write_output(&self, lines: &mut Vec<u8>);
+    /// The implementation of the module's host import `id` (the host
+    /// checked, before the program started, that it has one for every
+    /// import). The default, for hosts whose modules import nothing, fails.
+    fn host_function(&self, id: HostId) -> &HostFn {
+        let _ = id;
+        &NO_HOST_FUNCTION
+    }
     /// Starts `func(args)` on a new thread; gives its handle.
     fn spawn(&self, func: FuncId, args: Vec<u64>) -> Result<i64, Trap>;
     /// Waits for thread `handle` and gives its result. `caller` is the
@@ -91,6 +99,10 @@ pub trait Host: Send + Sync {
         None
     }
 }
+
+/// [`Host::host_function`] of a host that has none.
+static NO_HOST_FUNCTION: fn(&[u64]) -> Result<u64, HostError> =
+    |_| Err(HostError::new("the host defines no host functions"));
 
 /// One active interpreted call. `repr(C)` and valid when all zero, so the
 /// frame stack can be allocated zeroed and read by a signal handler.
@@ -270,6 +282,9 @@ pub struct ThreadState {
     /// for an OSR entry, whatever the method-table slot holds (read once
     /// when the interpreter starts running).
     pub osr_every_loop: bool,
+    /// The last error a host function gave, as `host function 'NAME':
+    /// MESSAGE`, for the [`Trap::Host`] runtime error being raised.
+    pub host_error: Option<String>,
 }
 
 /// The instruction the interpreter is executing, published before each one
@@ -355,6 +370,7 @@ impl ThreadState {
             calling: AtomicUsize::new(0),
             position: InterpPosition::default(),
             osr_every_loop: false,
+            host_error: None,
         }
     }
 
@@ -455,12 +471,19 @@ impl ThreadState {
         self.pending.take()
     }
 
+    /// For a host function's error: its name and message, which
+    /// [`crate::builtins::call_host`] left in `host_error`.
+    fn host_error_detail(&self, trap: Trap) -> Option<String> {
+        (trap == Trap::Host).then(|| self.host_error.clone().unwrap_or_default())
+    }
+
     /// The error `trap` raised by the innermost interpreted frame, with the
     /// whole backtrace.
     pub fn error(&self, trap: Trap) -> RuntimeError {
         RuntimeError {
             trap,
             frames: self.backtrace(Vec::new(), None),
+            detail: self.host_error_detail(trap),
         }
     }
 
@@ -471,6 +494,7 @@ impl ThreadState {
         RuntimeError {
             trap,
             frames: self.backtrace(own, Some(fp)),
+            detail: self.host_error_detail(trap),
         }
     }
 

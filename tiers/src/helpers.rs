@@ -9,7 +9,7 @@
 
 use crate::abi::{self, trap_code, HelperResult};
 use crate::builtins;
-use crate::bytecode::FuncId;
+use crate::bytecode::{FuncId, HostId};
 use crate::exec::ThreadState;
 use crate::trap::Trap;
 
@@ -35,6 +35,7 @@ pub struct HelperTable {
     argc: ValueFn0,
     now_ns: ValueFn0,
     osr_poll: ValueFn2,
+    call_host: ResultFn2,
 }
 
 /// The one helper table every thread's context points at.
@@ -51,6 +52,7 @@ pub static HELPERS: HelperTable = HelperTable {
     argc,
     now_ns,
     osr_poll,
+    call_host,
 };
 
 impl HelperTable {
@@ -165,6 +167,17 @@ unsafe extern "sysv64" fn osr_poll(ts: *mut ThreadState, func: u64, pc: u64) -> 
     ts.host
         .optimized_osr_entry(FuncId(func as u32), pc as u32, &ts.calling)
         .map_or(0, |entry| entry as u64)
+}
+
+unsafe extern "sysv64" fn call_host(ts: *mut ThreadState, id: u64, args: u64) -> HelperResult {
+    // SAFETY: as for every helper.
+    let ts = unsafe { thread(ts) };
+    let id = HostId(id as u32);
+    let n = ts.host.module().host(id).params.len();
+    // SAFETY: generated code passes the argument window, which the verifier
+    // proved holds the import's `n` parameters inside the frame.
+    let args = unsafe { std::slice::from_raw_parts(args as *const u64, n) };
+    result(builtins::call_host(&*ts.host, id, args, &mut ts.host_error))
 }
 
 #[cfg(test)]

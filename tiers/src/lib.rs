@@ -8,6 +8,7 @@
 //! - [`opt`]: tier 2, the optimizing compiler;
 //! - [`exec`]: what running code needs from the host runtime, per-thread
 //!   state, the method table;
+//! - [`host_fn`]: functions of the host that bytecode calls;
 //! - [`heap`]: tj arrays;
 //! - [`stacks`]: memory for register stacks, frame records and native
 //!   stacks;
@@ -30,6 +31,7 @@ pub mod code;
 pub mod exec;
 pub mod heap;
 pub mod helpers;
+pub mod host_fn;
 pub mod interp;
 pub mod opt;
 pub mod stacks;
@@ -37,5 +39,6 @@ pub mod trap;
 mod types;
 pub mod x64;
 
+pub use host_fn::{HostError, HostFn};
 pub use trap::{RuntimeError, Trap};
 pub use types::Type;

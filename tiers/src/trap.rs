@@ -25,6 +25,8 @@ pub enum Trap {
     BadThreadHandle,
     /// An array too large to allocate.
     OutOfMemory,
+    /// A host function gave an error ([`RuntimeError::detail`] has it).
+    Host,
     /// Not an error of this thread: another thread's runtime error is ending
     /// the program, and this thread stopped at a safe point.
     Terminated,
@@ -41,6 +43,7 @@ impl Trap {
             Trap::BadArgument => "bad argument",
             Trap::BadThreadHandle => "bad thread handle",
             Trap::OutOfMemory => "out of memory",
+            Trap::Host => "host function failed",
             Trap::Terminated => "terminated by another thread's runtime error",
         }
     }
@@ -60,4 +63,23 @@ pub struct RuntimeError {
     /// `(function, pc)` of every active frame, innermost first; a caller's
     /// pc is that of its call instruction.
     pub frames: Vec<(FuncId, u32)>,
+    /// For [`Trap::Host`]: the host function's name and its message.
+    pub detail: Option<String>,
+}
+
+impl RuntimeError {
+    /// An error with no detail.
+    pub fn new(trap: Trap, frames: Vec<(FuncId, u32)>) -> RuntimeError {
+        RuntimeError {
+            trap,
+            frames,
+            detail: None,
+        }
+    }
+
+    /// The MESSAGE of `runtime error: MESSAGE`: the trap's, or for a host
+    /// function's error, its detail.
+    pub fn message(&self) -> &str {
+        self.detail.as_deref().unwrap_or(self.trap.message())
+    }
 }

@@ -271,6 +271,11 @@ impl BodyChecker<'_> {
             *callee = Callee::Builtin(builtin);
             return self.builtin(builtin, args, pos);
         }
+        if let Some((index, signature)) = globals.hosts.get(name) {
+            *callee = Callee::Host(*index);
+            self.args_against(name, pos, args, &signature.params);
+            return signature.ret.map_or(Typed::Void, Typed::Value);
+        }
         self.report(pos, self.not_a_function_message(name));
         self.args_alone(args);
         Typed::Error

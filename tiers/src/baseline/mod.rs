@@ -373,6 +373,18 @@ impl Compiler<'_> {
                 m.load_arg2_addr(base);
                 self.fallible_helper(Helper::Spawn, dst);
             }
+            Instr::CallHost { dst, host, base } => {
+                m.load_arg1_imm(host.0);
+                m.load_arg2_addr(base);
+                self.fallible_helper(Helper::CallHost, dst);
+            }
+            Instr::CallHostVoid { host, base } => {
+                m.load_arg1_imm(host.0);
+                m.load_arg2_addr(base);
+                m.call_helper(Helper::CallHost);
+                let stub = self.helper_trap();
+                self.masm.check_helper_trap(stub);
+            }
             Instr::Join { dst, handle } => {
                 m.load_arg1(handle);
                 self.fallible_helper(Helper::Join, dst);

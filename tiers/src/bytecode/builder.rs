@@ -5,7 +5,7 @@
 //! tagged with the current source line ([`FunctionBuilder::set_line`]).
 
 use super::verify::{verify_module, VerifyError};
-use super::{FuncId, Function, Instr, LineTable, Module, Reg, MAX_REGS};
+use super::{FuncId, Function, HostId, HostImport, Instr, LineTable, Module, Reg, MAX_REGS};
 use crate::Type;
 use std::fmt;
 
@@ -228,6 +228,7 @@ pub struct ModuleBuilder {
     /// Each declared function, with its code once defined.
     funcs: Vec<(Function, bool)>,
     strings: Vec<String>,
+    hosts: Vec<HostImport>,
 }
 
 /// Why a [`ModuleBuilder`] refused a function or the module.
@@ -256,7 +257,7 @@ pub enum BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildError::Duplicate(name) => write!(f, "function '{name}' is declared twice"),
+            BuildError::Duplicate(name) => write!(f, "'{name}' is declared twice"),
             BuildError::Undefined(name) => {
                 write!(f, "function '{name}' is declared but not defined")
             }
@@ -334,6 +335,26 @@ impl ModuleBuilder {
         Ok(())
     }
 
+    /// Declares a function of the host that the module calls with
+    /// `call.h` or `call.hv`; the host defines it when it starts the
+    /// program. Parameters and result must be scalars.
+    pub fn import(
+        &mut self,
+        name: &str,
+        params: Vec<Type>,
+        ret: Option<Type>,
+    ) -> Result<HostId, BuildError> {
+        if self.hosts.iter().any(|h| h.name == name) {
+            return Err(BuildError::Duplicate(name.to_string()));
+        }
+        self.hosts.push(HostImport {
+            name: name.to_string(),
+            params,
+            ret,
+        });
+        Ok(HostId(self.hosts.len() as u32 - 1))
+    }
+
     /// Adds a string for `print.s`; returns its index.
     pub fn string(&mut self, s: &str) -> u32 {
         if let Some(i) = self.strings.iter().position(|t| t == s) {
@@ -352,6 +373,7 @@ impl ModuleBuilder {
         let module = Module {
             funcs: self.funcs.into_iter().map(|(f, _)| f).collect(),
             strings: self.strings,
+            hosts: self.hosts,
         };
         verify_module(&module).map_err(BuildError::Invalid)?;
         Ok(module)

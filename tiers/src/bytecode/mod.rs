@@ -42,6 +42,32 @@ impl FuncId {
     }
 }
 
+/// A function of the host that the module imports: its index in
+/// [`Module::hosts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(transparent)]
+pub struct HostId(pub u32);
+
+impl HostId {
+    /// The index into [`Module::hosts`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A host function the module calls (`call.h`, `call.hv`): its name and
+/// signature. The host gives the implementation when it starts the
+/// program; parameters and result are scalars (`int`, `float`, `bool`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostImport {
+    /// The name the host defines it under.
+    pub name: String,
+    /// Parameter types; argument `i` is read from register `base + i`.
+    pub params: Vec<Type>,
+    /// The result type, `None` if it gives nothing.
+    pub ret: Option<Type>,
+}
+
 /// The most registers a frame may have.
 pub const MAX_REGS: usize = u16::MAX as usize;
 
@@ -88,12 +114,19 @@ pub struct Module {
     pub funcs: Vec<Function>,
     /// String literals, for `print.s`.
     pub strings: Vec<String>,
+    /// The host functions it imports; a [`HostId`] indexes this.
+    pub hosts: Vec<HostImport>,
 }
 
 impl Module {
     /// The function with id `id`.
     pub fn func(&self, id: FuncId) -> &Function {
         &self.funcs[id.index()]
+    }
+
+    /// The host function import with id `id`.
+    pub fn host(&self, id: HostId) -> &HostImport {
+        &self.hosts[id.index()]
     }
 
     /// Where function `id`'s instructions would start if every function's

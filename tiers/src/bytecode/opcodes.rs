@@ -21,7 +21,7 @@
 //! Register operand kinds say which type the register must hold (`R*`) or
 //! will hold afterwards (`W*`); the verifier enforces them per pc.
 
-use super::{FuncId, Reg};
+use super::{FuncId, HostId, Reg};
 
 /// What an operand is, and for registers, which type it carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +70,8 @@ pub enum OperandKind {
     Target,
     /// A function of the module.
     Func,
+    /// A host function the module imports.
+    Host,
     /// An index into the module's string table.
     Str,
 }
@@ -84,6 +86,7 @@ impl OperandKind {
                 | OperandKind::ConstFloat
                 | OperandKind::Target
                 | OperandKind::Func
+                | OperandKind::Host
                 | OperandKind::Str
         )
     }
@@ -163,6 +166,15 @@ impl OperandValue for FuncId {
     }
 }
 
+impl OperandValue for HostId {
+    fn to_bits(self) -> u32 {
+        self.0
+    }
+    fn from_bits(bits: u32) -> Self {
+        HostId(bits)
+    }
+}
+
 impl OperandValue for u32 {
     fn to_bits(self) -> u32 {
         self
@@ -199,6 +211,9 @@ macro_rules! operand_type {
     };
     (Func) => {
         FuncId
+    };
+    (Host) => {
+        HostId
     };
     ($register:ident) => {
         Reg
@@ -461,6 +476,11 @@ define_opcodes! {
     Spawn = "spawn" (dst: WInt, func: Func, base: Window) [SIDE_EFFECT];
     /// R[dst] := result of the thread R[handle], after waiting for it; traps `bad thread handle`
     Join = "join" (dst: WInt, handle: RInt) [TRAP | SIDE_EFFECT];
+
+    /// R[dst] := host(R[base], ..), a function of the host; arguments are copied; traps with the host's error
+    CallHost = "call.h" (dst: WRet, host: Host, base: Window) [TRAP | SIDE_EFFECT];
+    /// host(R[base], ..), result dropped; arguments are copied; traps with the host's error
+    CallHostVoid = "call.hv" (host: Host, base: Window) [TRAP | SIDE_EFFECT];
 
     /// print R[src] as an int
     PrintInt = "print.i" (src: RInt) [SIDE_EFFECT];

@@ -17,8 +17,16 @@ use std::fmt::Write;
 /// The whole module, one function after another.
 pub fn module_to_string(module: &Module) -> String {
     let mut out = String::new();
+    for host in &module.hosts {
+        let params: Vec<&str> = host.params.iter().map(|t| t.name()).collect();
+        let _ = write!(out, "host fn {}({})", host.name, params.join(", "));
+        if let Some(ret) = host.ret {
+            let _ = write!(out, " -> {ret}");
+        }
+        out.push('\n');
+    }
     for (i, func) in module.funcs.iter().enumerate() {
-        if i > 0 {
+        if i > 0 || !module.hosts.is_empty() {
             out.push('\n');
         }
         out.push_str(&function_to_string(module, func));
@@ -75,6 +83,10 @@ fn operand_to_string(module: &Module, func: &Function, kind: OperandKind, v: u32
             Some(f) => f.name.clone(),
             None => format!("f{v}?"),
         },
+        OperandKind::Host => match module.hosts.get(v as usize) {
+            Some(h) => format!("host:{}", h.name),
+            None => format!("h{v}?"),
+        },
         OperandKind::Str => match module.strings.get(v as usize) {
             Some(s) => quote(s),
             None => format!("s{v}?"),
@@ -111,7 +123,8 @@ pub fn opcode_reference() -> String {
          constant pool, `S[s]` the module's string table. Operand kinds: `R*` reads\n\
          a register of that type, `W*` writes one, `Window` is the first register\n\
          of a call's argument window (the callee's frame starts there),\n\
-         `Target` a pc, `Imm` a signed 32-bit immediate.\n\n\
+         `Target` a pc, `Imm` a signed 32-bit immediate, `Func` a function of\n\
+         the module, `Host` a host function it imports (`Module::hosts`).\n\n\
          | # | mnemonic | operands | effects | semantics |\n\
          |---|---|---|---|---|\n",
     );
@@ -150,7 +163,7 @@ mod tests {
         b.emit(Instr::Return { src: Reg(0) });
         let module = Module {
             funcs: vec![b.finish().unwrap()],
-            strings: vec![],
+            ..Module::default()
         };
         let text = module_to_string(&module);
         assert_eq!(

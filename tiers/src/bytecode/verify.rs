@@ -9,8 +9,10 @@
 //!   function index exists, the code is not empty and its last instruction
 //!   never falls through (no falling off the end);
 //! - calls: `call` names a function that returns a value, `spawn` one that
-//!   returns int, `ret` only in a function with a return type, `ret.v` only
-//!   in one without;
+//!   returns int, `call.h` a host import that gives a value, `ret` only in
+//!   a function with a return type, `ret.v` only in one without;
+//! - host imports: each has a distinct name, and only scalar parameters
+//!   and result (arrays never reach the host);
 //! - types: by forward dataflow over the control-flow graph, the type held
 //!   by each register at each reachable pc; every read must find the type
 //!   the operand kind requires (so a register is never read before it is
@@ -20,7 +22,7 @@
 //! A module that passes is guaranteed: no out-of-range access to registers,
 //! code, constants or strings, and array registers only ever hold arrays.
 
-use super::{Function, Instr, Module, OperandKind, MAX_REGS};
+use super::{FuncId, Function, HostId, Instr, Module, OperandKind, MAX_REGS};
 use crate::Type;
 use std::fmt;
 
@@ -54,8 +56,15 @@ impl fmt::Display for VerifyError {
 
 impl std::error::Error for VerifyError {}
 
-/// Checks every function of `module`.
+/// Checks every host import and every function of `module`.
 pub fn verify_module(module: &Module) -> Result<(), VerifyError> {
+    for (i, host) in module.hosts.iter().enumerate() {
+        check_import(module, i, host).map_err(|message| VerifyError {
+            func: host.name.clone(),
+            pc: None,
+            message,
+        })?;
+    }
     for func in &module.funcs {
         verify_function(module, func)?;
     }
@@ -74,6 +83,47 @@ pub fn verify_function(module: &Module, func: &Function) -> Result<(), VerifyErr
         check_structure(module, func, instr).map_err(|m| fail(Some(pc as u32), m))?;
     }
     check_types(module, func).map_err(|(pc, m)| fail(Some(pc), m))
+}
+
+fn check_import(module: &Module, index: usize, host: &super::HostImport) -> Result<(), String> {
+    if module.hosts[..index].iter().any(|h| h.name == host.name) {
+        return Err("the host function is imported twice".into());
+    }
+    if host.params.len() > MAX_REGS {
+        return Err(format!("{} parameters are too many", host.params.len()));
+    }
+    match host.params.iter().chain(&host.ret).find(|t| t.is_array()) {
+        Some(t) => Err(format!("a host function cannot take or give {t}")),
+        None => Ok(()),
+    }
+}
+
+/// What a call instruction calls: a function of the module or of the host.
+#[derive(Clone, Copy)]
+struct Callee<'m> {
+    name: &'m str,
+    params: &'m [Type],
+    ret: Option<Type>,
+}
+
+impl<'m> Callee<'m> {
+    fn func(module: &'m Module, id: u32) -> Option<Callee<'m>> {
+        let f = module.funcs.get(FuncId(id).index())?;
+        Some(Callee {
+            name: &f.name,
+            params: &f.params,
+            ret: f.ret,
+        })
+    }
+
+    fn host(module: &'m Module, id: u32) -> Option<Callee<'m>> {
+        let h = module.hosts.get(HostId(id).index())?;
+        Some(Callee {
+            name: &h.name,
+            params: &h.params,
+            ret: h.ret,
+        })
+    }
 }
 
 fn check_signature(func: &Function) -> Result<(), String> {
@@ -99,8 +149,10 @@ fn check_structure(module: &Module, func: &Function, instr: &Instr) -> Result<()
     let mut result = Ok(());
     let mut callee = None;
     instr.for_each_operand(|kind, v| {
-        if kind == OperandKind::Func {
-            callee = module.funcs.get(v as usize);
+        match kind {
+            OperandKind::Func => callee = Callee::func(module, v),
+            OperandKind::Host => callee = Callee::host(module, v),
+            _ => {}
         }
         let problem = match kind {
             OperandKind::Window => None, // checked below, once the callee is known
@@ -119,6 +171,9 @@ fn check_structure(module: &Module, func: &Function, instr: &Instr) -> Result<()
             OperandKind::Func if v as usize >= module.funcs.len() => {
                 Some(format!("function f{v} does not exist"))
             }
+            OperandKind::Host if v as usize >= module.hosts.len() => {
+                Some(format!("host function h{v} does not exist"))
+            }
             OperandKind::RRet if func.ret.is_none() => {
                 Some("'ret' with a value in a function that returns nothing".into())
             }
@@ -129,7 +184,7 @@ fn check_structure(module: &Module, func: &Function, instr: &Instr) -> Result<()
         }
     });
     result?;
-    let window_fits = |base: u16, callee: &Function| {
+    let window_fits = |base: u16, callee: Callee| {
         if base as usize + callee.params.len() > num_regs as usize {
             Err(format!(
                 "the arguments of '{}' (r{}..) do not fit in the frame of {}",
@@ -140,17 +195,20 @@ fn check_structure(module: &Module, func: &Function, instr: &Instr) -> Result<()
         }
     };
     match *instr {
-        Instr::Call { base, .. } => {
+        Instr::Call { base, .. } | Instr::CallHost { base, .. } => {
             let callee = callee.expect("checked above");
             window_fits(base.0, callee)?;
             if callee.ret.is_none() {
                 return Err(format!(
-                    "'call' of '{}', which returns nothing",
+                    "'{}' of '{}', which returns nothing",
+                    instr.opcode().mnemonic(),
                     callee.name
                 ));
             }
         }
-        Instr::CallVoid { base, .. } => window_fits(base.0, callee.expect("checked above"))?,
+        Instr::CallVoid { base, .. } | Instr::CallHostVoid { base, .. } => {
+            window_fits(base.0, callee.expect("checked above"))?
+        }
         Instr::Spawn { base, .. } => {
             let callee = callee.expect("checked above");
             window_fits(base.0, callee)?;
@@ -290,7 +348,11 @@ fn transfer(
                     .then(|| format!("r{v} is read before it is written"))
             }
             OperandKind::Func => {
-                callee = Some(module.func(super::FuncId(v)));
+                callee = Callee::func(module, v);
+                None
+            }
+            OperandKind::Host => {
+                callee = Callee::host(module, v);
                 None
             }
             OperandKind::Window => {
@@ -339,6 +401,7 @@ mod tests {
         Module {
             funcs,
             strings: vec!["hi".into()],
+            hosts: Vec::new(),
         }
     }
 

@@ -55,7 +55,7 @@ impl Host for TestHost {
 fn host(funcs: Vec<Function>) -> Arc<TestHost> {
     let module = Module {
         funcs,
-        strings: vec![],
+        ..Module::default()
     };
     verify_module(&module).unwrap();
     Arc::new(TestHost {

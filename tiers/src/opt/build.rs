@@ -22,7 +22,7 @@
 //! [`Op::Poll`], as the interpreter polls on each backward branch.
 
 use super::ir::{BlockCall, FloatCC, Func, IntCC, Loc, Op, Term, Value};
-use crate::bytecode::FuncId;
+use crate::bytecode::{FuncId, HostId};
 use crate::bytecode::{Function, Instr, Module, OperandKind, Reg};
 use crate::Type;
 use rustc_hash::FxHashMap as HashMap;
@@ -158,10 +158,11 @@ fn compute_entry_types(
 /// The effect of one instruction on register types.
 fn apply_writes(module: &Module, instr: &Instr, regs: &mut [RegType]) {
     let mut like = RegType::Conflict;
-    let mut callee = None;
+    let mut callee_ret = None;
     instr.for_each_operand(|kind, v| match kind {
         OperandKind::RAny => like = regs[v as usize],
-        OperandKind::Func => callee = Some(module.func(FuncId(v))),
+        OperandKind::Func => callee_ret = module.func(FuncId(v)).ret,
+        OperandKind::Host => callee_ret = module.host(HostId(v)).ret,
         _ => {}
     });
     instr.for_each_operand(|kind, v| {
@@ -172,9 +173,7 @@ fn apply_writes(module: &Module, instr: &Instr, regs: &mut [RegType]) {
             OperandKind::WIntArray => RegType::Is(Type::IntArray),
             OperandKind::WFloatArray => RegType::Is(Type::FloatArray),
             OperandKind::WLike => like,
-            OperandKind::WRet => callee
-                .and_then(|c| c.ret)
-                .map_or(RegType::Conflict, RegType::Is),
+            OperandKind::WRet => callee_ret.map_or(RegType::Conflict, RegType::Is),
             _ => return,
         };
         regs[v as usize] = t;
@@ -185,9 +184,7 @@ fn apply_writes(module: &Module, instr: &Instr, regs: &mut [RegType]) {
             for r in regs.iter_mut().skip(base.0 as usize) {
                 *r = RegType::Conflict;
             }
-            regs[dst.0 as usize] = callee
-                .and_then(|c| c.ret)
-                .map_or(RegType::Conflict, RegType::Is);
+            regs[dst.0 as usize] = callee_ret.map_or(RegType::Conflict, RegType::Is);
         }
         Instr::CallVoid { base, .. } => {
             for r in regs.iter_mut().skip(base.0 as usize) {
@@ -735,6 +732,27 @@ impl Builder<'_> {
                     .expect("value");
                 self.write(block, dst, v);
             }
+            Instr::CallHost { dst, host, base } => {
+                let n = self.module.host(host).params.len() as u16;
+                let args = self.window_of(block, n, base);
+                let op = Op::CallHost {
+                    host,
+                    window: base.0 as u32,
+                };
+                let ret = self.module.host(host).ret;
+                if let Some(v) = self.ir.append(block, op, args, ret, loc) {
+                    self.write(block, dst, v);
+                }
+            }
+            Instr::CallHostVoid { host, base } => {
+                let n = self.module.host(host).params.len() as u16;
+                let args = self.window_of(block, n, base);
+                let op = Op::CallHost {
+                    host,
+                    window: base.0 as u32,
+                };
+                self.ir.append(block, op, args, None, loc);
+            }
             Instr::Join { dst, handle } => def!(dst, Op::Join, [r!(handle)], int),
             Instr::PrintInt { src } => {
                 emit!(Op::PrintInt, [r!(src)], None);
@@ -757,6 +775,11 @@ impl Builder<'_> {
 
     fn window_args(&mut self, block: super::ir::Block, func: FuncId, base: Reg) -> Vec<Value> {
         let n = self.module.func(func).params.len() as u16;
+        self.window_of(block, n, base)
+    }
+
+    /// The values of the `n` registers from `base`.
+    fn window_of(&mut self, block: super::ir::Block, n: u16, base: Reg) -> Vec<Value> {
         (0..n).map(|i| self.read(block, base.0 + i)).collect()
     }
 
@@ -922,7 +945,7 @@ mod tests {
         };
         let module = Module {
             funcs: vec![func],
-            strings: Vec::new(),
+            ..Module::default()
         };
         verify_module(&module).expect("valid bytecode");
         module

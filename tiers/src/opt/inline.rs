@@ -246,6 +246,10 @@ fn splice(
                     func,
                     window: w + window,
                 },
+                Op::CallHost { host, window: w } => Op::CallHost {
+                    host,
+                    window: w + window,
+                },
                 other => other,
             };
             let args = old

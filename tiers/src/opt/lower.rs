@@ -721,6 +721,35 @@ impl Lowerer<'_> {
                     Some(trap),
                 );
             }
+            Op::CallHost { host, window } => {
+                self.store_window(&inst.args, window);
+                let trap = self.trap(None, loc);
+                let args = vec![
+                    HelperArg::Imm(Gpr::Rsi, host.0),
+                    HelperArg::FrameAddr(Gpr::Rdx, window),
+                ];
+                match result.filter(|&v| self.f.ty(v) == Type::Float) {
+                    // The helper gives raw bits in `rax`.
+                    Some(v) => {
+                        let bits = self.new_vreg(RegClass::Int);
+                        let mut clobbers = call_clobbers();
+                        clobbers.remove(gpr(Gpr::Rax));
+                        let ops = [Operand::reg_fixed_def(bits, gpr(Gpr::Rax))];
+                        let trap = Some(trap);
+                        self.push(
+                            MInst::Helper {
+                                helper: Helper::CallHost,
+                                args,
+                                trap,
+                            },
+                            &ops,
+                            clobbers,
+                        );
+                        self.emit(MInst::GprToXmm, &[Operand::reg_use(bits), self.def(v)]);
+                    }
+                    None => self.helper(Helper::CallHost, args, vec![], result, Some(trap)),
+                }
+            }
             Op::Join | Op::Arg => {
                 let helper = if inst.op == Op::Join {
                     Helper::Join

@@ -28,6 +28,7 @@ fn calls_out(op: Op) -> bool {
         op,
         Op::Call { .. }
             | Op::Spawn { .. }
+            | Op::CallHost { .. }
             | Op::Join
             | Op::Arg
             | Op::Argc

@@ -43,7 +43,7 @@ pub mod parse;
 pub mod print;
 pub mod verify;
 
-use crate::bytecode::FuncId;
+use crate::bytecode::{FuncId, HostId};
 use crate::Type;
 
 /// An SSA value.
@@ -353,6 +353,15 @@ pub enum Op {
         /// First register of the argument window, in the root frame.
         window: u32,
     },
+    /// `args.. -> ret?`: calls host import `host`; its arguments are
+    /// stored in the frame from register `window` and copied from there
+    /// (the window is not clobbered); traps with the host's error.
+    CallHost {
+        /// The host import.
+        host: HostId,
+        /// First register of the argument window, in the root frame.
+        window: u32,
+    },
     /// `handle -> int`; traps `bad thread handle`.
     Join,
     /// `v`
@@ -396,6 +405,7 @@ impl Op {
                 | Op::BoundsCheck
                 | Op::Call { .. }
                 | Op::Spawn { .. }
+                | Op::CallHost { .. }
                 | Op::Join
                 | Op::Arg
                 | Op::Poll
@@ -414,6 +424,7 @@ impl Op {
                 | Op::AtomicAdd
                 | Op::Call { .. }
                 | Op::Spawn { .. }
+                | Op::CallHost { .. }
                 | Op::Join
                 | Op::PrintInt
                 | Op::PrintFloat
@@ -421,6 +432,15 @@ impl Op {
                 | Op::PrintStr(_)
                 | Op::NowNs
                 | Op::Poll
+        )
+    }
+
+    /// Takes its arguments from a window of the frame (calls, spawns,
+    /// host calls): the text form puts them in parentheses.
+    pub fn has_window(self) -> bool {
+        matches!(
+            self,
+            Op::Call { .. } | Op::Spawn { .. } | Op::CallHost { .. }
         )
     }
 
@@ -488,6 +508,7 @@ impl Op {
             Op::AtomicAdd => "atomic_add",
             Op::Call { .. } => "call",
             Op::Spawn { .. } => "spawn",
+            Op::CallHost { .. } => "call_host",
             Op::Join => "join",
             Op::PrintInt => "print_int",
             Op::PrintFloat => "print_float",

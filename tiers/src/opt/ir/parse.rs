@@ -29,7 +29,7 @@ use super::{
     Block, BlockCall, BlockData, Func, InlineFrame, Inst, InstData, IntCC, Loc, Op, Term, Value,
     ValueData, ValueDef,
 };
-use crate::bytecode::FuncId;
+use crate::bytecode::{FuncId, HostId};
 use crate::Type;
 use std::fmt;
 
@@ -534,7 +534,8 @@ impl Parser {
         result: Option<Value>,
     ) -> Parsed<()> {
         let op = op_with_immediate(c, name)?;
-        let is_call = matches!(op, Op::Call { .. } | Op::Spawn { .. });
+        let is_call = op.has_window();
+        let typed_by_callee = matches!(op, Op::Call { .. } | Op::CallHost { .. });
         let args = if is_call {
             c.expect("(")?;
             let args = self.values_until(c, ")")?;
@@ -543,12 +544,12 @@ impl Parser {
         } else {
             self.values_until(c, "@")?
         };
-        let call_type = if matches!(op, Op::Call { .. }) && c.eat("->") {
+        let call_type = if typed_by_callee && c.eat("->") {
             Some(c.ty()?)
         } else {
             None
         };
-        if matches!(op, Op::Call { .. }) && result.is_some() != call_type.is_some() {
+        if typed_by_callee && result.is_some() != call_type.is_some() {
             return Err(self
                 .error("a call has a result exactly when it ends with its type (`-> T`)".into()));
         }
@@ -645,6 +646,12 @@ fn op_with_immediate(c: &mut Cursor, name: &str) -> Parsed<Op> {
             } else {
                 Op::Spawn { func, window }
             }
+        }
+        "call_host" => {
+            let host = HostId(c.prefixed("h", "a host function")?);
+            c.keyword("window")?;
+            let window = c.u32()?;
+            Op::CallHost { host, window }
         }
         _ => {
             let cmp = name.split_once('.').and_then(|(base, cc)| match base {

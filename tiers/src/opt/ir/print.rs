@@ -132,19 +132,20 @@ pub fn inst_to_string(f: &Func, i: Inst) -> String {
         Op::Call { func, window } | Op::Spawn { func, window } => {
             Some(format!("f{} window {window}", func.0))
         }
+        Op::CallHost { host, window } => Some(format!("h{} window {window}", host.0)),
         _ => None,
     };
     if let Some(imm) = imm {
         write!(out, " {imm}").unwrap();
     }
-    if matches!(inst.op, Op::Call { .. } | Op::Spawn { .. }) {
+    if inst.op.has_window() {
         write!(out, " ({})", values(&inst.args)).unwrap();
     } else if !inst.args.is_empty() {
         write!(out, " {}", values(&inst.args)).unwrap();
     }
     // A call's result type is the callee's return type, which the text
     // does not otherwise say.
-    if let (Op::Call { .. }, Some(r)) = (inst.op, inst.result) {
+    if let (Op::Call { .. } | Op::CallHost { .. }, Some(r)) = (inst.op, inst.result) {
         write!(out, " -> {}", f.ty(r)).unwrap();
     }
     write!(out, " {}", loc(inst.loc)).unwrap();

@@ -127,7 +127,7 @@ fn signature(op: Op) -> (Option<&'static [Want]>, Gives) {
             Gives::Nothing,
         ),
         Op::AtomicAdd => (&[Is(IntArray), Is(Int), Is(Int)][..], Gives::Is(Int)),
-        Op::Call { .. } => return (None, Gives::Nothing),
+        Op::Call { .. } | Op::CallHost { .. } => return (None, Gives::Nothing),
         Op::Spawn { .. } => return (None, Gives::Is(Int)),
         Op::PrintInt => (I, Gives::Nothing),
         Op::PrintFloat => (F, Gives::Nothing),
@@ -558,7 +558,7 @@ impl<'a> Verifier<'a> {
                 ));
             }
         }
-        if matches!(inst.op, Op::Call { .. }) {
+        if matches!(inst.op, Op::Call { .. } | Op::CallHost { .. }) {
             return Ok(());
         }
         let want = result_type(inst.op, &types);

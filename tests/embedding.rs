@@ -103,3 +103,60 @@ fn a_host_built_module_runs_in_every_tier_from_several_host_threads() {
         vm.shutdown();
     }
 }
+
+/// Host threads that each keep a `CallContext` and call through it
+/// thousands of times while functions tier up and, under `jit_stress`,
+/// flip between tiers with their old code retired after stack walks that
+/// find the host threads parked between calls. A runtime error leaves the
+/// context usable.
+#[test]
+fn call_contexts_stay_valid_across_tier_changes_and_errors() {
+    let source = b"
+        fn sum(n: int) -> int { let s = 0; for i in 0..n { s = s + i; } return s; }
+        fn ratio(a: int, b: int) -> int { return sum(a) / b; }
+        fn main() {}";
+    for (tier, jit_stress) in [
+        (TierMode::Interp, false),
+        (TierMode::Opt, false),
+        (TierMode::Auto, false),
+        (TierMode::Auto, true),
+    ] {
+        let module = tierjit::lang::compile(source).unwrap();
+        let options = VmOptions {
+            tier,
+            jit_stress,
+            ..Default::default()
+        };
+        let vm: Arc<Vm> = Vm::new(module, options).unwrap();
+        let ratio = vm.typed::<(i64, i64), i64>("ratio").unwrap();
+        let threads: Vec<_> = (0..3i64)
+            .map(|t| {
+                let vm = vm.clone();
+                std::thread::spawn(move || {
+                    let mut cx = vm.call_context().unwrap();
+                    for k in 0..3000i64 {
+                        let n = 50 + (t * 7 + k) % 50;
+                        let got = ratio.call_in(&mut cx, (n, 1 + k % 3)).unwrap();
+                        assert_eq!(got, n * (n - 1) / 2 / (1 + k % 3), "{tier:?}");
+                    }
+                    let error = ratio.call_in(&mut cx, (10, 0)).unwrap_err();
+                    assert_eq!(error.to_string(), "runtime error: division by zero");
+                    ratio.call_in(&mut cx, (10, 5)).unwrap()
+                })
+            })
+            .collect();
+        for thread in threads {
+            assert_eq!(thread.join().unwrap(), 9, "{tier:?}");
+        }
+        // A context of another Vm is refused.
+        let other = Vm::new(tierjit::lang::compile(source).unwrap(), Default::default()).unwrap();
+        let mut cx = other.call_context().unwrap();
+        assert!(matches!(
+            ratio.call_in(&mut cx, (1, 1)),
+            Err(tierjit::runtime::typed::CallError::OtherVm)
+        ));
+        drop(cx);
+        vm.shutdown();
+        other.shutdown();
+    }
+}

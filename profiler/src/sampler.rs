@@ -910,6 +910,13 @@ pub struct Registration {
 }
 
 impl Registration {
+    /// Makes this the registration whose ring this thread's samples go
+    /// to, for a thread that holds it across calls while another came and
+    /// went (a registration that ends leaves the thread with none).
+    pub fn make_current(&self) {
+        CURRENT.with(|c| c.set(&*self.sampler));
+    }
+
     /// The thread's ring, for the aggregator.
     pub fn ring(&self) -> Arc<Ring> {
         self.sampler.ring.clone()

@@ -5,6 +5,7 @@
 //! thread runs `main` through [`Vm::run_main`]; `spawn` starts OS threads
 //! that each get their own [`ThreadState`].
 
+pub mod call_context;
 pub mod call_sites;
 pub mod code_map;
 pub mod code_memory;
@@ -1068,6 +1069,18 @@ impl Vm {
     /// in the module, arguments of the wrong number, or a parameter of
     /// array type (raw bits are no array) make the error `bad argument`.
     pub fn call_bits(&self, func: FuncId, args: &[u64]) -> Result<Option<u64>, RuntimeError> {
+        self.call_context()?.call_bits(func, args)
+    }
+
+    /// A context for calling into the program from this thread again and
+    /// again, cheaper per call than [`Vm::call_bits`] (see
+    /// [`call_context`]).
+    pub fn call_context(&self) -> Result<call_context::CallContext, RuntimeError> {
+        call_context::CallContext::new(self)
+    }
+
+    /// Refuses a call [`Vm::call_bits`] cannot make.
+    fn check_callable(&self, func: FuncId, args: &[u64]) -> Result<(), RuntimeError> {
         let callable = self.module.funcs.get(func.index()).is_some_and(|f| {
             f.params.len() == args.len()
                 && f.params.iter().all(|t| {
@@ -1082,34 +1095,7 @@ impl Vm {
         if !callable {
             return Err(RuntimeError::new(Trap::BadArgument, Vec::new()));
         }
-        let spare = self.spare_stacks.lock().pop();
-        let stacks = match spare {
-            Some(stacks) => stacks,
-            None => ThreadStacks::new(self.options.limits)
-                .map_err(|_| RuntimeError::new(Trap::OutOfMemory, Vec::new()))?,
-        };
-        let mut ts = self.thread_state(0, stacks);
-        let sampling = self
-            .profiling
-            .as_ref()
-            .and_then(|p| p.register(self, 0, &ts));
-        let retiring = self
-            .retirer
-            .register(profiling::interp_frames(&ts, self.call_stub), &ts.calling);
-        let result = interp::call(&mut ts, func, args);
-        drop(sampling);
-        drop(retiring);
-        self.write_lines(&mut ts.out.lock());
-        let mut spare = self.spare_stacks.lock();
-        if spare.len() < SPARE_STACKS {
-            spare.push(ts.into_stacks());
-        }
-        drop(spare);
-        match (result, self.threads.failure()) {
-            (_, Some(failure)) => Err(failure),
-            (Ok(value), None) => Ok(value),
-            (Err(e), None) => Err(e),
-        }
+        Ok(())
     }
 
     /// Asks the running program to stop: every thread, in every tier,

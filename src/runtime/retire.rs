@@ -567,6 +567,34 @@ impl Drop for Registration {
     }
 }
 
+impl Registration {
+    /// Parks the thread outside tj code for a while (a host thread between
+    /// calls into the program): rounds walk its stack, which has no tj
+    /// frame, from the retirer instead of signalling it. No code address of
+    /// the program may be live in its registers meanwhile.
+    pub fn park(&self) {
+        self.entry.park.store(PARKED, Ordering::Release);
+    }
+
+    /// Ends [`Registration::park`] once no walk holds the thread, and makes
+    /// this the entry the thread's handler answers for (another
+    /// registration may have come and gone meanwhile).
+    pub fn unpark(&self) {
+        while self
+            .entry
+            .park
+            .compare_exchange_weak(PARKED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            if self.entry.park.load(Ordering::Relaxed) == RUNNING {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        CURRENT.with(|c| c.set(Arc::as_ptr(&self.entry)));
+    }
+}
+
 /// The registered threads, each in a slot of its own, so that leaving is
 /// as cheap with 10,000 threads as with one.
 #[derive(Default)]

@@ -138,6 +138,10 @@ impl Threads {
 
     /// The error that is ending the program, if any.
     pub fn failure(&self) -> Option<RuntimeError> {
+        // `fail` records the error before it sets the flag.
+        if !self.interrupt.load(Ordering::SeqCst) {
+            return None;
+        }
         self.failure.lock().clone()
     }
 

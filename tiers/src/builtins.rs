@@ -15,6 +15,7 @@ const OUTPUT_CHUNK: usize = 8192;
 /// the host wants lines at once or the buffer is full.
 fn print_line(ts: &ThreadState, write: impl FnOnce(&mut Vec<u8>)) {
     let host = &*ts.host;
+    ts.printed.set(true);
     let mut out = ts.out.lock();
     write(&mut out);
     out.push(b'\n');

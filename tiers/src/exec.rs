@@ -270,6 +270,9 @@ pub struct ThreadState {
     pub interrupt: Arc<AtomicBool>,
     /// Printed lines not yet written out (whole lines only).
     pub out: Arc<Mutex<Vec<u8>>>,
+    /// Set when the thread prints: whoever writes `out` out after a call
+    /// clears it, and need not look at `out` while it is clear.
+    pub printed: std::cell::Cell<bool>,
     /// A runtime error raised below a method-table call, for the caller to
     /// pick up when the call returns.
     pub pending: Option<RuntimeError>,
@@ -371,6 +374,7 @@ impl ThreadState {
             position: InterpPosition::default(),
             osr_every_loop: false,
             host_error: None,
+            printed: std::cell::Cell::new(false),
         }
     }
 
@@ -661,9 +665,11 @@ impl MethodTable {
     pub fn entry_for_call(&self, func: FuncId, calling: &AtomicUsize) -> usize {
         let mut entry = self.entry(func);
         loop {
-            calling.store(entry, Ordering::Relaxed);
-            std::sync::atomic::fence(Ordering::SeqCst);
-            let again = self.entry(func);
+            // A locked exchange orders the publication before the re-read,
+            // as the retirer's fence orders its slot store before its read
+            // of `calling` (cheaper on x86 than a store and an `mfence`).
+            calling.swap(entry, Ordering::SeqCst);
+            let again = self.slots[func.index()].load(Ordering::SeqCst);
             if again == entry {
                 return entry;
             }

@@ -34,6 +34,17 @@ use std::sync::atomic::Ordering;
 /// thread `ts`; gives the result bits, if the function returns a value.
 pub fn call(ts: &mut ThreadState, func: FuncId, args: &[u64]) -> Result<Option<u64>, RuntimeError> {
     let host = ts.host.clone();
+    call_with(ts, &*host, func, args)
+}
+
+/// [`call`] where the caller holds the thread's host, `ts.host`, itself
+/// (so that the call need not count a reference to it).
+pub fn call_with(
+    ts: &mut ThreadState,
+    host: &dyn Host,
+    func: FuncId,
+    args: &[u64],
+) -> Result<Option<u64>, RuntimeError> {
     let module = host.module();
     let callee = module.func(func);
     let base = match ts.frames.last() {

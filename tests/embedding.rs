@@ -160,3 +160,68 @@ fn call_contexts_stay_valid_across_tier_changes_and_errors() {
         other.shutdown();
     }
 }
+
+/// A host starts and stops the profile while its program runs: samples
+/// before the start and after the stop are not kept, those between are,
+/// and the profile saves and loads as a `.tjprof`.
+#[test]
+fn a_host_starts_takes_and_stops_profiles_while_the_program_runs() {
+    let source = b"
+        fn spin(n: int) -> int { let s = 0; for i in 0..n { s = (s + i * i) % 1000003; } return s; }
+        fn main() {}";
+    let module = tierjit::lang::compile(source).unwrap();
+    let vm: Arc<Vm> = Vm::new(
+        module.clone(),
+        VmOptions {
+            tier: TierMode::Auto,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let spin = vm.typed::<(i64,), i64>("spin").unwrap();
+    let mut cx = vm.call_context().unwrap();
+    let mut spin_for = |ms: u128| {
+        let start = std::time::Instant::now();
+        while start.elapsed().as_millis() < ms {
+            spin.call_in(&mut cx, (100_000,)).unwrap();
+        }
+    };
+    // Auto mode samples to tier up, but keeps nothing until asked.
+    spin_for(50);
+    assert_eq!(vm.take_profile("p").unwrap().samples.len(), 0);
+    vm.start_profile().unwrap();
+    spin_for(300);
+    let profile = vm.take_profile("p").unwrap();
+    let in_spin = profile
+        .samples
+        .iter()
+        .filter(|s| {
+            s.frames
+                .first()
+                .is_some_and(|f| profile.functions[f.func as usize] == "spin")
+        })
+        .count();
+    assert!(
+        in_spin >= 5,
+        "{} samples, {in_spin} in spin",
+        profile.samples.len()
+    );
+    let mut bytes = Vec::new();
+    tierjit_profiler::format::write(&profile, &mut bytes).unwrap();
+    let back = tierjit_profiler::format::read(&bytes).unwrap();
+    assert_eq!(back.samples.len(), profile.samples.len());
+    // Stopped, and what was drained before the stop taken: nothing more
+    // is kept.
+    vm.stop_profile();
+    let _ = vm.take_profile("p").unwrap();
+    spin_for(100);
+    assert_eq!(vm.take_profile("p").unwrap().samples.len(), 0);
+    drop(cx);
+    vm.shutdown();
+    // Without sampling there is no profile to start.
+    let quiet = Vm::new(module, VmOptions::default()).unwrap();
+    assert_eq!(
+        quiet.start_profile(),
+        Err(tierjit::runtime::ProfileError::NotSampling)
+    );
+}

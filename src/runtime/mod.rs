@@ -241,6 +241,22 @@ impl std::fmt::Display for VmError {
 
 impl std::error::Error for VmError {}
 
+/// Why no profile can be had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProfileError {
+    /// The Vm samples nothing: it was made without `profile_hz` and not in
+    /// auto mode, or the sampler could not start.
+    NotSampling,
+}
+
+impl std::fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the Vm is not sampling: set VmOptions::profile_hz or use TierMode::Auto")
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
 /// Native stack of the thread that runs `main`. Generated code recurses on
 /// it (32 bytes a frame), and so does every call from generated code into
 /// the interpreter (about 370 bytes of Rust frames; the interpreter's own
@@ -278,8 +294,9 @@ impl Vm {
         };
         let tiers_up = options.tier == TierMode::Auto || options.jit_stress;
         let sample_hz = options.profile_hz.or(tiers_up.then_some(1000));
-        let profiling =
-            sample_hz.map(|hz| profiling::Profiling::new(hz, options.profile_engine, &module));
+        let recording = options.profile_hz.is_some();
+        let profiling = sample_hz
+            .map(|hz| profiling::Profiling::new(hz, options.profile_engine, &module, recording));
         let tiering = tiers_up
             .then(|| tiering::Tiering::new(module.funcs.len(), options.policy, options.jit_stress));
         let installed = Mutex::new((0..module.funcs.len()).map(|_| None).collect());
@@ -1133,6 +1150,38 @@ impl Vm {
     /// printing an error).
     pub fn flush_output(&self) {
         self.output.flush_all();
+    }
+
+    /// Starts a new profile: samples are kept from now on (those kept so
+    /// far are let go). Sampling must be on, from `VmOptions::profile_hz`
+    /// or auto mode; it is not started here.
+    pub fn start_profile(&self) -> Result<(), ProfileError> {
+        match &self.profiling {
+            Some(p) if p.start_recording() => Ok(()),
+            _ => Err(ProfileError::NotSampling),
+        }
+    }
+
+    /// Keeps no more samples for the profile; the tier policy still sees
+    /// them.
+    pub fn stop_profile(&self) {
+        if let Some(p) = &self.profiling {
+            p.stop_recording();
+        }
+    }
+
+    /// The profile of the samples kept since the profile started, which
+    /// it takes (the next starts empty), with the tier events so far; the
+    /// program and its sampling go on. `tierjit_profiler::format::write`
+    /// saves it as a `.tjprof`.
+    pub fn take_profile(
+        &self,
+        program: &str,
+    ) -> Result<tierjit_profiler::profile::Profile, ProfileError> {
+        let p = self.profiling.as_ref().ok_or(ProfileError::NotSampling)?;
+        let mut profile = p.take(self, program);
+        profile.events = self.events.lock().clone();
+        Ok(profile)
     }
 
     /// Stops profiling and gives the profile, if the Vm was profiling.

@@ -47,11 +47,19 @@ struct ThreadRing {
     idle_ticks: Arc<std::sync::atomic::AtomicU64>,
 }
 
+/// The samples kept for the profile, while recording.
 #[derive(Default)]
 struct Collected {
     samples: Vec<Sample>,
     cpu_ns: u64,
     handler_ns: Vec<u64>,
+}
+
+/// Every sample drained, recorded or not: the achieved rate.
+#[derive(Default)]
+struct Seen {
+    samples: u64,
+    cpu_ns: u64,
 }
 
 /// The profiling state of one Vm.
@@ -69,6 +77,11 @@ pub struct Profiling {
     /// every ring, and a drain reads only the rings of live threads.
     ended: Mutex<(u32, u64, u64)>,
     collected: Mutex<Collected>,
+    seen: Mutex<Seen>,
+    /// Samples go into the profile (`collected`) only while this is set;
+    /// they feed the tier policy's hotness always. A Vm sampling only to
+    /// tier up keeps none, so a long run does not grow without end.
+    recording: AtomicBool,
     stop: AtomicBool,
     aggregator: Mutex<Option<std::thread::JoinHandle<()>>>,
     hotness: Mutex<(Hotness, u64)>,
@@ -145,8 +158,14 @@ pub fn interp_frames(ts: &ThreadState, call_stub: FramedStub) -> InterpFrames {
 
 impl Profiling {
     /// Profiling at `hz` samples per second of CPU time, per thread, of
-    /// a program with these functions.
-    pub fn new(hz: u32, engine: Engine, module: &tierjit_tiers::bytecode::Module) -> Profiling {
+    /// a program with these functions; keeping the samples for a profile
+    /// from the start if `recording`.
+    pub fn new(
+        hz: u32,
+        engine: Engine,
+        module: &tierjit_tiers::bytecode::Module,
+        recording: bool,
+    ) -> Profiling {
         let loops = module.funcs.iter().map(|f| f.loops()).collect();
         let config = SamplerConfig {
             hz,
@@ -160,6 +179,8 @@ impl Profiling {
             threads: Mutex::new(Vec::new()),
             ended: Mutex::new((0, 0, 0)),
             collected: Mutex::new(Collected::default()),
+            seen: Mutex::new(Seen::default()),
+            recording: AtomicBool::new(recording),
             stop: AtomicBool::new(false),
             aggregator: Mutex::new(None),
             hotness: Mutex::new((Hotness::new(HOTNESS_HALF_LIFE_NS), monotonic_ns())),
@@ -258,6 +279,8 @@ impl Profiling {
             .map(|t| t.1.clone())
             .collect();
         let mut collected = self.collected.lock();
+        let mut seen = self.seen.lock();
+        let recording = self.recording.load(Ordering::Acquire);
         let mut hotness = self.hotness.lock();
         let now = monotonic_ns();
         let elapsed = now.saturating_sub(hotness.1);
@@ -283,9 +306,13 @@ impl Profiling {
                         });
                     hotness.0.add(frame.func, in_loop, raw.weight_ns);
                 }
-                collected.cpu_ns += raw.weight_ns;
-                collected.handler_ns.push(raw.handler_ns as u64);
-                collected.samples.push(sample);
+                seen.samples += 1;
+                seen.cpu_ns += raw.weight_ns;
+                if recording {
+                    collected.cpu_ns += raw.weight_ns;
+                    collected.handler_ns.push(raw.handler_ns as u64);
+                    collected.samples.push(sample);
+                }
             });
         }
         if !ended.is_empty() {
@@ -348,6 +375,25 @@ impl Profiling {
             aggregator.thread().unpark();
             let _ = aggregator.join();
         }
+        self.take(vm, program)
+    }
+
+    /// Keeps the samples from now on for a new profile (the samples kept
+    /// so far are let go); false if nothing is sampled.
+    pub fn start_recording(&self) -> bool {
+        *self.collected.lock() = Collected::default();
+        self.recording.store(true, Ordering::Release);
+        self.sampler.is_some()
+    }
+
+    /// Keeps no more samples (the tier policy still gets them).
+    pub fn stop_recording(&self) {
+        self.recording.store(false, Ordering::Release);
+    }
+
+    /// The profile of the samples kept so far, which it takes: the next
+    /// profile starts empty. Sampling goes on.
+    pub fn take(&self, vm: &Vm, program: &str) -> Profile {
         self.drain(vm);
         let threads = self.threads.lock();
         let (ended_threads, ended_dropped, ended_idle) = *self.ended.lock();
@@ -400,8 +446,8 @@ impl Profiling {
     fn cap_stats(&self) -> Option<SamplerStats> {
         let caps = self.sampler.as_ref()?.cap_stats();
         let (samples, cpu_ns) = {
-            let collected = self.collected.lock();
-            (collected.samples.len() as u64, collected.cpu_ns)
+            let seen = self.seen.lock();
+            (seen.samples, seen.cpu_ns)
         };
         Some(SamplerStats {
             requested_hz: self.config.hz,

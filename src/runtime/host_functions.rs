@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use tierjit_tiers::bytecode::{HostImport, Module};
+use tierjit_tiers::host_fn::LinkedHostFn;
 use tierjit_tiers::{HostError, HostFn, Type};
 
 /// One defined host function.
@@ -109,7 +110,7 @@ impl HostFunctions {
     }
 
     /// The definition of each of `module`'s imports, in import order.
-    pub(crate) fn link(&self, module: &Module) -> Result<Vec<Arc<HostFn>>, String> {
+    pub(crate) fn link(&self, module: &Module) -> Result<Arc<[LinkedHostFn]>, String> {
         module
             .hosts
             .iter()
@@ -128,7 +129,10 @@ impl HostFunctions {
                         signature(&d.params, d.ret)
                     ));
                 }
-                Ok(d.f.clone())
+                Ok(LinkedHostFn {
+                    f: d.f.clone(),
+                    arity: d.params.len(),
+                })
             })
             .collect()
     }

@@ -179,7 +179,7 @@ impl Default for VmOptions {
 pub struct Vm {
     module: Module,
     /// The definition of each host import, in import order.
-    host_functions: Vec<Arc<tierjit_tiers::HostFn>>,
+    host_functions: Arc<[tierjit_tiers::host_fn::LinkedHostFn]>,
     methods: MethodTable,
     heap: Heap,
     output: Output,
@@ -1208,9 +1208,8 @@ impl Host for Vm {
         &self.module
     }
 
-    #[inline]
-    fn host_function(&self, id: tierjit_tiers::bytecode::HostId) -> &tierjit_tiers::HostFn {
-        &*self.host_functions[id.index()]
+    fn host_functions(&self) -> Arc<[tierjit_tiers::host_fn::LinkedHostFn]> {
+        self.host_functions.clone()
     }
 
     fn method_table(&self) -> &MethodTable {

@@ -5,6 +5,7 @@
 use crate::bytecode::{FuncId, HostId};
 use crate::exec::{Host, ThreadState};
 use crate::heap::AllocError;
+use crate::host_fn::LinkedHostFn;
 use crate::trap::Trap;
 use std::io::Write;
 
@@ -121,17 +122,19 @@ pub fn spawn(ts: &ThreadState, func: FuncId, args: Vec<u64>) -> Result<i64, Trap
     ts.host.spawn(func, args)
 }
 
-/// `call.h`: host import `id` with `args`. Its error is left, with the
-/// function's name, in `error` (a thread's [`ThreadState::host_error`])
-/// for the runtime error the [`Trap::Host`] raises.
+/// `call.h`: host import `id`, of the thread's linked `fns`, with `args`.
+/// Its error is left, with the function's name, in `error` (a thread's
+/// [`ThreadState::host_error`]) for the runtime error the [`Trap::Host`]
+/// raises.
 #[inline]
 pub fn call_host(
     host: &dyn Host,
+    fns: &[LinkedHostFn],
     id: HostId,
     args: &[u64],
     error: &mut Option<String>,
 ) -> Result<u64, Trap> {
-    host.host_function(id)(args).map_err(|e| {
+    (fns[id.index()].f)(args).map_err(|e| {
         let name = &host.module().host(id).name;
         *error = Some(format!("host function '{name}': {}", e.message()));
         Trap::Host

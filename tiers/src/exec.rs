@@ -13,9 +13,9 @@
 //! address into the slot.
 
 use crate::abi::JitContext;
-use crate::bytecode::{FuncId, HostId, Module};
+use crate::bytecode::{FuncId, Module};
 use crate::heap::Heap;
-use crate::host_fn::{HostError, HostFn};
+use crate::host_fn::LinkedHostFn;
 use crate::stacks::{Slots, ThreadStacks};
 use crate::trap::{RuntimeError, Trap};
 use parking_lot::Mutex;
@@ -57,12 +57,12 @@ pub trait Host: Send + Sync {
     /// Writes whole lines from a thread's buffer to stdout (as one piece,
     /// never interleaved with another thread's lines) and clears it.
     fn write_output(&self, lines: &mut Vec<u8>);
-    /// The implementation of the module's host import `id` (the host
-    /// checked, before the program started, that it has one for every
-    /// import). The default, for hosts whose modules import nothing, fails.
-    fn host_function(&self, id: HostId) -> &HostFn {
-        let _ = id;
-        &NO_HOST_FUNCTION
+    /// The implementation of each of the module's host imports, in
+    /// import order (the host checked, before the program started, that it
+    /// has one for every import). The default is none, for hosts whose
+    /// modules import nothing.
+    fn host_functions(&self) -> Arc<[LinkedHostFn]> {
+        Arc::from(Vec::new())
     }
     /// Starts `func(args)` on a new thread; gives its handle.
     fn spawn(&self, func: FuncId, args: Vec<u64>) -> Result<i64, Trap>;
@@ -99,10 +99,6 @@ pub trait Host: Send + Sync {
         None
     }
 }
-
-/// [`Host::host_function`] of a host that has none.
-static NO_HOST_FUNCTION: fn(&[u64]) -> Result<u64, HostError> =
-    |_| Err(HostError::new("the host defines no host functions"));
 
 /// One active interpreted call. `repr(C)` and valid when all zero, so the
 /// frame stack can be allocated zeroed and read by a signal handler.
@@ -285,6 +281,8 @@ pub struct ThreadState {
     /// for an OSR entry, whatever the method-table slot holds (read once
     /// when the interpreter starts running).
     pub osr_every_loop: bool,
+    /// [`Host::host_functions`], read once: what `call.h` calls.
+    pub host_fns: Arc<[LinkedHostFn]>,
     /// The last error a host function gave, as `host function 'NAME':
     /// MESSAGE`, for the [`Trap::Host`] runtime error being raised.
     pub host_error: Option<String>,
@@ -347,6 +345,7 @@ impl ThreadState {
         out: Arc<Mutex<Vec<u8>>>,
     ) -> ThreadState {
         let ThreadStacks { mut regs, frames } = stacks;
+        let host_fns = host.host_functions();
         let ctx = JitContext {
             methods: host.method_table().base(),
             osr_flags: host.method_table().osr_flags(),
@@ -374,6 +373,7 @@ impl ThreadState {
             position: InterpPosition::default(),
             osr_every_loop: false,
             host_error: None,
+            host_fns,
             printed: std::cell::Cell::new(false),
         }
     }

@@ -173,11 +173,18 @@ unsafe extern "sysv64" fn call_host(ts: *mut ThreadState, id: u64, args: u64) ->
     // SAFETY: as for every helper.
     let ts = unsafe { thread(ts) };
     let id = HostId(id as u32);
-    let n = ts.host.module().host(id).params.len();
+    let n = ts.host_fns[id.index()].arity;
     // SAFETY: generated code passes the argument window, which the verifier
     // proved holds the import's `n` parameters inside the frame.
     let args = unsafe { std::slice::from_raw_parts(args as *const u64, n) };
-    result(builtins::call_host(&*ts.host, id, args, &mut ts.host_error))
+    let fns = &ts.host_fns;
+    result(builtins::call_host(
+        &*ts.host,
+        fns,
+        id,
+        args,
+        &mut ts.host_error,
+    ))
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 //!
 //! A module names what it imports ([`crate::bytecode::HostImport`]); the
 //! host gives each import an implementation, a [`HostFn`], when it starts
-//! the program, and [`crate::exec::Host::host_function`] hands it to every
-//! tier. Every tier calls it the same way, through
+//! the program, and [`crate::exec::Host::host_functions`] hands the table
+//! of them, in import order, to every thread
+//! ([`crate::exec::ThreadState::host_fns`]). Every tier calls one the same
+//! way, through
 //! [`crate::builtins::call_host`]: with the arguments' raw bits, on the
 //! calling thread, while the calling frame is recorded so that a
 //! backtrace, the sampler and the retirer's stack walk see the call.
@@ -62,3 +64,12 @@ impl From<&str> for HostError {
 /// bits, a `bool` as 0 or 1; 0 for none). The import's signature, which
 /// the verifier checked every call against, says which is which.
 pub type HostFn = dyn Fn(&[u64]) -> Result<u64, HostError> + Send + Sync;
+
+/// A module's host import linked to its implementation.
+#[derive(Clone)]
+pub struct LinkedHostFn {
+    /// The implementation.
+    pub f: std::sync::Arc<HostFn>,
+    /// The number of parameters of the import.
+    pub arity: usize,
+}

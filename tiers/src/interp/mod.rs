@@ -740,7 +740,7 @@ fn dispatch<const OSR_EVERY_LOOP: bool>(
                 let first = base + window.0 as usize;
                 let n = module.host(id).params.len();
                 let args = &ts.regs[first..first + n];
-                match builtins::call_host(&*ts.host, id, args, &mut ts.host_error) {
+                match builtins::call_host(&*ts.host, &ts.host_fns, id, args, &mut ts.host_error) {
                     Ok(v) => set!(dst, v),
                     Err(t) => trap!(t),
                 }
@@ -753,7 +753,9 @@ fn dispatch<const OSR_EVERY_LOOP: bool>(
                 let first = base + window.0 as usize;
                 let n = module.host(id).params.len();
                 let args = &ts.regs[first..first + n];
-                if let Err(t) = builtins::call_host(&*ts.host, id, args, &mut ts.host_error) {
+                if let Err(t) =
+                    builtins::call_host(&*ts.host, &ts.host_fns, id, args, &mut ts.host_error)
+                {
                     trap!(t);
                 }
             }

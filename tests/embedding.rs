@@ -219,7 +219,11 @@ fn a_host_starts_takes_and_stops_profiles_while_the_program_runs() {
     drop(cx);
     vm.shutdown();
     // Without sampling there is no profile to start.
-    let quiet = Vm::new(module, VmOptions::default()).unwrap();
+    let options = VmOptions {
+        tier: TierMode::Interp,
+        ..Default::default()
+    };
+    let quiet = Vm::new(module, options).unwrap();
     assert_eq!(
         quiet.start_profile(),
         Err(tierjit::runtime::ProfileError::NotSampling)

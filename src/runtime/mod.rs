@@ -49,10 +49,10 @@ use tierjit_tiers::trap::{RuntimeError, Trap};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum TierMode {
     /// Interpret every function.
-    #[default]
     Interp,
     /// Start every function in the interpreter and compile the ones the
-    /// sampling profiler finds hot, on a background thread.
+    /// sampling profiler finds hot, on a background thread (the default).
+    #[default]
     Auto,
     /// Compile every function with the baseline compiler before running.
     Baseline,
@@ -149,7 +149,7 @@ pub struct VmOptions {
 impl Default for VmOptions {
     fn default() -> VmOptions {
         VmOptions {
-            tier: TierMode::Interp,
+            tier: TierMode::Auto,
             args: Vec::new(),
             limits: Limits::default(),
             heap_limit: Heap::default_limit(),

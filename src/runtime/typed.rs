@@ -180,7 +180,7 @@ impl fmt::Display for CallError {
                 asked,
                 actual,
             } => write!(f, "`{name}` is `{actual}`, not `{asked}`"),
-            CallError::Runtime(error) => write!(f, "runtime error: {}", error.message()),
+            CallError::Runtime(error) => error.fmt(f),
             CallError::OtherVm => f.write_str("the function belongs to another Vm"),
         }
     }

@@ -83,3 +83,13 @@ impl RuntimeError {
         self.detail.as_deref().unwrap_or(self.trap.message())
     }
 }
+
+/// `runtime error: MESSAGE` (the frames are `(function id, pc)` pairs,
+/// which only the module can name: `tierjit::backtrace::render` does).
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "runtime error: {}", self.message())
+    }
+}
+
+impl std::error::Error for RuntimeError {}

@@ -42,6 +42,7 @@ pub mod disasm;
 /// tiers agree on them.
 #[cfg(feature = "fuzz")]
 pub mod fuzz;
+pub mod image;
 pub mod lang;
 pub mod runtime;
 

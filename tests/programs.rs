@@ -21,7 +21,9 @@ use std::process::Command;
 /// frame at a loop header for the optimized code's. `hot` is automatic tiering sampled at 10 kHz with thresholds so low
 /// that a function sampled once goes to baseline code and one sampled
 /// again to optimized code (with the optimizer's checks), running
-/// activations moving along by on-stack replacement.
+/// activations moving along by on-stack replacement. `image` builds a
+/// module image (`tierjit build`) and runs it, mapped in place, in auto
+/// mode (backtraces name the image: its path is put back).
 const TIERS: &[&str] = &[
     "interp",
     "baseline",
@@ -36,6 +38,7 @@ const TIERS: &[&str] = &[
     "osr",
     "osr-baseline",
     "hot",
+    "image",
 ];
 
 const EXPECT_MARKER: &str = "// == expect";
@@ -104,9 +107,49 @@ fn program_args(source: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Builds the image of `path` and runs it in auto mode.
+fn run_image(root: &Path, relative: &Path, args: &[String]) -> Outcome {
+    let stem = relative.file_stem().unwrap().to_string_lossy();
+    let image = std::env::temp_dir().join(format!(
+        "tierjit-programs-{}-{stem}.tjm",
+        std::process::id()
+    ));
+    let outcome = |out: std::process::Output| Outcome {
+        status: out.status.code().unwrap_or(-1000),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).replace(
+            &image.display().to_string(),
+            &relative.display().to_string(),
+        ),
+    };
+    let built = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .current_dir(root)
+        .arg("build")
+        .arg(relative)
+        .arg("-o")
+        .arg(&image)
+        .output()
+        .expect("tierjit builds");
+    if !built.status.success() {
+        return outcome(built);
+    }
+    let ran = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .current_dir(root)
+        .args(["run", "--tier=auto"])
+        .arg(&image)
+        .args(args)
+        .output()
+        .expect("tierjit runs");
+    let _ = std::fs::remove_file(&image);
+    outcome(ran)
+}
+
 fn run(path: &Path, tier: &str, args: &[String]) -> Outcome {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let relative = path.strip_prefix(root).unwrap();
+    if tier == "image" {
+        return run_image(root, relative, args);
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_tierjit"))
         .current_dir(root)
         .arg("run")

@@ -5,7 +5,7 @@
 //! a command line tierjit does not understand.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::Write;
+use std::io::{Read, Write};
 
 use tierjit::lang::{self, diag::MAX_DIAGNOSTICS};
 use tierjit::runtime::tiering::TierPolicy;
@@ -136,6 +136,15 @@ enum Command {
         /// Arguments for the program (read with `arg(i)` and `argc()`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Compile a program into a module image that `tierjit run` maps and
+    /// runs in place, with no parsing.
+    Build {
+        /// The program, a .tj file.
+        file: String,
+        /// Where to write the image.
+        #[arg(short = 'o', value_name = "OUT.tjm")]
+        out: String,
     },
     /// Compile a program and report errors, without running it.
     Check {
@@ -289,6 +298,7 @@ pub fn main() -> i32 {
             signals::watch();
             run(&file, options, profile.as_deref(), tier_stats)
         }
+        Command::Build { file, out } => build(&file, &out),
         Command::Check { file } => match load(&file) {
             Ok(_) => 0,
             Err(status) => status,
@@ -312,12 +322,43 @@ fn load(path: &str) -> Result<Module, i32> {
     load_with_source(path).map(|(module, _)| module)
 }
 
-/// [`load`], also giving the source text.
+/// `tierjit build`: compiles `path` and writes its image to `out`.
+fn build(path: &str, out: &str) -> i32 {
+    let module = match load(path) {
+        Ok(module) => module,
+        Err(status) => return status,
+    };
+    match tierjit::image::write_file(&module, out) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot write {out}: {e}");
+            EXIT_COMPILE_ERROR
+        }
+    }
+}
+
+/// [`load`], also giving the source text (none for a module image, which
+/// `path` may also be: it is mapped and runs in place).
 fn load_with_source(path: &str) -> Result<(Module, Vec<u8>), i32> {
-    let source = std::fs::read(path).map_err(|e| {
+    let cannot_read = |e: std::io::Error| {
         let _ = writeln!(std::io::stderr(), "error: cannot read {path}: {e}");
         EXIT_COMPILE_ERROR
-    })?;
+    };
+    // Only the first bytes: an image is mapped, not read.
+    let mut start = Vec::with_capacity(8);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(8).read_to_end(&mut start))
+        .map_err(cannot_read)?;
+    if tierjit::image::is_image(&start) {
+        return match tierjit::image::load_file(path) {
+            Ok(module) => Ok((module, Vec::new())),
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "error: {path}: {e}");
+                Err(EXIT_COMPILE_ERROR)
+            }
+        };
+    }
+    let source = std::fs::read(path).map_err(cannot_read)?;
     let module = lang::compile(&source).map_err(|errors| {
         let mut stderr = std::io::stderr().lock();
         for e in errors.iter().take(MAX_DIAGNOSTICS) {

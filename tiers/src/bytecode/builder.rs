@@ -5,7 +5,9 @@
 //! tagged with the current source line ([`FunctionBuilder::set_line`]).
 
 use super::verify::{verify_module, VerifyError};
-use super::{FuncId, Function, HostId, HostImport, Instr, LineTable, Module, Reg, MAX_REGS};
+use super::{
+    FuncId, Function, HostId, HostImport, Instr, LineRun, LineTable, Module, Reg, MAX_REGS,
+};
 use crate::Type;
 use std::fmt;
 
@@ -20,7 +22,11 @@ pub struct TooLarge(pub &'static str);
 /// Builds one [`Function`].
 #[derive(Debug)]
 pub struct FunctionBuilder {
+    /// The signature and frame size (its tables are the three below).
     func: Function,
+    code: Vec<Instr>,
+    consts: Vec<u64>,
+    lines: Vec<LineRun>,
     line: u32,
     /// Bound pc of each label (`u32::MAX` while unbound).
     labels: Vec<u32>,
@@ -42,10 +48,13 @@ impl FunctionBuilder {
                 params,
                 ret,
                 num_regs,
-                code: Vec::new(),
-                consts: Vec::new(),
+                code: Default::default(),
+                consts: Default::default(),
                 lines: LineTable::default(),
             },
+            code: Vec::new(),
+            consts: Vec::new(),
+            lines: Vec::new(),
             line: 0,
             labels: Vec::new(),
             fixups: Vec::new(),
@@ -70,13 +79,13 @@ impl FunctionBuilder {
 
     /// Appends an instruction; returns its pc.
     pub fn emit(&mut self, instr: Instr) -> u32 {
-        let pc = self.func.code.len() as u32;
+        let pc = self.code.len() as u32;
         if pc == u32::MAX {
             self.too_large = Some(TooLarge("instructions"));
             return pc;
         }
-        self.func.lines.push(pc, self.line);
-        self.func.code.push(instr);
+        LineTable::push_run(&mut self.lines, pc, self.line);
+        self.code.push(instr);
         pc
     }
 
@@ -94,14 +103,13 @@ impl FunctionBuilder {
 
     /// The pc the next instruction will get.
     pub fn next_pc(&self) -> u32 {
-        self.func.code.len() as u32
+        self.code.len() as u32
     }
 
     /// True if control can reach the next pc: the code so far falls
     /// through, or a label that a jump aims at is bound there.
     pub fn can_fall_through(&self) -> bool {
         let terminated = self
-            .func
             .code
             .last()
             .is_some_and(|i| i.effects().contains(super::Effects::TERMINATOR));
@@ -122,7 +130,7 @@ impl FunctionBuilder {
             // Only a label some jump aims at makes this pc reachable.
             self.last_bound = Some(pc);
         }
-        let code = &mut self.func.code;
+        let code = &mut self.code;
         self.fixups.retain(|&(at, l)| {
             if l == label {
                 code[at as usize] = code[at as usize].with_target(pc);
@@ -135,11 +143,11 @@ impl FunctionBuilder {
 
     /// Adds a 64-bit constant to the pool (deduplicated); returns its index.
     pub fn constant(&mut self, bits: u64) -> u32 {
-        if let Some(i) = self.func.consts.iter().position(|&c| c == bits) {
+        if let Some(i) = self.consts.iter().position(|&c| c == bits) {
             return i as u32;
         }
-        self.func.consts.push(bits);
-        self.func.consts.len() as u32 - 1
+        self.consts.push(bits);
+        self.consts.len() as u32 - 1
     }
 
     /// Emits the cheapest load of the int `value` into `dst`.
@@ -170,7 +178,12 @@ impl FunctionBuilder {
     pub fn finish(self) -> Result<Function, TooLarge> {
         match self.too_large {
             Some(e) => Err(e),
-            None => Ok(self.func),
+            None => Ok(Function {
+                code: self.code.into(),
+                consts: self.consts.into(),
+                lines: LineTable::from_runs(self.lines.into()),
+                ..self.func
+            }),
         }
     }
 }

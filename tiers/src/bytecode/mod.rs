@@ -18,16 +18,20 @@
 //! [`verify::verify_module`], and can print them with [`text`].
 
 pub mod builder;
+pub mod image;
 pub mod opcodes;
+pub mod table;
 pub mod text;
 pub mod verify;
 
 pub use opcodes::{Effects, Instr, Opcode, OperandKind};
+pub use table::Table;
 
 use crate::Type;
 
 /// A register of the current frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(transparent)]
 pub struct Reg(pub u16);
 
 /// A function of a module: its index in [`Module::funcs`].
@@ -83,10 +87,10 @@ pub struct Function {
     /// Frame size in registers.
     pub num_regs: u16,
     /// The instructions.
-    pub code: Vec<Instr>,
+    pub code: Table<Instr>,
     /// Constant pool: 64-bit values read by `ldk.i` (as int) and `ldk.f`
     /// (as float bits).
-    pub consts: Vec<u64>,
+    pub consts: Table<u64>,
     /// Source line of every pc.
     pub lines: LineTable,
 }
@@ -150,33 +154,50 @@ impl Module {
     }
 }
 
+/// Instructions from `pc` on come from source line `line` (until the
+/// next run). `repr(C)`: images hold runs as they are used.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LineRun {
+    /// The first pc of the run.
+    pub pc: u32,
+    /// Its line.
+    pub line: u32,
+}
+
 /// Maps each pc of a function to its source line, stored as runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LineTable {
-    /// `(first pc, line)` pairs, sorted by pc; a run lasts until the next.
-    runs: Vec<(u32, u32)>,
+    /// Sorted by pc.
+    runs: Table<LineRun>,
 }
 
 impl LineTable {
-    /// Records that instructions from `pc` on come from `line`.
-    pub fn push(&mut self, pc: u32, line: u32) {
-        match self.runs.last_mut() {
-            Some(&mut (_, l)) if l == line => {}
-            Some(last) if last.0 == pc => last.1 = line,
-            _ => self.runs.push((pc, line)),
+    /// The table of `runs`, sorted by pc (as [`LineTable::push_run`]
+    /// builds them).
+    pub fn from_runs(runs: Table<LineRun>) -> LineTable {
+        LineTable { runs }
+    }
+
+    /// Records in `runs` that instructions from `pc` on come from `line`.
+    pub fn push_run(runs: &mut Vec<LineRun>, pc: u32, line: u32) {
+        match runs.last_mut() {
+            Some(last) if last.line == line => {}
+            Some(last) if last.pc == pc => last.line = line,
+            _ => runs.push(LineRun { pc, line }),
         }
     }
 
     /// The source line of `pc` (0 if unknown).
     pub fn line(&self, pc: u32) -> u32 {
-        match self.runs.partition_point(|&(start, _)| start <= pc) {
+        match self.runs.partition_point(|r| r.pc <= pc) {
             0 => 0,
-            i => self.runs[i - 1].1,
+            i => self.runs[i - 1].line,
         }
     }
 
     /// The runs, for serialization.
-    pub fn runs(&self) -> &[(u32, u32)] {
+    pub fn runs(&self) -> &Table<LineRun> {
         &self.runs
     }
 }

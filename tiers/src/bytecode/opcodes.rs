@@ -226,7 +226,13 @@ macro_rules! define_opcodes {
         $name:ident = $mnemonic:literal ( $($field:ident : $kind:ident),* ) [ $($effect:ident)|* ];
     )*) => {
         /// One decoded bytecode instruction.
+        ///
+        /// `repr(u8)`: each variant is laid out as a `repr(C)` struct of
+        /// the tag (the [`Opcode`]'s number) and its fields, so that a
+        /// module image ([`super::image`]) can hold instructions that run
+        /// in place once their tags are checked.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
         pub enum Instr {
             $(
                 $(#[doc = $doc])+

@@ -939,8 +939,8 @@ mod tests {
             params,
             ret,
             num_regs,
-            code,
-            consts: Vec::new(),
+            code: code.into(),
+            consts: Default::default(),
             lines: LineTable::default(),
         };
         let module = Module {

@@ -42,7 +42,7 @@ struct Tally {
 
 fn check_seed(seed: u64, tally: &Mutex<Tally>) {
     let program = generate(seed, &GenConfig::default());
-    if let Err(errors) = tierjit::lang::compile(program.as_bytes()) {
+    if let Err(errors) = tierjit::fuzz::host::compile(program.as_bytes()) {
         let first = errors[0].render("generated.tj");
         let failure = format!("seed {seed} does not compile: {first}\n{program}");
         tally.lock().unwrap().failures.push(failure);
@@ -138,7 +138,9 @@ impl FakeTierjit {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir();
         let path = dir.join(format!("tierjit-fake-{name}-{}", std::process::id()));
-        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        // `$f`: the last argument, the program.
+        let script = format!("#!/bin/sh\nfor f; do :; done\n{script}\n");
+        std::fs::write(&path, script).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         FakeTierjit { path }
     }
@@ -180,8 +182,8 @@ fn one_crashing_tier_is_a_mismatch_even_alone() {
 fn minimizing_keeps_only_what_the_disagreement_needs() {
     let real = exe().display().to_string();
     let script = format!(
-        "if [ \"$2\" = --tier=buggy ] && grep -q 'print(77);' \"$3\"; then echo extra; fi\n\
-         exec '{real}' run --tier=interp \"$3\""
+        "if [ \"$2\" = --tier=buggy ] && grep -q 'print(77);' \"$f\"; then echo extra; fi\n\
+         exec '{real}' run --tier=interp --test-host-functions \"$f\""
     );
     let fake = FakeTierjit::new("buggy", &script);
     let tiers = &["interp", "buggy"];
@@ -216,8 +218,8 @@ fn minimizing_keeps_only_what_the_disagreement_needs() {
 fn the_fuzz_command_saves_minimized_failures() {
     let real = exe().display().to_string();
     let script = format!(
-        "if [ \"$2\" = --tier=buggy ] && grep -q 'atomic_add' \"$3\"; then echo extra; fi\n\
-         exec '{real}' run --tier=interp \"$3\""
+        "if [ \"$2\" = --tier=buggy ] && grep -q 'atomic_add' \"$f\"; then echo extra; fi\n\
+         exec '{real}' run --tier=interp --test-host-functions \"$f\""
     );
     let fake = FakeTierjit::new("fuzz-cli", &script);
     let out = std::env::temp_dir().join(format!("tierjit-fuzz-out-{}", std::process::id()));

@@ -24,7 +24,7 @@ const PROBE: &str = "fn main() { print(1); }";
 /// Each fake answers the probe correctly (prints 1), then does its own
 /// thing on the generated programs, which are its last argument.
 fn fake_script(body: &str) -> String {
-    format!("#!/bin/sh\ncase \"$(cat \"$3\")\" in '{PROBE}') echo 1; exit 0;; esac\n{body}\n")
+    format!("#!/bin/sh\nfor f; do :; done\ncase \"$(cat \"$f\")\" in '{PROBE}') echo 1; exit 0;; esac\n{body}\n")
 }
 
 struct Fakes {
@@ -57,7 +57,7 @@ fn fakes() -> &'static Fakes {
         Fakes {
             agree: write("agree", "echo 1"),
             slow: write("slow", "sleep 0.05; echo 1"),
-            logging: write("logging", "cp \"$3\" \"$FAKE_LOG/\"; echo 1"),
+            logging: write("logging", "cp \"$f\" \"$FAKE_LOG/\"; echo 1"),
             buggy: write("buggy", "[ \"$2\" = --tier=buggy ] && echo extra; echo 1"),
             chatty: write(
                 "chatty",

@@ -337,7 +337,7 @@ fn check_all(exe: &Path, tiers: &[&str], args: &FuzzArgs, range: SeedRange) -> T
 /// Checks the program of `seed`; saves it, as generated, if it fails.
 fn check_one(exe: &Path, tiers: &[&str], seed: u64, out: &Path) -> Checked {
     let program = gen::generate(seed, &gen::GenConfig::default());
-    let problem = match tierjit::lang::compile(program.as_bytes()) {
+    let problem = match tierjit::fuzz::host::compile(program.as_bytes()) {
         Err(errors) => {
             let first = errors.first().map(|e| e.render("generated.tj"));
             Problem::DoesNotCompile(first.unwrap_or_default())

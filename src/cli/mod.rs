@@ -10,8 +10,8 @@ use std::io::{Read, Write};
 use tierjit::lang::{self, diag::MAX_DIAGNOSTICS};
 use tierjit::runtime::tiering::TierPolicy;
 use tierjit::runtime::warnings::print_to_stderr as print_warning;
-use tierjit::runtime::{TierMode, Vm, VmOptions};
-use tierjit::tiers::bytecode::Module;
+use tierjit::runtime::{TierMode, Vm, VmError, VmOptions};
+use tierjit::tiers::bytecode::{HostImport, Module};
 use tierjit_profiler::sampler::Engine;
 
 mod dump;
@@ -97,6 +97,10 @@ enum Command {
         /// attempt after the first N (src/runtime/faults.rs).
         #[arg(long, hide = true, value_name = "KIND[:N]", value_parser = parse_fault)]
         inject_fault: Vec<String>,
+        /// Define the host functions random programs call
+        /// (`tierjit::fuzz::host`), for fuzzing.
+        #[arg(long, hide = true)]
+        test_host_functions: bool,
         /// Most generated code (with its tables) in use at once, in bytes,
         /// or with a K, M or G suffix; a compile that would pass it fails,
         /// and its function stays in the tier it is in.
@@ -236,6 +240,7 @@ pub fn main() -> i32 {
             osr_opt,
             slot_calls,
             inject_fault,
+            test_host_functions,
             code_memory_limit,
             profile,
             profile_hz,
@@ -292,6 +297,11 @@ pub fn main() -> i32 {
                     }
                     policy
                 },
+                host_functions: if test_host_functions {
+                    tierjit::fuzz::host::test_functions()
+                } else {
+                    Default::default()
+                },
                 ..VmOptions::default()
             };
             // Before any thread exists (signals.rs).
@@ -340,6 +350,11 @@ fn build(path: &str, out: &str) -> i32 {
 /// [`load`], also giving the source text (none for a module image, which
 /// `path` may also be: it is mapped and runs in place).
 fn load_with_source(path: &str) -> Result<(Module, Vec<u8>), i32> {
+    load_with_imports(path, &[])
+}
+
+/// [`load_with_source`] where calls may name the host functions `imports`.
+fn load_with_imports(path: &str, imports: &[HostImport]) -> Result<(Module, Vec<u8>), i32> {
     let cannot_read = |e: std::io::Error| {
         let _ = writeln!(std::io::stderr(), "error: cannot read {path}: {e}");
         EXIT_COMPILE_ERROR
@@ -359,7 +374,7 @@ fn load_with_source(path: &str) -> Result<(Module, Vec<u8>), i32> {
         };
     }
     let source = std::fs::read(path).map_err(cannot_read)?;
-    let module = lang::compile(&source).map_err(|errors| {
+    let module = lang::compile_with_imports(&source, imports).map_err(|errors| {
         let mut stderr = std::io::stderr().lock();
         for e in errors.iter().take(MAX_DIAGNOSTICS) {
             let _ = writeln!(stderr, "{}", e.render(path));
@@ -405,13 +420,17 @@ fn disasm(path: &str, only: Option<&str>, tier: tierjit::tiers::code::Tier) -> i
 }
 
 fn run(path: &str, options: VmOptions, profile_path: Option<&str>, tier_stats: bool) -> i32 {
-    let module = match load(path) {
-        Ok(m) => m,
+    let module = match load_with_imports(path, &options.host_functions.imports()) {
+        Ok((m, _)) => m,
         Err(status) => return status,
     };
     let started = std::time::Instant::now();
     let vm = match Vm::new(module, options) {
         Ok(vm) => vm,
+        Err(VmError::Link(e)) => {
+            let _ = writeln!(std::io::stderr(), "error: {path}: {e}");
+            return EXIT_COMPILE_ERROR;
+        }
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "internal error: {e}");
             return EXIT_COMPILE_ERROR;

@@ -787,7 +787,7 @@ impl<'c> Generator<'c> {
 mod tests {
     use super::exprs::{fmt_float, fmt_int};
     use super::*;
-    use crate::lang::compile;
+    use crate::fuzz::host::compile;
 
     #[test]
     fn every_program_compiles() {

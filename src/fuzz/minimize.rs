@@ -2,7 +2,7 @@
 //!
 //! Contract: [`minimize`] only ever deletes lines or replaces a piece of a
 //! line with something shorter or a small literal, and adopts a candidate
-//! only if `lang::compile` accepts it in-process and the tiers still
+//! only if `lang::compile` (with the test host functions) accepts it in-process and the tiers still
 //! disagree (see [`minimize`] for what counts). It relies on the layout of
 //! generated programs (see [`super::gen`]): one statement per line, and
 //! loop bounds and recursion guards on lines that it never rewrites
@@ -12,7 +12,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{compare, compare_within, Mismatch, Outcome, DEFAULT_TIMEOUT};
-use crate::lang;
 
 /// The timeout of each run while minimizing a failure that was not itself
 /// a timeout: generated programs finish in milliseconds, and a candidate
@@ -25,7 +24,7 @@ const MINIMIZE_TIME_LIMIT: Duration = Duration::from_secs(90);
 /// Shrinks a program on which the tiers disagree to a small one on which
 /// they still do; gives `program_text` itself if they agree on it.
 ///
-/// Candidates are checked with [`lang::compile`] in-process before any
+/// Candidates are checked with [`super::host::compile`] in-process before any
 /// run. A candidate counts as still failing if the tiers still mismatch,
 /// a crash is still a crash, and no timeout or stack overflow appeared
 /// that the original did not have: deleting code must not drift towards a
@@ -118,7 +117,7 @@ impl Minimizer<'_> {
     /// Whether `lines` compile and still show the failure being minimized.
     fn fails(&self, lines: &[String]) -> bool {
         let text = join_lines(lines);
-        if lang::compile(text.as_bytes()).is_err() {
+        if super::host::compile(text.as_bytes()).is_err() {
             return false;
         }
         match compare_within(self.exe, &text, self.tiers, self.timeout) {

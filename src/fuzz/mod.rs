@@ -30,9 +30,13 @@
 //! (`--tier=baseline --osr-opt`: baseline code leaves its frame at a loop
 //! header for the optimized code's); `stress` is automatic tiering with
 //! `--jit-stress` flipping a function among the three tiers every 100 us.
+//! Every run defines the test host functions (`--test-host-functions`,
+//! [`host`]), which random programs call, so host calls and their errors
+//! are compared across the tiers too.
 
 pub mod campaign;
 pub mod gen;
+pub mod host;
 mod minimize;
 
 pub use minimize::minimize;
@@ -145,8 +149,15 @@ pub fn run_tier_within(exe: &Path, program_path: &Path, tier: &str, timeout: Dur
     }
 }
 
-/// The command-line options that select `tier` (see the module docs).
+/// The command-line options that select `tier` (see the module docs),
+/// with the test host functions ([`host`]) defined.
 fn tier_args(tier: &str) -> Vec<String> {
+    let mut args = tier_only_args(tier);
+    args.push("--test-host-functions".into());
+    args
+}
+
+fn tier_only_args(tier: &str) -> Vec<String> {
     if tier == "opt-check" {
         return vec!["--tier=opt".into(), "--opt-check".into()];
     }
@@ -409,9 +420,13 @@ mod tests {
 
     #[test]
     fn tiers_map_to_options() {
-        assert_eq!(tier_args("baseline"), ["--tier=baseline"]);
-        assert_eq!(tier_args("mixed:3"), ["--tier=mixed", "--mixed-seed=3"]);
-        assert_eq!(tier_args("osr"), ["--tier=interp", "--osr-opt"]);
+        assert_eq!(tier_only_args("baseline"), ["--tier=baseline"]);
+        assert_eq!(
+            tier_only_args("mixed:3"),
+            ["--tier=mixed", "--mixed-seed=3"]
+        );
+        assert_eq!(tier_only_args("osr"), ["--tier=interp", "--osr-opt"]);
+        assert_eq!(tier_args("opt").last().unwrap(), "--test-host-functions");
     }
 
     #[test]

@@ -49,7 +49,10 @@ impl Generator<'_> {
     fn int_expr(&mut self, d: usize) -> Option<String> {
         let int = Ty::Int;
         Some(
-            match self.rng.weighted(&[20, 8, 10, 6, 6, 6, 6, 3, 8, 8, 2, 6]) {
+            match self
+                .rng
+                .weighted(&[20, 8, 10, 6, 6, 6, 6, 3, 8, 8, 2, 3, 6])
+            {
                 0 => {
                     let op = *self.rng.pick(&["+", "-", "*"]);
                     format!("({} {op} {})", self.expr(int, d), self.expr(int, d))
@@ -81,6 +84,7 @@ impl Generator<'_> {
                 8 => self.element(int)?,
                 9 => self.call(Some(int), d)?,
                 10 => self.atomic_add(d)?,
+                11 => self.host_call(int, d),
                 _ => self.int_edge_expr(d),
             },
         )
@@ -88,7 +92,7 @@ impl Generator<'_> {
 
     fn float_expr(&mut self, d: usize) -> Option<String> {
         let float = Ty::Float;
-        Some(match self.rng.weighted(&[25, 5, 8, 4, 10, 8, 8, 4, 8]) {
+        Some(match self.rng.weighted(&[25, 5, 8, 4, 10, 8, 8, 4, 2, 8]) {
             0 => {
                 let op = *self.rng.pick(&["+", "-", "*", "/"]);
                 format!("({} {op} {})", self.expr(float, d), self.expr(float, d))
@@ -100,12 +104,13 @@ impl Generator<'_> {
             5 => self.element(float)?,
             6 => self.call(Some(float), d)?,
             7 => self.rng.pick(FLOAT_SPECIALS).to_string(),
+            8 => self.host_call(float, d),
             _ => self.float_edge_expr(d),
         })
     }
 
     fn bool_expr(&mut self, d: usize) -> Option<String> {
-        Some(match self.rng.weighted(&[20, 15, 5, 10, 5, 5, 8]) {
+        Some(match self.rng.weighted(&[20, 15, 5, 10, 5, 5, 2, 8]) {
             0 | 1 => {
                 let operand = if self.rng.chance(55) {
                     Ty::Int
@@ -133,6 +138,7 @@ impl Generator<'_> {
             }
             4 => format!("(!{})", self.expr(Ty::Bool, d)),
             5 => self.call(Some(Ty::Bool), d)?,
+            6 => self.host_call(Ty::Bool, d),
             _ => self.float_edge_condition(d),
         })
     }
@@ -142,6 +148,27 @@ impl Generator<'_> {
             0..=4 => Some(self.new_array(ty, d)),
             5 | 6 => self.call(Some(ty), d),
             _ => None,
+        }
+    }
+
+    /// A call of one of the test host functions (`fuzz::host`) giving
+    /// `ty` (int, float or bool). `host_check` fails only where the
+    /// program may trap.
+    fn host_call(&mut self, ty: Ty, d: usize) -> String {
+        match ty {
+            Ty::Float => format!(
+                "host_scale({}, {})",
+                self.expr(Ty::Float, d),
+                self.expr(Ty::Int, d)
+            ),
+            Ty::Bool => format!("host_odd({})", self.expr(Ty::Int, d)),
+            _ if self.rng.chance(50) => format!(
+                "host_mix({}, {})",
+                self.expr(Ty::Int, d),
+                self.expr(Ty::Int, d)
+            ),
+            _ if self.trap_here() => format!("host_check({})", crate::fuzz::host::CHECK_FAILS),
+            _ => format!("host_check(({} & 511))", self.expr(Ty::Int, d)),
         }
     }
 

@@ -732,7 +732,11 @@ fn dispatch<const OSR_EVERY_LOOP: bool>(
                 }
             }
             Instr::CallHost {
-                dst,
+                host: id,
+                base: window,
+                ..
+            }
+            | Instr::CallHostVoid {
                 host: id,
                 base: window,
             } => {
@@ -741,22 +745,12 @@ fn dispatch<const OSR_EVERY_LOOP: bool>(
                 let n = module.host(id).params.len();
                 let args = &ts.regs[first..first + n];
                 match builtins::call_host(&*ts.host, &ts.host_fns, id, args, &mut ts.host_error) {
-                    Ok(v) => set!(dst, v),
+                    Ok(v) => {
+                        if let Instr::CallHost { dst, .. } = instr {
+                            set!(dst, v);
+                        }
+                    }
                     Err(t) => trap!(t),
-                }
-            }
-            Instr::CallHostVoid {
-                host: id,
-                base: window,
-            } => {
-                ts.frames.last_mut().expect("a frame is running").pc = current_pc!();
-                let first = base + window.0 as usize;
-                let n = module.host(id).params.len();
-                let args = &ts.regs[first..first + n];
-                if let Err(t) =
-                    builtins::call_host(&*ts.host, &ts.host_fns, id, args, &mut ts.host_error)
-                {
-                    trap!(t);
                 }
             }
             Instr::Join { dst, handle } => {

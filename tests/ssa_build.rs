@@ -105,7 +105,7 @@ fn random_programs_build_verify_and_round_trip() {
     let config = tierjit::fuzz::gen::GenConfig::default();
     for seed in 0..300 {
         let source = tierjit::fuzz::gen::generate(seed, &config);
-        let module = tierjit::lang::compile(source.as_bytes())
+        let module = tierjit::fuzz::host::compile(source.as_bytes())
             .unwrap_or_else(|e| panic!("seed {seed} does not compile: {e:?}"));
         check_module(&module, &format!("random program {seed}"));
     }

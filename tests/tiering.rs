@@ -201,3 +201,31 @@ fn direct_calls_are_repatched_when_their_callee_gets_code() {
         assert_eq!(stat(&stderr, "call sites repatched"), 0, "{mode:?}");
     }
 }
+
+/// An activation left behind in an inner loop (its outer loop never comes
+/// round again) moves into optimized OSR code at that inner loop once the
+/// function's optimized code is 20 ms old: from the interpreter when the
+/// function went straight to optimized code, and from baseline code when
+/// it went there first.
+#[test]
+fn an_activation_left_behind_in_an_inner_loop_still_moves_into_optimized_code() {
+    let program = "tests/tiering/inner_loop_behind.tj";
+    // About 0.7 s interpreted: time to get hot, be optimized and be
+    // found behind even on a loaded machine.
+    let n = "100000000";
+    let (_, expected, _) = run(&["run", "--tier", "opt", program, n]);
+    for (thresholds, from) in [("1000,1000,1", "interp"), ("0,3,1000", "baseline")] {
+        let (status, stdout, stderr) = run(&[
+            "run",
+            "--trace-tiers",
+            "--tier-thresholds",
+            thresholds,
+            program,
+            n,
+        ]);
+        assert_eq!(status, 0, "{stderr}");
+        assert_eq!(stdout, expected);
+        let moved = format!("tier: work: loop at pc 7 entered by OSR: {from} -> opt");
+        assert!(stderr.contains(&moved), "{thresholds}: {stderr}");
+    }
+}

@@ -28,7 +28,7 @@ use output::Output;
 use parking_lot::Mutex;
 use perf_outputs::PerfOutputs;
 use std::collections::HashMap;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use threads::Threads;
 use tierjit_profiler::hotness::LoopKey;
@@ -205,6 +205,11 @@ pub struct Vm {
     osr_moves_seen: osr::OsrMovesSeen,
     /// The loop headers of each function.
     loop_headers: Vec<LoopHeaders>,
+    /// Per function: when its optimized code was installed (monotonic ns;
+    /// 0 while it has none), and whether activations that stayed behind in
+    /// an inner loop since may enter optimized OSR code there
+    /// ([`Vm::note_behind`]).
+    opt_since: Vec<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicBool)>,
     /// Per function: the calls that follow each call in its block.
     calls_next: Vec<tiering::CallsNext>,
     /// Stacks of finished host calls ([`Vm::call`]), for the next ones.
@@ -267,6 +272,12 @@ impl std::error::Error for ProfileError {}
 /// touched as deep as the program recurses.
 const MAIN_STACK_BYTES: usize = 1 << 30;
 
+/// How long after a function's optimized code is installed its
+/// activations still found in the interpreter or baseline code may enter
+/// optimized OSR code at inner loops ([`Vm::note_behind`]): an outer loop
+/// that comes round within this takes them in at its header instead.
+const BEHIND_NS: u64 = 20_000_000;
+
 /// Native stack of each spawned thread: as for main
 /// (`stack_overflow_mutual_thread.tj`).
 const THREAD_STACK_BYTES: usize = 1 << 30;
@@ -286,6 +297,7 @@ impl Vm {
             .map_err(VmError::Link)?;
         let methods = MethodTable::new(&module, interp::interpreter_entry);
         let loop_headers = module.funcs.iter().map(LoopHeaders::of).collect();
+        let methods_len = module.funcs.len();
         let calls_next = module.funcs.iter().map(tiering::CallsNext::of).collect();
         let osr_moves_seen = osr::OsrMovesSeen::new(&module);
         let output = match options.line_buffered {
@@ -349,6 +361,7 @@ impl Vm {
             osr_code: osr::OsrCode::default(),
             osr_count: std::sync::atomic::AtomicU64::new(0),
             osr_moves_seen,
+            opt_since: (0..methods_len).map(|_| Default::default()).collect(),
             loop_headers,
             calls_next,
             spare_stacks: Mutex::new(Vec::new()),
@@ -822,9 +835,41 @@ impl Vm {
     /// them as loops.
     fn set_osr_flags(&self, func: FuncId, wanted: bool) {
         let headers = &self.loop_headers[func.index()];
+        let everywhere = self.options.osr_every_loop || self.enters_inner_loops(func);
         for &pc in &headers.all {
-            let set = wanted && (self.options.osr_every_loop || headers.outermost.contains(&pc));
+            let set = wanted && (everywhere || headers.outermost.contains(&pc));
             self.methods.set_osr_wanted(func, pc, set);
+        }
+    }
+
+    /// True once activations of `func` that stayed in the interpreter or
+    /// in baseline code long after its optimized code was installed may
+    /// enter optimized OSR code at any loop header ([`Vm::note_behind`]).
+    fn enters_inner_loops(&self, func: FuncId) -> bool {
+        self.opt_since[func.index()].1.load(Ordering::Relaxed)
+    }
+
+    /// The sampler found an activation of `func` running in the
+    /// interpreter or in baseline code. Activations move into optimized
+    /// code at the header of an outermost loop, which runs it faster than
+    /// code entered at an inner loop; but one whose outer loop does not
+    /// come round again would stay behind for good. So once the function's
+    /// optimized code is [`BEHIND_NS`] old, its activations may enter at
+    /// any loop header.
+    pub(crate) fn note_behind(&self, func: FuncId) {
+        let Some(since) = self.opt_since.get(func.index()) else {
+            return;
+        };
+        let installed = since.0.load(Ordering::Relaxed);
+        if installed == 0
+            || since.1.load(Ordering::Relaxed)
+            || profiling::monotonic_ns().saturating_sub(installed) < BEHIND_NS
+        {
+            return;
+        }
+        since.1.store(true, Ordering::Relaxed);
+        if self.current_tier(func) == Tier::Opt {
+            self.set_osr_flags(func, true);
         }
     }
 
@@ -966,6 +1011,12 @@ impl Vm {
         let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(blob.code_rx) };
         let mut installed = self.installed.lock();
         self.install_entry(func, entry, blob.tier);
+        let since = &self.opt_since[func.index()];
+        let now = (blob.tier == Tier::Opt)
+            .then(profiling::monotonic_ns)
+            .unwrap_or(0);
+        since.0.store(now, Ordering::Relaxed);
+        since.1.store(false, Ordering::Relaxed);
         // Baseline activations still running move into optimized code at
         // the next header of an outermost loop they reach
         // (Host::optimized_osr_entry).
@@ -985,6 +1036,7 @@ impl Vm {
     pub fn uninstall(&self, func: FuncId) {
         let mut installed = self.installed.lock();
         self.install_entry(func, interp::interpreter_entry, Tier::Interp);
+        self.opt_since[func.index()].0.store(0, Ordering::Relaxed);
         self.set_osr_flags(func, false);
         if let Some(old) = installed[func.index()].take() {
             self.retire(func, old.blob);
@@ -1318,7 +1370,8 @@ impl Host for Vm {
             .as_ref()
             .is_some_and(|t| t.tier_of(func) == Tier::Opt)
             && !self.options.osr_every_loop
-            && !self.loop_headers[func.index()].outermost.contains(&pc);
+            && !self.loop_headers[func.index()].outermost.contains(&pc)
+            && !self.enters_inner_loops(func);
         if inner_loop_of_optimized {
             return None;
         }
@@ -1327,10 +1380,13 @@ impl Host for Vm {
             .or_else(|| {
                 let optimized = if self.options.osr_every_loop {
                     self.osr_entry_compiled_now(func, pc, calling)
-                } else if self.loop_headers[func.index()].outermost.contains(&pc) {
+                } else if self.loop_headers[func.index()].outermost.contains(&pc)
+                    || self.enters_inner_loops(func)
+                {
                     // Installed code without an entry here (optimized
                     // code has none): optimized OSR code, once compiled,
-                    // entered at an outermost loop (see `set_osr_flags`).
+                    // entered at an outermost loop, or at any loop once
+                    // activations stayed behind (`note_behind`).
                     self.queued_osr_entry(func, pc, calling)
                 } else {
                     None

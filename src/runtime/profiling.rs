@@ -90,7 +90,7 @@ pub struct Profiling {
     loops: Vec<Vec<(u32, u32)>>,
 }
 
-fn monotonic_ns() -> u64 {
+pub(crate) fn monotonic_ns() -> u64 {
     tierjit_tiers::builtins::now_ns() as u64
 }
 
@@ -294,6 +294,11 @@ impl Profiling {
                     hotness
                         .0
                         .add_call(CallKey { func: func.0, pc }, raw.weight_ns);
+                }
+                for frame in &sample.frames {
+                    if matches!(frame.tier, Tier::Interp | Tier::Baseline) {
+                        vm.note_behind(FuncId(frame.func));
+                    }
                 }
                 if let (Some(frame), Some(pc)) = (sample.frames.first(), innermost_pc) {
                     let in_loop = self

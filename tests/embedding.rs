@@ -229,3 +229,15 @@ fn a_host_starts_takes_and_stops_profiles_while_the_program_runs() {
         Err(tierjit::runtime::ProfileError::NotSampling)
     );
 }
+
+/// A module a host built without `main` says so when asked to run it.
+#[test]
+fn running_a_module_without_main_says_so() {
+    let vm: Arc<Vm> = Vm::new(module(), VmOptions::default()).unwrap();
+    let error = vm.run_main().unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "runtime error: the program has no function 'main'"
+    );
+    vm.shutdown();
+}

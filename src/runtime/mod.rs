@@ -1106,12 +1106,13 @@ impl Vm {
 
     /// Runs `main` on a thread with a large native stack; gives its int
     /// result, if it has one. The error of whichever thread failed first is
-    /// the program's.
+    /// the program's. A module without `main` (a host may build one) is
+    /// the error `the program has no function 'main'`.
     pub fn run_main(&self) -> Result<Option<i64>, RuntimeError> {
-        let main = self
-            .module
-            .find("main")
-            .ok_or_else(|| RuntimeError::new(Trap::BadArgument, Vec::new()))?;
+        let main = self.module.find("main").ok_or_else(|| RuntimeError {
+            detail: Some("the program has no function 'main'".into()),
+            ..RuntimeError::new(Trap::BadArgument, Vec::new())
+        })?;
         let vm = self.arc();
         let runner = std::thread::Builder::new()
             .name("tj-main".into())

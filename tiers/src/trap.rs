@@ -63,7 +63,8 @@ pub struct RuntimeError {
     /// `(function, pc)` of every active frame, innermost first; a caller's
     /// pc is that of its call instruction.
     pub frames: Vec<(FuncId, u32)>,
-    /// For [`Trap::Host`]: the host function's name and its message.
+    /// What to say instead of the trap's own message: for [`Trap::Host`],
+    /// the host function's name and its message.
     pub detail: Option<String>,
 }
 

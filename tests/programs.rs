@@ -21,7 +21,8 @@ use std::process::Command;
 /// frame at a loop header for the optimized code's. `hot` is automatic tiering sampled at 10 kHz with thresholds so low
 /// that a function sampled once goes to baseline code and one sampled
 /// again to optimized code (with the optimizer's checks), running
-/// activations moving along by on-stack replacement. `image` builds a
+/// activations moving along by on-stack replacement, at any loop header
+/// as soon as they are found behind. `image` builds a
 /// module image (`tierjit build`) and runs it, mapped in place, in auto
 /// mode (backtraces name the image: its path is put back).
 const TIERS: &[&str] = &[
@@ -202,7 +203,7 @@ fn tier_args(tier: &str) -> Vec<String> {
             "--tier=auto".into(),
             format!("--profile={}", out.display()),
             "--profile-hz=10000".into(),
-            "--tier-thresholds=0,0.15,1000".into(),
+            "--tier-thresholds=0,0.15,1000,0".into(),
             "--opt-check".into(),
         ];
     }

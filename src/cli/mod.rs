@@ -58,9 +58,11 @@ enum Command {
         jit_stress_period_us: u64,
         /// Tiering thresholds in milliseconds of decayed CPU time:
         /// `BASELINE,OPT,OPT_DIRECT` (interp -> baseline, baseline -> opt,
-        /// interp -> opt). For measuring the policy (docs/tiering.md).
+        /// interp -> opt), and optionally `,BEHIND`, the milliseconds after
+        /// which activations left behind enter optimized code at inner
+        /// loops. For measuring the policy (docs/tiering.md).
         #[arg(long, hide = true, value_parser = parse_thresholds)]
-        tier_thresholds: Option<(f64, f64, f64)>,
+        tier_thresholds: Option<(f64, f64, f64, Option<f64>)>,
         /// Print each tier event (compile, install, retire) to stderr.
         #[arg(long)]
         trace_tiers: bool,
@@ -290,10 +292,13 @@ pub fn main() -> i32 {
                         stress_period: std::time::Duration::from_micros(jit_stress_period_us),
                         ..TierPolicy::default()
                     };
-                    if let Some((baseline, opt, direct)) = tier_thresholds {
+                    if let Some((baseline, opt, direct, behind)) = tier_thresholds {
                         policy.baseline_threshold_ns = baseline * 1e6;
                         policy.opt_threshold_ns = opt * 1e6;
                         policy.opt_direct_threshold_ns = direct * 1e6;
+                        if let Some(ms) = behind {
+                            policy.behind = std::time::Duration::from_secs_f64(ms / 1e3);
+                        }
                     }
                     policy
                 },
@@ -667,9 +672,9 @@ fn process_cpu_ns() -> u64 {
     tierjit::runtime::retire::clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
-/// `--tier-thresholds BASELINE,OPT,OPT_DIRECT` (milliseconds, each finite
-/// and not negative).
-fn parse_thresholds(text: &str) -> Result<(f64, f64, f64), String> {
+/// `--tier-thresholds BASELINE,OPT,OPT_DIRECT[,BEHIND]` (milliseconds,
+/// each finite and not negative).
+fn parse_thresholds(text: &str) -> Result<(f64, f64, f64, Option<f64>), String> {
     let values: Vec<f64> = text
         .split(',')
         .map(|part| {
@@ -681,8 +686,9 @@ fn parse_thresholds(text: &str) -> Result<(f64, f64, f64), String> {
         })
         .collect::<Result<_, _>>()?;
     match values[..] {
-        [baseline, opt, direct] => Ok((baseline, opt, direct)),
-        _ => Err("expected three thresholds: BASELINE,OPT,OPT_DIRECT".into()),
+        [baseline, opt, direct] => Ok((baseline, opt, direct, None)),
+        [baseline, opt, direct, behind] => Ok((baseline, opt, direct, Some(behind))),
+        _ => Err("expected three or four thresholds: BASELINE,OPT,OPT_DIRECT[,BEHIND]".into()),
     }
 }
 

@@ -272,12 +272,6 @@ impl std::error::Error for ProfileError {}
 /// touched as deep as the program recurses.
 const MAIN_STACK_BYTES: usize = 1 << 30;
 
-/// How long after a function's optimized code is installed its
-/// activations still found in the interpreter or baseline code may enter
-/// optimized OSR code at inner loops ([`Vm::note_behind`]): an outer loop
-/// that comes round within this takes them in at its header instead.
-const BEHIND_NS: u64 = 20_000_000;
-
 /// Native stack of each spawned thread: as for main
 /// (`stack_overflow_mutual_thread.tj`).
 const THREAD_STACK_BYTES: usize = 1 << 30;
@@ -854,8 +848,8 @@ impl Vm {
     /// code at the header of an outermost loop, which runs it faster than
     /// code entered at an inner loop; but one whose outer loop does not
     /// come round again would stay behind for good. So once the function's
-    /// optimized code is [`BEHIND_NS`] old, its activations may enter at
-    /// any loop header.
+    /// optimized code is [`tiering::TierPolicy::behind`] old, its
+    /// activations may enter at any loop header.
     pub(crate) fn note_behind(&self, func: FuncId) {
         let Some(since) = self.opt_since.get(func.index()) else {
             return;
@@ -863,7 +857,8 @@ impl Vm {
         let installed = since.0.load(Ordering::Relaxed);
         if installed == 0
             || since.1.load(Ordering::Relaxed)
-            || profiling::monotonic_ns().saturating_sub(installed) < BEHIND_NS
+            || profiling::monotonic_ns().saturating_sub(installed)
+                < self.options.policy.behind.as_nanos() as u64
         {
             return;
         }

@@ -46,6 +46,12 @@ pub struct TierPolicy {
     pub opt_direct_threshold_ns: f64,
     /// In stress mode, how often a function is flipped between tiers.
     pub stress_period: Duration,
+    /// How long after a function's optimized code is installed its
+    /// activations still found in the interpreter or baseline code may
+    /// enter optimized OSR code at inner loops (`Vm::note_behind`): an
+    /// outer loop that comes round within this takes them in at its header
+    /// instead.
+    pub behind: Duration,
 }
 
 /// The default [`TierPolicy::opt_threshold_ns`]: see docs/tiering.md for
@@ -68,6 +74,7 @@ impl Default for TierPolicy {
             opt_threshold_ns: OPT_THRESHOLD_NS,
             opt_direct_threshold_ns: OPT_DIRECT_THRESHOLD_NS,
             stress_period: Duration::from_millis(2),
+            behind: Duration::from_millis(20),
         }
     }
 }

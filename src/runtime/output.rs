@@ -20,14 +20,28 @@
 use parking_lot::Mutex;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// A thread's buffer of printed lines.
 pub type LineBuffer = Arc<Mutex<Vec<u8>>>;
 
+/// The buffers an [`Output`] reaches.
+#[derive(Default)]
+struct Buffers {
+    list: Vec<Weak<Mutex<Vec<u8>>>>,
+    /// Dead buffers are dropped when the list reaches this length.
+    prune_at: usize,
+}
+
 /// All output of one program run.
 pub struct Output {
-    buffers: Mutex<Vec<LineBuffer>>,
+    /// Every live thread's buffer, in the order threads started. A thread
+    /// writes its lines before its buffer goes (when its call or thread
+    /// ends), so only live buffers can hold lines: the list keeps weak
+    /// references, and drops the dead ones once it has doubled since it
+    /// last did, so that a program that starts threads (or a host that
+    /// calls in) without end does not grow it without end.
+    buffers: Mutex<Buffers>,
     line_buffered: bool,
     broken: AtomicBool,
     pipe_closed: AtomicBool,
@@ -45,7 +59,7 @@ impl Output {
     /// Output that writes every line at once if `line_buffered`.
     pub fn new(line_buffered: bool) -> Output {
         Output {
-            buffers: Mutex::new(Vec::new()),
+            buffers: Mutex::new(Buffers::default()),
             line_buffered,
             broken: AtomicBool::new(false),
             pipe_closed: AtomicBool::new(false),
@@ -53,11 +67,22 @@ impl Output {
         }
     }
 
-    /// A new buffer for a thread; the exit path will flush it.
+    /// A new buffer for a thread; the exit path will flush it while the
+    /// thread lives.
     pub fn register(&self) -> LineBuffer {
         let buffer = LineBuffer::default();
-        self.buffers.lock().push(buffer.clone());
+        let mut buffers = self.buffers.lock();
+        if buffers.list.len() >= buffers.prune_at {
+            buffers.list.retain(|b| b.strong_count() > 0);
+            buffers.prune_at = (2 * buffers.list.len()).max(64);
+        }
+        buffers.list.push(Arc::downgrade(&buffer));
         buffer
+    }
+
+    /// How many buffers it lists (live, or dead and not yet dropped).
+    pub fn listed(&self) -> usize {
+        self.buffers.lock().list.len()
     }
 
     /// True if lines should be written as soon as they are complete.
@@ -98,9 +123,42 @@ impl Output {
 
     /// Writes every thread's pending lines, in the order threads started.
     pub fn flush_all(&self) {
-        let buffers: Vec<LineBuffer> = self.buffers.lock().clone();
+        let buffers: Vec<LineBuffer> = self
+            .buffers
+            .lock()
+            .list
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
         for buffer in buffers {
             let _ = self.write(&mut buffer.lock());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_of_ended_threads_are_let_go() {
+        let output = Output::new(false);
+        let live: Vec<LineBuffer> = (0..100).map(|_| output.register()).collect();
+        for _ in 0..100_000 {
+            drop(output.register());
+        }
+        assert!(
+            output.listed() <= 2 * live.len() + 64,
+            "{}",
+            output.listed()
+        );
+        let reachable = output
+            .buffers
+            .lock()
+            .list
+            .iter()
+            .filter(|b| b.strong_count() > 0)
+            .count();
+        assert_eq!(reachable, live.len());
     }
 }

@@ -97,7 +97,8 @@ typedef uint32_t tj_tier;
 #define TJ_ERR_ARGUMENT 1
 
 // The source does not compile; the message lists every error,
-// `NAME:LINE:COL: error: MESSAGE`, one a line.
+// `NAME:LINE:COL: error: MESSAGE`, one a line. Or a module image is
+// missing or damaged: `PATH: bad module image: WHY`.
 #define TJ_ERR_COMPILE 2
 
 // The module could not be prepared to run: a host function it was
@@ -250,6 +251,18 @@ tj_module *tj_module_from_source(const char *name,
                                  size_t len,
                                  const tj_options *options,
                                  tj_error **err);
+
+// Loads the module image at `path` (NUL-terminated), written by
+// `tierjit build prog.tj -o prog.tjm`: the file is mapped and its
+// bytecode runs in place, with no parsing (docs/cache.md). Errors and
+// backtraces call it `path`. Gives the module, or NULL and
+// (`TJ_ERR_COMPILE`) why the file is not a good image in `*err`.
+//
+// # Safety
+//
+// `path` is NULL or a NUL-terminated string; `err` is NULL or points to a
+// writable `tj_error *`.
+tj_module *tj_module_from_image(const char *path, tj_error **err);
 
 // Frees a module that was not given to `tj_vm_new`; NULL is allowed.
 //

@@ -23,7 +23,8 @@ pub const TJ_OK: tj_status = 0;
 /// an unknown tier or type constant, a function handle of another VM.
 pub const TJ_ERR_ARGUMENT: tj_status = 1;
 /// The source does not compile; the message lists every error,
-/// `NAME:LINE:COL: error: MESSAGE`, one a line.
+/// `NAME:LINE:COL: error: MESSAGE`, one a line. Or a module image is
+/// missing or damaged: `PATH: bad module image: WHY`.
 pub const TJ_ERR_COMPILE: tj_status = 2;
 /// The module could not be prepared to run: a host function it was
 /// compiled with is missing from the VM's options or has another

@@ -49,6 +49,33 @@ pub unsafe extern "C" fn tj_module_from_source(
     })
 }
 
+/// Loads the module image at `path` (NUL-terminated), written by
+/// `tierjit build prog.tj -o prog.tjm`: the file is mapped and its
+/// bytecode runs in place, with no parsing (docs/cache.md). Errors and
+/// backtraces call it `path`. Gives the module, or NULL and
+/// (`TJ_ERR_COMPILE`) why the file is not a good image in `*err`.
+///
+/// # Safety
+///
+/// `path` is NULL or a NUL-terminated string; `err` is NULL or points to a
+/// writable `tj_error *`.
+#[no_mangle]
+pub unsafe extern "C" fn tj_module_from_image(
+    path: *const c_char,
+    err: Option<&mut *mut tj_error>,
+) -> *mut tj_module {
+    guard_new(err, || {
+        // SAFETY: NULL or NUL-terminated (this function's contract).
+        let path = unsafe { str_arg(path, "the image path") }?;
+        let module = tierjit::image::load_file(path)
+            .map_err(|e| Failure::new(TJ_ERR_COMPILE, format!("{path}: {e}")))?;
+        Ok(tj_module {
+            module,
+            name: path.to_string(),
+        })
+    })
+}
+
 /// Every compile error, one a line, as the `tierjit` command prints them.
 fn render_errors(errors: &[tierjit::lang::Diagnostic], name: &str) -> String {
     let mut lines: Vec<String> = errors

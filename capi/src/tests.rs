@@ -689,3 +689,40 @@ fn a_context_refuses_other_threads_and_other_vms() {
     let no_context = check(|err| unsafe { tj_context_call(None, add, null(), 0, None, err) });
     assert_eq!(no_context.unwrap_err().1, "the context is NULL");
 }
+
+/// A module image written by the runtime loads through the C API and runs;
+/// a damaged one is `TJ_ERR_COMPILE` with the image loader's reason.
+#[test]
+fn a_module_image_loads_and_a_damaged_one_is_refused() {
+    let source = b"fn twice(x: int) -> int { return 2 * x; } fn main() {}";
+    let module = tierjit::lang::compile(source).unwrap();
+    let path = std::env::temp_dir().join(format!("capi-image-{}.tjm", std::process::id()));
+    tierjit::image::write_file(&module, &path).unwrap();
+    let c_path = CString::new(path.to_str().unwrap()).unwrap();
+    let load = || {
+        let mut error = null_mut();
+        // SAFETY: a NUL-terminated path and a writable error slot.
+        let module = unsafe { tj_module_from_image(c_path.as_ptr(), Some(&mut error)) };
+        match module.is_null() {
+            true => Err(take(error)),
+            false => Ok(module),
+        }
+    };
+    let loaded = load().unwrap();
+    let mut error = null_mut();
+    // SAFETY: a module from tj_module_from_image, given away once.
+    let vm = Vm(unsafe { tj_vm_new(loaded, None, Some(&mut error)) });
+    assert!(!vm.0.is_null());
+    // SAFETY: the union's int, as the call gives an int.
+    assert_eq!(unsafe { vm.call("twice", &[int(21)]).unwrap().of.i }, 42);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let (status, message) = load().unwrap_err();
+    assert_eq!(status, TJ_ERR_COMPILE);
+    assert!(
+        message.contains("bad module image: checksum mismatch"),
+        "{message}"
+    );
+    std::fs::remove_file(&path).unwrap();
+}

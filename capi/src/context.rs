@@ -8,8 +8,8 @@
 //! by a type: each context remembers its thread, and refuses calls from
 //! any other.
 
+use crate::call_with_args;
 use crate::error::{guard_new, guard_status, tj_error, tj_status, Failure, TJ_ERR_ARGUMENT};
-use crate::slice_arg;
 use crate::value::tj_value;
 use crate::vm::{tj_func, tj_vm, vm_arg, Functions};
 use std::sync::Arc;
@@ -86,16 +86,14 @@ pub unsafe extern "C" fn tj_context_call(
             ));
         }
         let func = cx.functions.at(func)?;
-        // SAFETY: NULL or `nargs` values (this function's contract).
-        let args = unsafe { slice_arg(args, nargs, "the argument array") }?;
         let context = &mut cx.context;
-        let value = cx
-            .functions
-            .call(&cx.vm, func, args, |id, bits| context.call_bits(id, bits))?;
-        if let Some(r) = result {
-            *r = value;
+        let (functions, vm) = (&cx.functions, &cx.vm);
+        // SAFETY: NULL or `nargs` values (this function's contract).
+        unsafe {
+            call_with_args(args, nargs, result, |args| {
+                functions.call(vm, func, args, |id, bits| context.call_bits(id, bits))
+            })
         }
-        Ok(())
     })
 }
 

@@ -94,3 +94,25 @@ unsafe fn slice_arg<'a, T>(
     // contract).
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
+
+/// What every call entry does with its arguments `(args, nargs)` and its
+/// `result`: gives `call` the arguments and stores the value it returns in
+/// `*result` (unless `result` is NULL).
+///
+/// # Safety
+///
+/// `args` is NULL (with `nargs` 0) or points to `nargs` values.
+unsafe fn call_with_args(
+    args: *const value::tj_value,
+    nargs: usize,
+    result: Option<&mut value::tj_value>,
+    call: impl FnOnce(&[value::tj_value]) -> Result<value::tj_value, error::Failure>,
+) -> Result<(), error::Failure> {
+    // SAFETY: NULL or `nargs` values (this function's contract).
+    let args = unsafe { slice_arg(args, nargs, "the argument array") }?;
+    let value = call(args)?;
+    if let Some(r) = result {
+        *r = value;
+    }
+    Ok(())
+}

@@ -12,7 +12,7 @@ use crate::error::{
 use crate::module::tj_module;
 use crate::options::tj_options;
 use crate::value::{tag_name, tj_value};
-use crate::{slice_arg, str_arg};
+use crate::{call_with_args, str_arg};
 use std::ffi::c_char;
 use std::sync::Arc;
 use tierjit::runtime::Vm;
@@ -320,12 +320,7 @@ pub unsafe extern "C" fn tj_func_call(
         let vm = vm_arg(vm)?;
         let func = vm.functions.at(func)?;
         // SAFETY: NULL or `nargs` values (this function's contract).
-        let args = unsafe { slice_arg(args, nargs, "the argument array") }?;
-        let value = vm.call(func, args)?;
-        if let Some(r) = result {
-            *r = value;
-        }
-        Ok(())
+        unsafe { call_with_args(args, nargs, result, |args| vm.call(func, args)) }
     })
 }
 
@@ -347,13 +342,9 @@ pub unsafe extern "C" fn tj_call(
         let vm = vm_arg(vm)?;
         // SAFETY: NULL or NUL-terminated (this function's contract).
         let name = unsafe { str_arg(name, "the function name") }?;
+        let func = vm.lookup(name)?;
         // SAFETY: NULL or `nargs` values (this function's contract).
-        let args = unsafe { slice_arg(args, nargs, "the argument array") }?;
-        let value = vm.call(vm.lookup(name)?, args)?;
-        if let Some(r) = result {
-            *r = value;
-        }
-        Ok(())
+        unsafe { call_with_args(args, nargs, result, |args| vm.call(func, args)) }
     })
 }
 

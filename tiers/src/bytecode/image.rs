@@ -435,7 +435,7 @@ pub fn load(image: Arc<dyn ImageBytes>) -> Result<Module, ImageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bytecode::{FuncId, HostId, Reg};
+    use crate::bytecode::Reg;
 
     /// Bytes in an 8-aligned buffer, as a mapped file is.
     struct Aligned(Vec<u64>, usize);
@@ -472,7 +472,7 @@ mod tests {
         }
     }
 
-    pub(crate) fn sample_module() -> Module {
+    fn sample_module() -> Module {
         let mut m = crate::bytecode::builder::ModuleBuilder::new();
         let h = m.import("twice", vec![Type::Int], Some(Type::Int)).unwrap();
         let main = m.declare("main", vec![], Some(Type::Int)).unwrap();
@@ -491,7 +491,6 @@ mod tests {
         f.emit(Instr::PrintStr { s });
         f.emit(Instr::Return { src: Reg(0) });
         m.define(main, f).unwrap();
-        let _ = (FuncId(0), HostId(0));
         m.finish().unwrap()
     }
 

@@ -3,6 +3,8 @@
 # (the benchmarks given as arguments, or all of them).
 #   . benches/common.sh "$@"
 BIN=${TIERJIT_BIN:-target/release/tierjit}
+# Cold runs: no code cache (benches/cache.sh measures warm ones).
+export TIERJIT_CODE_CACHE=off
 if [ -z "${TIERJIT_BIN:-}" ]; then
   cargo build --release --quiet
 fi

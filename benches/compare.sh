@@ -23,6 +23,8 @@
 # status is non-zero if any implementation failed or printed something other
 # than the reference output (C's, or else the first implementation's).
 set -euo pipefail
+# Cold runs: no code cache (benches/cache.sh measures warm ones).
+export TIERJIT_CODE_CACHE=off
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$script_dir/.." && pwd)

@@ -12,6 +12,8 @@
 # on and off alike); the best run of each configuration is the one without
 # that.
 set -euo pipefail
+# Cold runs: no code cache (benches/cache.sh measures warm ones).
+export TIERJIT_CODE_CACHE=off
 cd "$(dirname "$0")/.."
 if ! command -v python3 >/dev/null; then
   echo "profiler_overhead.sh: needs python3 for timing; skipped" >&2

@@ -7,6 +7,8 @@
 # 2 s on this project's 2-core machine.
 #   benches/threads.sh
 set -euo pipefail
+# Cold runs: no code cache (benches/cache.sh measures warm ones).
+export TIERJIT_CODE_CACHE=off
 cd "$(dirname "$0")/.."
 if ! command -v python3 >/dev/null; then
   echo "threads.sh: needs python3 for timing; skipped" >&2

@@ -58,7 +58,7 @@ impl fmt::Display for LoadError {
 impl std::error::Error for LoadError {}
 
 /// A file mapped read-only and private.
-struct MappedFile {
+pub(crate) struct MappedFile {
     base: NonNull<std::ffi::c_void>,
     len: NonZeroUsize,
 }
@@ -84,45 +84,65 @@ impl Drop for MappedFile {
     }
 }
 
+impl MappedFile {
+    /// Maps all of `file` read-only and private; `None` if it is empty.
+    /// (The file must not change while mapped: see the module doc.)
+    pub(crate) fn map(file: &std::fs::File) -> std::io::Result<Option<MappedFile>> {
+        let len = file.metadata()?.len();
+        let Some(len) = usize::try_from(len).ok().and_then(NonZeroUsize::new) else {
+            return Ok(None);
+        };
+        // SAFETY: a fresh private read-only mapping of a file we opened;
+        // nothing else refers to the range it returns.
+        let base = unsafe {
+            mmap(
+                None,
+                len,
+                ProtFlags::PROT_READ,
+                MapFlags::MAP_PRIVATE,
+                file,
+                0,
+            )
+        }?;
+        Ok(Some(MappedFile { base, len }))
+    }
+}
+
 /// The module in the image file at `path`, running from the mapped file.
 pub fn load_file(path: impl AsRef<Path>) -> Result<Module, LoadError> {
     let file = std::fs::File::open(path.as_ref()).map_err(LoadError::Io)?;
-    let len = file.metadata().map_err(LoadError::Io)?.len();
-    let Some(len) = usize::try_from(len).ok().and_then(NonZeroUsize::new) else {
+    let Some(mapped) = MappedFile::map(&file).map_err(LoadError::Io)? else {
         return Err(LoadError::Image(ImageError::Malformed(
             "the file is empty".into(),
         )));
     };
-    // SAFETY: a fresh private read-only mapping of a file we opened; nothing
-    // else refers to the range it returns. (The file must not change while
-    // mapped: see the module doc.)
-    let base = unsafe {
-        mmap(
-            None,
-            len,
-            ProtFlags::PROT_READ,
-            MapFlags::MAP_PRIVATE,
-            &file,
-            0,
-        )
-    }
-    .map_err(|e| LoadError::Io(e.into()))?;
-    let mapped: Arc<dyn ImageBytes> = Arc::new(MappedFile { base, len });
+    let mapped: Arc<dyn ImageBytes> = Arc::new(mapped);
     image::load(mapped).map_err(LoadError::Image)
 }
 
 /// Writes the image of `module` to `path`, through a temporary file
 /// renamed over it.
 pub fn write_file(module: &Module, path: impl AsRef<Path>) -> std::io::Result<()> {
-    let path = path.as_ref();
+    write_atomically(path.as_ref(), &image::write(module), true)
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it, renamed
+/// over it: a reader sees the old file or the new one, whole, and a
+/// writer that fails or dies midway leaves `path` as it was. `durable`
+/// syncs the data to disk before the rename (a cache file, which is
+/// checked when read and only costs a cold run if lost, skips it).
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut temp = path.as_os_str().to_owned();
     temp.push(format!(".tmp{}.{n}", std::process::id()));
     let temp = std::path::PathBuf::from(temp);
     let written = std::fs::File::create(&temp).and_then(|mut f| {
-        f.write_all(&image::write(module))?;
-        f.sync_all()
+        f.write_all(bytes)?;
+        if durable {
+            f.sync_all()?;
+        }
+        Ok(())
     });
     match written.and_then(|()| std::fs::rename(&temp, path)) {
         Ok(()) => Ok(()),

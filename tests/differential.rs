@@ -20,7 +20,14 @@ use tierjit::fuzz::{compare, minimize, run_tier_within, Outcome, Status};
 /// allocation checked; `mixed:4` starts functions in all three tiers;
 /// `osr-baseline` moves every baseline activation that loops into
 /// optimized code at its first loop header.
-const TIERS: &[&str] = &["interp", "baseline", "opt-check", "mixed:4", "osr-baseline"];
+const TIERS: &[&str] = &[
+    "interp",
+    "baseline",
+    "opt-check",
+    "mixed:4",
+    "osr-baseline",
+    "warm:mixed:5",
+];
 
 /// The generated programs: seeds `FIRST_SEED..FIRST_SEED + PROGRAMS`.
 const FIRST_SEED: u64 = 0x7165_0000;

@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 fn tierjit(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .env("TIERJIT_CODE_CACHE", "off")
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

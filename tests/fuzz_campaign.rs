@@ -149,6 +149,7 @@ fn shards_are_disjoint_and_cover_the_range() {
         let log = dir.join(shard.replace('/', "-of-"));
         std::fs::create_dir_all(&log).unwrap();
         let run = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+            .env("TIERJIT_CODE_CACHE", "off")
             .args(["fuzz", "--seed", &first.to_string()])
             .args(["--count", &count.to_string()])
             .args(["--shard", shard, "--tiers", "interp", "--jobs", "2"])
@@ -245,6 +246,7 @@ fn strs(words: &[String]) -> Vec<&str> {
 #[allow(clippy::zombie_processes)] // reaped by `wait4`, which std cannot do
 fn fuzz_peak_rss(fake: &Path, args: &[&str]) -> (i32, u64) {
     let child = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .env("TIERJIT_CODE_CACHE", "off")
         .arg("fuzz")
         .arg("--exe")
         .arg(fake)

@@ -32,6 +32,7 @@ fn run_with_address_space(kib: u64, args: &[&str]) -> (i32, String, String) {
         .arg("-c")
         .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_tierjit"))
+        .env("TIERJIT_CODE_CACHE", "off")
         .args(args)
         .output()
         .expect("sh runs");

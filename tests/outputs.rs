@@ -155,6 +155,7 @@ fn a_profile_past_the_file_size_limit_is_a_warning_not_sigxfsz() {
     let dir = TempDir::new("fsize");
     let path = dir.0.join("p.tjprof");
     let mut command = Command::new(TIERJIT);
+    command.env("TIERJIT_CODE_CACHE", "off");
     command.args([
         "run",
         "--tier",
@@ -291,6 +292,7 @@ fn a_flame_graph_that_cannot_be_written_is_one_error_line() {
     // milliseconds may give no sample, and a profile without samples has
     // no flame graph to write).
     let run = Command::new(TIERJIT)
+        .env("TIERJIT_CODE_CACHE", "off")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["run", "--tier", "interp", "--profile"])
         .arg(&profile)
@@ -299,6 +301,7 @@ fn a_flame_graph_that_cannot_be_written_is_one_error_line() {
         .unwrap();
     assert!(run.status.success(), "{run:?}");
     let out = Command::new(TIERJIT)
+        .env("TIERJIT_CODE_CACHE", "off")
         .args([
             "report",
             profile.to_str().unwrap(),
@@ -352,6 +355,7 @@ fn output_that_cannot_be_written_is_said_and_is_no_success() {
     };
     for (program, status) in [("tests/outputs/exits_7.tj", 7), ("examples/fib.tj", 1)] {
         let out = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+            .env("TIERJIT_CODE_CACHE", "off")
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(["run", program])
             .stdout(full())

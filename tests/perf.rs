@@ -17,6 +17,7 @@ fn fib() -> String {
 #[test]
 fn perf_map_names_every_compiled_function() {
     let out = Command::new(TIERJIT)
+        .env("TIERJIT_CODE_CACHE", "off")
         .args(["run", "--tier", "baseline", "--perf-map", &fib(), "20"])
         .output()
         .unwrap();

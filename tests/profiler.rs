@@ -12,6 +12,7 @@ use tierjit_profiler::profile::{Profile, Tier};
 
 fn tierjit() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tierjit"));
+    c.env("TIERJIT_CODE_CACHE", "off");
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
     c
 }

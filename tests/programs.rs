@@ -24,7 +24,11 @@ use std::process::Command;
 /// activations moving along by on-stack replacement, at any loop header
 /// as soon as they are found behind. `image` builds a
 /// module image (`tierjit build`) and runs it, mapped in place, in auto
-/// mode (backtraces name the image: its path is put back).
+/// mode (backtraces name the image: its path is put back). `warm` runs
+/// the program twice with a fresh code cache, in `mixed:2` and then in
+/// auto mode, which starts with the code the first run saved (baseline,
+/// optimized and call stubs to interpreted callees); the second run
+/// counts.
 const TIERS: &[&str] = &[
     "interp",
     "baseline",
@@ -40,6 +44,7 @@ const TIERS: &[&str] = &[
     "osr-baseline",
     "hot",
     "image",
+    "warm",
 ];
 
 const EXPECT_MARKER: &str = "// == expect";
@@ -124,6 +129,7 @@ fn run_image(root: &Path, relative: &Path, args: &[String]) -> Outcome {
         ),
     };
     let built = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .env("TIERJIT_CODE_CACHE", "off")
         .current_dir(root)
         .arg("build")
         .arg(relative)
@@ -135,6 +141,7 @@ fn run_image(root: &Path, relative: &Path, args: &[String]) -> Outcome {
         return outcome(built);
     }
     let ran = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .env("TIERJIT_CODE_CACHE", "off")
         .current_dir(root)
         .args(["run", "--tier=auto"])
         .arg(&image)
@@ -145,13 +152,47 @@ fn run_image(root: &Path, relative: &Path, args: &[String]) -> Outcome {
     outcome(ran)
 }
 
+/// Runs `path` in `mixed:2` with a fresh code cache, then in auto mode
+/// from that cache; gives the second run.
+fn run_warm(root: &Path, relative: &Path, args: &[String]) -> Outcome {
+    let stem = relative.file_stem().unwrap().to_string_lossy();
+    let cache = std::env::temp_dir().join(format!(
+        "tierjit-programs-{}-{stem}-cache",
+        std::process::id()
+    ));
+    let run = |tier_args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tierjit"))
+            .current_dir(root)
+            .arg("run")
+            .args(tier_args)
+            .arg("--code-cache")
+            .arg(&cache)
+            .arg(relative)
+            .args(args)
+            .output()
+            .expect("tierjit runs")
+    };
+    run(&["--tier=mixed", "--mixed-seed=2"]);
+    let out = run(&["--tier=auto"]);
+    let _ = std::fs::remove_dir_all(&cache);
+    Outcome {
+        status: out.status.code().unwrap_or(-1000),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 fn run(path: &Path, tier: &str, args: &[String]) -> Outcome {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let relative = path.strip_prefix(root).unwrap();
     if tier == "image" {
         return run_image(root, relative, args);
     }
+    if tier == "warm" {
+        return run_warm(root, relative, args);
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .env("TIERJIT_CODE_CACHE", "off")
         .current_dir(root)
         .arg("run")
         .args(tier_args(tier))

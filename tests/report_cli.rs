@@ -14,6 +14,7 @@ fn temp(name: &str) -> PathBuf {
 
 fn report(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .env("TIERJIT_CODE_CACHE", "off")
         .arg("report")
         .args(args)
         .output()

@@ -70,6 +70,7 @@ fn fib_at_100_khz(engine: &str) -> Profile {
         "{engine}: no cap in {stderr}"
     );
     let report = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .env("TIERJIT_CODE_CACHE", "off")
         .args(["report", out_arg])
         .output()
         .unwrap();

@@ -28,6 +28,7 @@ fn stopped(args: &[&str], signals: &[Signal]) -> (Option<i32>, String, String, D
 
 fn stopped_once(args: &[&str], signals: &[Signal]) -> (Option<i32>, String, String, Duration) {
     let child = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .env("TIERJIT_CODE_CACHE", "off")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .arg("run")
         .args(args)
@@ -82,6 +83,7 @@ fn the_profile_is_written_with_what_was_sampled() {
     assert_eq!(stdout, "1\n");
     assert!(stderr.contains("profile written to"), "{stderr}");
     let report = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .env("TIERJIT_CODE_CACHE", "off")
         .args(["report", profile])
         .output()
         .expect("report runs");

@@ -24,13 +24,14 @@ use crate::profile::{Frame, Profile, Sample, SamplerStats, Tier, TierEvent, Tier
 pub const MAGIC: [u8; 6] = *b"TJPROF";
 
 /// The format version this code writes.
-pub const VERSION: u16 = 4;
+pub const VERSION: u16 = 5;
 
 /// The oldest version this code reads. Version 1 lacks the sampling
 /// engine and the idle-tick count (read as "" and 0); versions 1 and 2
 /// lack the on-stack-replacement events (kinds 3 and 4); versions 1 to 3
 /// lack the sample cost and the rate caps (read as 0) and the failed
-/// compiles (event kind 5).
+/// compiles (event kind 5); versions 1 to 4 lack the cache loads (event
+/// kind 6).
 pub const OLDEST_VERSION: u16 = 1;
 
 /// Bytes before the first section: the magic and the version.
@@ -43,6 +44,7 @@ const EVENT_RETIRE: u8 = 2;
 const EVENT_OSR_COMPILE: u8 = 3;
 const EVENT_OSR_ENTRY: u8 = 4;
 const EVENT_COMPILE_FAILED: u8 = 5;
+const EVENT_CACHE_LOAD: u8 = 6;
 
 /// The first version with the OSR event kinds.
 const OSR_EVENTS_SINCE: u16 = 3;
@@ -52,6 +54,9 @@ const CAPS_SINCE: u16 = 4;
 
 /// The first version with failed-compile events.
 const FAILED_COMPILES_SINCE: u16 = 4;
+
+/// The first version with cache-load events.
+const CACHE_LOADS_SINCE: u16 = 5;
 
 /// Why a file could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -219,6 +224,10 @@ fn encode_section(section: Section, profile: &Profile, version: u16) -> Vec<u8> 
                     version >= FAILED_COMPILES_SINCE
                         || !matches!(e.kind, TierEventKind::CompileFailed { .. })
                 })
+                .filter(|e| {
+                    version >= CACHE_LOADS_SINCE
+                        || !matches!(e.kind, TierEventKind::CacheLoad { .. })
+                })
                 .collect();
             put_varint(&mut body, events.len() as u64);
             for event in events {
@@ -275,6 +284,9 @@ fn put_event(out: &mut Vec<u8>, event: &TierEvent) {
         }
         TierEventKind::CompileFailed { from, to } => {
             out.extend_from_slice(&[EVENT_COMPILE_FAILED, from.code(), to.code()]);
+        }
+        TierEventKind::CacheLoad { tier } => {
+            out.extend_from_slice(&[EVENT_CACHE_LOAD, tier.code()])
         }
     }
 }
@@ -509,10 +521,16 @@ fn read_event(c: &mut Cursor<'_>, functions: usize, version: u16) -> Result<Tier
             from: c.tier()?,
             to: c.tier()?,
         },
+        EVENT_CACHE_LOAD if version >= CACHE_LOADS_SINCE => {
+            TierEventKind::CacheLoad { tier: c.tier()? }
+        }
         other => {
-            let kinds = if version >= FAILED_COMPILES_SINCE {
+            let kinds = if version >= CACHE_LOADS_SINCE {
+                "compile (0), install (1), retire (2), osr compile (3), osr entry (4), \
+                 compile failed (5) or cache load (6)"
+            } else if version >= FAILED_COMPILES_SINCE {
                 "compile (0), install (1), retire (2), osr compile (3), osr entry (4) or \
-                 compile failed (5)"
+                 compile failed (5) (cache loads need version 5)"
             } else if osr_events {
                 "compile (0), install (1), retire (2), osr compile (3) or osr entry (4) \
                  (failed compiles need version 4)"

@@ -123,6 +123,12 @@ pub enum TierEventKind {
         /// The tier compiled for.
         to: Tier,
     },
+    /// Code saved by an earlier run was loaded from the code cache and
+    /// installed (no compile).
+    CacheLoad {
+        /// Its tier.
+        tier: Tier,
+    },
 }
 
 /// A tier event.

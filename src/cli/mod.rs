@@ -8,12 +8,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{Read, Write};
 
 use tierjit::lang::{self, diag::MAX_DIAGNOSTICS};
+use tierjit::runtime::code_cache::CodeCacheOptions;
 use tierjit::runtime::tiering::TierPolicy;
 use tierjit::runtime::warnings::print_to_stderr as print_warning;
 use tierjit::runtime::{TierMode, Vm, VmError, VmOptions};
 use tierjit::tiers::bytecode::{HostImport, Module};
 use tierjit_profiler::sampler::Engine;
 
+mod cache;
 mod dump;
 mod fuzz;
 mod report;
@@ -108,6 +110,14 @@ enum Command {
         /// and its function stays in the tier it is in.
         #[arg(long, value_name = "BYTES", value_parser = parse_size)]
         code_memory_limit: Option<usize>,
+        /// Keep compiled code between runs in this directory (default:
+        /// $TIERJIT_CODE_CACHE, else $XDG_CACHE_HOME/tierjit, else
+        /// ~/.cache/tierjit); used in automatic tiering.
+        #[arg(long, value_name = "DIR")]
+        code_cache: Option<std::path::PathBuf>,
+        /// Neither load nor save compiled code (a cold run).
+        #[arg(long, conflicts_with = "code_cache")]
+        no_code_cache: bool,
         /// Sample every thread while it runs and write the profile here
         /// (read it with `tierjit report`).
         #[arg(long, value_name = "OUT.tjprof")]
@@ -175,6 +185,8 @@ enum Command {
     /// Generate random programs and check that the tiers agree on each;
     /// save a minimized copy of each program on which they do not.
     Fuzz(fuzz::FuzzArgs),
+    /// List, inspect or clear the code cache.
+    Cache(cache::CacheArgs),
     /// Print a report of a profile (.tjprof): hot functions and lines by
     /// tier, the tier timeline, compile times and sampler health.
     Report(report::ReportArgs),
@@ -244,6 +256,8 @@ pub fn main() -> i32 {
             inject_fault,
             test_host_functions,
             code_memory_limit,
+            code_cache,
+            no_code_cache,
             profile,
             profile_hz,
             profile_engine,
@@ -280,6 +294,13 @@ pub fn main() -> i32 {
                 osr_every_loop: osr_opt,
                 slot_calls,
                 code_memory_limit,
+                code_cache: (!no_code_cache)
+                    .then(|| code_cache.or_else(cache::default_dir))
+                    .flatten()
+                    .map(|dir| CodeCacheOptions {
+                        dir,
+                        program: cache::program_name(&file),
+                    }),
                 faults: {
                     let mut faults = tierjit::runtime::faults::Faults::default();
                     for spec in &inject_fault {
@@ -328,6 +349,7 @@ pub fn main() -> i32 {
         }
         Command::Fuzz(args) => fuzz::run(args),
         Command::Report(args) => report::run(args),
+        Command::Cache(args) => cache::run(args),
     }
 }
 
@@ -578,6 +600,15 @@ fn print_tier_stats(vm: &Vm, retired: u64, freed: u64, run_time: std::time::Dura
             "tierjit: {n} functions optimized, the first at {:.1} ms, the last at {:.1} ms",
             first as f64 / 1e6,
             last as f64 / 1e6
+        );
+    }
+    if let Some(load) = vm.code_cache_loaded() {
+        let _ = writeln!(
+            stderr,
+            "tierjit: code cache: {} functions loaded from {} bytes in {:.3} ms",
+            load.funcs,
+            load.bytes,
+            load.ns as f64 / 1e6
         );
     }
     let _ = writeln!(

@@ -118,11 +118,36 @@ pub fn run_tier(exe: &Path, program_path: &Path, tier: &str) -> Outcome {
     run_tier_within(exe, program_path, tier, DEFAULT_TIMEOUT)
 }
 
-/// Runs `exe run --tier=TIER PROGRAM`, killing it after `timeout`.
+/// Runs `exe run --tier=TIER PROGRAM`, killing it after `timeout`. The
+/// tier `warm:MODE` runs the program twice with a fresh code cache:
+/// first in MODE (`opt`, `baseline`, `mixed:SEED`), which saves its code,
+/// then in auto mode, which starts with that code; the second run is the
+/// outcome.
 pub fn run_tier_within(exe: &Path, program_path: &Path, tier: &str, timeout: Duration) -> Outcome {
+    let Some(first) = tier.strip_prefix("warm:") else {
+        return run_args(exe, program_path, &cold_tier_args(tier), timeout);
+    };
+    static DIRS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = DIRS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("tierjit-warm-{}-{n}", std::process::id()));
+    let cache = ["--code-cache".to_string(), dir.display().to_string()];
+    let mut args = tier_args(first);
+    args.extend(cache.clone());
+    let cold = run_args(exe, program_path, &args, timeout);
+    let mut args = tier_args("auto");
+    args.extend(cache);
+    let warm = run_args(exe, program_path, &args, timeout);
+    let _ = std::fs::remove_dir_all(&dir);
+    if cold.is_abnormal() {
+        return cold;
+    }
+    warm
+}
+
+fn run_args(exe: &Path, program_path: &Path, args: &[String], timeout: Duration) -> Outcome {
     let spawned = Command::new(exe)
         .arg("run")
-        .args(tier_args(tier))
+        .args(args)
         .arg(program_path)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -154,6 +179,14 @@ pub fn run_tier_within(exe: &Path, program_path: &Path, tier: &str, timeout: Dur
 fn tier_args(tier: &str) -> Vec<String> {
     let mut args = tier_only_args(tier);
     args.push("--test-host-functions".into());
+    args
+}
+
+/// [`tier_args`], and no code cache (except where the `warm:` tier gives
+/// one): each run is cold, and leaves nothing behind.
+fn cold_tier_args(tier: &str) -> Vec<String> {
+    let mut args = tier_args(tier);
+    args.push("--no-code-cache".into());
     args
 }
 

@@ -85,8 +85,12 @@ const _: () = {
     assert!(NoFrameKind::ReturnAboveSavedRbp as u32 == walk::NO_FRAME_RETURN_ABOVE_SAVED_RBP);
 };
 
-const HEADER_SIZE: usize = std::mem::size_of::<BlobHeader>();
-const ALIGN: usize = 16;
+/// Bytes of a blob's header.
+pub const HEADER_SIZE: usize = std::mem::size_of::<BlobHeader>();
+/// Every blob starts at a multiple of this.
+pub const ALIGN: usize = 16;
+/// The page size of x86-64 Linux: what file mappings are aligned to.
+pub const PAGE_SIZE: usize = 4096;
 /// The default size of a chunk.
 const CHUNK_SIZE: usize = 16 << 20;
 /// The address range reserved for executable views: at most 2 GiB, so
@@ -132,8 +136,50 @@ pub struct Blob {
     pub no_frame_table: usize,
     /// The tier of its code.
     pub tier: Tier,
+    /// Index of its chunk, or [`FILE_CHUNK`] for code mapped from a file.
     chunk: usize,
     offset: usize,
+}
+
+/// Code mapped from a file ([`CodeMemory::map_file`]): where it starts,
+/// and its length.
+#[derive(Clone, Copy, Debug)]
+pub struct FileCode {
+    base: usize,
+    len: usize,
+}
+
+/// The chunk number of blobs that lie in a mapped file
+/// ([`CodeMemory::map_file`]): they are never freed.
+const FILE_CHUNK: usize = usize::MAX;
+
+impl Blob {
+    /// The blob whose header is at `header_rx` in code mapped from a file
+    /// ([`CodeMemory::map_file`]), as [`BlobHeader`] `header` describes
+    /// it, `total_size` bytes in all. It has no writable view: its code is
+    /// never patched, and it is never freed.
+    pub fn in_file(header_rx: usize, header: &BlobHeader, total_size: usize) -> Option<Blob> {
+        let tier = header.tier()?;
+        let no_frame_at = HEADER_SIZE
+            + (header.code_size as usize).next_multiple_of(4)
+            + 12 * (header.pc_map_len as usize + header.inline_len as usize);
+        Some(Blob {
+            code_rx: header_rx + HEADER_SIZE,
+            code_rw: 0,
+            code_size: header.code_size as usize,
+            total_size,
+            no_frame_table: header_rx + no_frame_at,
+            tier,
+            chunk: FILE_CHUNK,
+            offset: 0,
+        })
+    }
+
+    /// True for code mapped from a file, which has no writable view and
+    /// is never freed.
+    pub fn is_from_file(&self) -> bool {
+        self.chunk == FILE_CHUNK
+    }
 }
 
 /// All executable memory of a [`Vm`](super::Vm).
@@ -315,6 +361,65 @@ impl CodeMemory {
         Ok((self.chunks.len() - 1, 0))
     }
 
+    /// Maps `len` bytes of `file` from `offset` (a multiple of the page
+    /// size) private and read-execute into the reserved range, so that
+    /// every rel32 between them and other code reaches: the code section
+    /// of a cache file, run where it lies, its pages the page cache's.
+    /// Gives the address of its first byte. The mapping stays until the
+    /// code memory is dropped; the blobs in it are never freed.
+    pub fn map_file(
+        &mut self,
+        file: &std::fs::File,
+        offset: u64,
+        len: usize,
+    ) -> Result<FileCode, CodeMemoryError> {
+        let size = len.max(1).next_multiple_of(PAGE_SIZE);
+        if let Some(left) = &mut self.maps_left {
+            *left = left
+                .checked_sub(1)
+                .ok_or_else(|| CodeMemoryError("mmap: injected fault".to_string()))?;
+        }
+        let at = self.next_rx_address(size)?;
+        let offset = i64::try_from(offset)
+            .map_err(|_| CodeMemoryError(format!("file offset {offset} is too large")))?;
+        // SAFETY: a private read-execute view of the file, replacing part
+        // of our own reservation that nothing uses (MAP_FIXED over it).
+        // The caller checked the bytes, and writers replace cache files by
+        // renaming, never in place, so the pages stay what was checked.
+        let rx = unsafe {
+            mmap(
+                NonZeroUsize::new(at.as_ptr() as usize),
+                NonZeroUsize::new(size).expect("not empty"),
+                ProtFlags::PROT_READ | ProtFlags::PROT_EXEC,
+                MapFlags::MAP_PRIVATE | MapFlags::MAP_FIXED,
+                file,
+                offset,
+            )
+        }
+        .map_err(|e| CodeMemoryError(format!("mmap of a cache file: {e}")))?;
+        Ok(FileCode {
+            base: rx.as_ptr() as usize,
+            len,
+        })
+    }
+
+    /// The blob of `len` bytes at offset `at` of code mapped from a file,
+    /// as its header describes it; `None` if it does not lie inside, or its
+    /// header does not fit it.
+    pub fn blob_in_file(&self, file: &FileCode, at: usize, len: usize) -> Option<Blob> {
+        if !at.is_multiple_of(ALIGN) || len < HEADER_SIZE || at.checked_add(len)? > file.len {
+            return None;
+        }
+        // SAFETY: `file` comes from `map_file`, whose mapping stays while
+        // self lives, and [at, at + len) lies inside it (checked above);
+        // the header is read unaligned-safe as plain u32s.
+        let header = unsafe { std::ptr::read_unaligned((file.base + at) as *const BlobHeader) };
+        let tables = 12 * (header.pc_map_len as usize + header.inline_len as usize);
+        let blob = Blob::in_file(file.base + at, &header, len)?;
+        (HEADER_SIZE + (header.code_size as usize).next_multiple_of(4) + tables + 4 <= len)
+            .then_some(blob)
+    }
+
     /// Places a blob of `func`'s code for `tier`: header, `code`, `pc_map`,
     /// `inlines`, `no_frame` (see [`tierjit_tiers::code::CompiledCode`] for
     /// what the tables mean). The code is ready to run once this returns
@@ -328,36 +433,14 @@ impl CodeMemory {
         inlines: &[InlineFrame],
         no_frame: &[NoFrameRange],
     ) -> Result<Blob, CodeMemoryError> {
-        let code_bytes = code.len().next_multiple_of(4);
+        let bytes = blob_bytes(tier, func, code, pc_map, inlines, no_frame);
+        let total = bytes.len();
         let no_frame_at = HEADER_SIZE
-            + code_bytes
+            + code.len().next_multiple_of(4)
             + std::mem::size_of_val(pc_map)
             + std::mem::size_of_val(inlines);
-        let table_bytes = std::mem::size_of_val(pc_map)
-            + std::mem::size_of_val(inlines)
-            + 4
-            + std::mem::size_of_val(no_frame);
-        let total = (HEADER_SIZE + code_bytes + table_bytes).next_multiple_of(ALIGN);
         let (chunk_index, offset) = self.reserve(total)?;
         let chunk = &self.chunks[chunk_index];
-        let header = BlobHeader {
-            magic: BLOB_MAGIC,
-            tier: tier.as_u32(),
-            func: func.0,
-            code_size: code.len() as u32,
-            pc_map_len: pc_map.len() as u32,
-            inline_len: inlines.len() as u32,
-            reserved: [0; 2],
-        };
-        let mut bytes = Vec::with_capacity(total);
-        bytes.extend_from_slice(plain_bytes(std::slice::from_ref(&header)));
-        bytes.extend_from_slice(code);
-        bytes.resize(HEADER_SIZE + code_bytes, 0xCC);
-        bytes.extend_from_slice(plain_bytes(pc_map));
-        bytes.extend_from_slice(plain_bytes(inlines));
-        bytes.extend_from_slice(&(no_frame.len() as u32).to_ne_bytes());
-        bytes.extend_from_slice(plain_bytes(no_frame));
-        bytes.resize(total, 0xCC);
         // SAFETY: [offset, offset + total) was just reserved inside this
         // chunk's writable view, and no thread runs code there yet.
         unsafe {
@@ -385,6 +468,9 @@ impl CodeMemory {
     /// that wrongly still runs it stops at once. The caller guarantees no
     /// thread is inside it (issue: retirement by stack walking).
     pub fn free_blob(&mut self, blob: Blob, poison: bool) {
+        if blob.is_from_file() {
+            return;
+        }
         let chunk = &mut self.chunks[blob.chunk];
         // With `poison` the whole blob becomes `int3`; otherwise only the
         // header, so the blob no longer describes itself.
@@ -405,11 +491,59 @@ impl CodeMemory {
         unsafe { std::ptr::read((blob.code_rx - HEADER_SIZE) as *const BlobHeader) }
     }
 
+    /// A placed blob's bytes, header, code and tables, as a cache file
+    /// keeps them.
+    pub fn blob_bytes(&self, blob: &Blob) -> &[u8] {
+        // SAFETY: as for `header`: the blob's `total_size` bytes from its
+        // header on are mapped while self lives.
+        unsafe {
+            std::slice::from_raw_parts((blob.code_rx - HEADER_SIZE) as *const u8, blob.total_size)
+        }
+    }
+
     /// The bytes of a blob's code, read through the executable view.
     pub fn code(&self, blob: &Blob) -> &[u8] {
         // SAFETY: as for `header`.
         unsafe { std::slice::from_raw_parts(blob.code_rx as *const u8, blob.code_size) }
     }
+}
+
+/// The bytes of a blob of `func`'s code for `tier`: header, `code`,
+/// `pc_map`, `inlines`, `no_frame`, padded to [`ALIGN`] (the layout of the
+/// module doc).
+pub fn blob_bytes(
+    tier: Tier,
+    func: FuncId,
+    code: &[u8],
+    pc_map: &[PcMapEntry],
+    inlines: &[InlineFrame],
+    no_frame: &[NoFrameRange],
+) -> Vec<u8> {
+    let code_bytes = code.len().next_multiple_of(4);
+    let table_bytes = std::mem::size_of_val(pc_map)
+        + std::mem::size_of_val(inlines)
+        + 4
+        + std::mem::size_of_val(no_frame);
+    let total = (HEADER_SIZE + code_bytes + table_bytes).next_multiple_of(ALIGN);
+    let header = BlobHeader {
+        magic: BLOB_MAGIC,
+        tier: tier.as_u32(),
+        func: func.0,
+        code_size: code.len() as u32,
+        pc_map_len: pc_map.len() as u32,
+        inline_len: inlines.len() as u32,
+        reserved: [0; 2],
+    };
+    let mut bytes = Vec::with_capacity(total);
+    bytes.extend_from_slice(plain_bytes(std::slice::from_ref(&header)));
+    bytes.extend_from_slice(code);
+    bytes.resize(HEADER_SIZE + code_bytes, 0xCC);
+    bytes.extend_from_slice(plain_bytes(pc_map));
+    bytes.extend_from_slice(plain_bytes(inlines));
+    bytes.extend_from_slice(&(no_frame.len() as u32).to_ne_bytes());
+    bytes.extend_from_slice(plain_bytes(no_frame));
+    bytes.resize(total, 0xCC);
+    bytes
 }
 
 /// The bytes of `values`, which must be `repr(C)` plain data without

@@ -7,6 +7,7 @@
 
 pub mod call_context;
 pub mod call_sites;
+pub mod code_cache;
 pub mod code_map;
 pub mod code_memory;
 pub mod faults;
@@ -144,6 +145,9 @@ pub struct VmOptions {
     /// compiles that would pass it fail, and their functions stay in the
     /// tier they are in.
     pub code_memory_limit: Option<usize>,
+    /// Keep compiled code in this cache between runs (automatic tiering
+    /// only; `None`, the default: no cache). See [`code_cache`].
+    pub code_cache: Option<code_cache::CodeCacheOptions>,
 }
 
 impl Default for VmOptions {
@@ -171,6 +175,7 @@ impl Default for VmOptions {
             host_functions: Default::default(),
             faults: faults::Faults::default(),
             code_memory_limit: None,
+            code_cache: None,
         }
     }
 }
@@ -218,6 +223,8 @@ pub struct Vm {
     events: Mutex<Vec<TierEvent>>,
     /// Time spent in each optimizer stage, with `time_passes`.
     pass_times: Mutex<PassTimes>,
+    /// The code cache, in automatic tiering with `code_cache` set.
+    code_cache: Option<code_cache::CacheState>,
     started: std::time::Instant,
     options: VmOptions,
     this: Weak<Vm>,
@@ -338,6 +345,7 @@ impl Vm {
             module.funcs.len(),
             call_stub.start,
         ));
+        let code_cache = code_cache::CacheState::new(&module, &options);
         let vm = Arc::new_cyclic(|this| Vm {
             heap: Heap::new(options.heap_limit),
             module,
@@ -363,6 +371,7 @@ impl Vm {
             perf: Mutex::new(PerfOutputs::default()),
             events: Mutex::new(Vec::new()),
             pass_times: Mutex::new(PassTimes::default()),
+            code_cache,
             started: std::time::Instant::now(),
             options,
             this: this.clone(),
@@ -394,9 +403,11 @@ impl Vm {
                 t.mark_compiled(func, tier);
             }
         }
+        vm.load_code_cache();
         if let Some(t) = &vm.tiering {
             t.start(Arc::downgrade(&vm));
         }
+        vm.queue_warm_start();
         Ok(vm)
     }
 
@@ -406,6 +417,7 @@ impl Vm {
         if let Some(t) = &self.tiering {
             t.stop();
         }
+        self.save_code_cache_or_warn();
         // At exit, a registration still under way is not waited for: the
         // handshake's signal interrupts every thread before it answers.
         call_sites::sync_cores();
@@ -513,6 +525,7 @@ impl Vm {
                 TierEventKind::Install { tier } => tier == profile_tier(Tier::Opt),
                 TierEventKind::Compile { to, .. } => to == profile_tier(Tier::Opt),
                 TierEventKind::OsrCompile { .. } => true,
+                TierEventKind::CacheLoad { tier } => tier == profile_tier(Tier::Opt),
                 TierEventKind::Retire { .. }
                 | TierEventKind::OsrEntry { .. }
                 | TierEventKind::CompileFailed { .. } => false,
@@ -589,7 +602,14 @@ impl Vm {
             },
         );
         let blob = self.place(&compiled).map_err(|e| e.to_string())?;
-        self.install_with_osr(func, blob, compiled.osr_entries.clone());
+        self.install_code(
+            func,
+            Installed {
+                blob,
+                osr: compiled.osr_entries.clone(),
+                sites: Some(compiled.call_sites.clone()),
+            },
+        );
         self.event(
             func,
             TierEventKind::Install {
@@ -1001,6 +1021,19 @@ impl Vm {
     /// [`Vm::install`] for code with on-stack-replacement entries
     /// (`(loop header pc, offset)`).
     pub fn install_with_osr(&self, func: FuncId, blob: Blob, osr: Vec<(u32, u32)>) {
+        self.install_code(
+            func,
+            Installed {
+                blob,
+                osr,
+                sites: None,
+            },
+        );
+    }
+
+    /// Makes calls of `func` run `code`; the code it replaces is retired.
+    fn install_code(&self, func: FuncId, code: Installed) {
+        let blob = code.blob;
         // SAFETY: the blob holds complete code for `func` compiled against
         // this module, following the EntryFn convention (abi.rs).
         let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(blob.code_rx) };
@@ -1019,7 +1052,7 @@ impl Vm {
             func,
             self.options.osr_every_loop || (blob.tier == Tier::Opt && self.tiering.is_some()),
         );
-        if let Some(old) = installed[func.index()].replace(Installed { blob, osr }) {
+        if let Some(old) = installed[func.index()].replace(code) {
             self.retire(func, old.blob);
         }
         // Not under `installed`: compiling OSR code takes that lock.
@@ -1067,6 +1100,11 @@ impl Vm {
     }
 
     fn retire(&self, func: FuncId, blob: Blob) {
+        // Code from a cache file stays mapped and in the code map: other
+        // code of the file may still call it directly (code_cache).
+        if blob.is_from_file() {
+            return;
+        }
         self.retirer.retire(retire::Retired { blob, func: func.0 });
     }
 
@@ -1464,6 +1502,10 @@ fn trace_line(event: &TierEvent, name: &str) -> String {
             to.name(),
             from.name()
         ),
+        TierEventKind::CacheLoad { tier } => format!(
+            "[{ms:10.3} ms] tier: {name}: installed {} code from cache\n",
+            tier.name()
+        ),
     }
 }
 
@@ -1521,6 +1563,9 @@ struct Installed {
     blob: Blob,
     /// `(loop header pc, offset)` of each on-stack-replacement entry.
     osr: Vec<(u32, u32)>,
+    /// Its direct calls, if known (code installed through [`Vm::install`]
+    /// does not say, and is not saved in the code cache).
+    sites: Option<Vec<tierjit_tiers::code::CallSite>>,
 }
 
 /// Total time of each optimizer stage over every function compiled.

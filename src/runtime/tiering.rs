@@ -386,7 +386,13 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, perio
             return;
         }
         match request {
-            Ok(Some(request)) => compile_request(&vm, tiering, request),
+            Ok(Some(request)) => {
+                compile_request(&vm, tiering, request);
+                // A long run saves its code when the compiler is idle.
+                if pending.is_empty() && requests.is_empty() {
+                    vm.save_code_cache_if_due();
+                }
+            }
             // A wake-up: the stop flag is checked above, on every turn.
             Ok(None) => continue,
             Err(RecvTimeoutError::Timeout) => {}

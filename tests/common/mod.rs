@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 #[allow(dead_code)] // not every test crate builds its own command
 pub fn command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tierjit"));
+    command.env("TIERJIT_CODE_CACHE", "off");
     command.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
     command
 }

@@ -99,6 +99,10 @@ enum EventKind {
         from: &'static str,
         to: &'static str,
     },
+    /// Code installed from the code cache.
+    CacheLoad {
+        tier: &'static str,
+    },
 }
 
 #[derive(Serialize)]
@@ -253,6 +257,7 @@ fn timeline(profile: &Profile) -> Vec<Event> {
                     from: from.name(),
                     to: to.name(),
                 },
+                TierEventKind::CacheLoad { tier } => EventKind::CacheLoad { tier: tier.name() },
             },
         })
         .collect()

@@ -217,6 +217,9 @@ fn event_cells(profile: &Profile, event: &TierEvent) -> Vec<String> {
             to.name(),
             from.name()
         )),
+        TierEventKind::CacheLoad { tier } => {
+            cells.push(format!("install {} from the code cache", tier.name()))
+        }
     }
     cells
 }

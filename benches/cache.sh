@@ -10,7 +10,10 @@
 #   - load time per MiB: a generated program of FUNCS (default 2000)
 #     functions, cached by a --tier opt run, loaded by a warm one;
 #   - PSS: two concurrent warm runs of that program, and how much of the
-#     cache file's mapping each is charged (shared pages count half).
+#     cache file's mapping each is charged (shared pages count half);
+#   - with CALLGRIND=1 (and valgrind installed), instructions executed by
+#     eager opt and by a warm run of each benchmark at a small size: a
+#     count that, unlike wall time, this noisy machine does not blur.
 #   benches/cache.sh [NAME...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +22,7 @@ FUNCS=${FUNCS:-2000}
 . benches/common.sh "$@"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tierjit-cache-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-BIN="$BIN" RUNS="$RUNS" FUNCS="$FUNCS" TMP="$tmp" python3 - "${names[@]}" <<'PY'
+BIN="$BIN" RUNS="$RUNS" FUNCS="$FUNCS" TMP="$tmp" CALLGRIND="${CALLGRIND:-0}" python3 - "${names[@]}" <<'PY'
 import os, re, subprocess, sys, time
 
 BIN, RUNS, FUNCS, TMP = os.environ["BIN"], int(os.environ["RUNS"]), int(os.environ["FUNCS"]), os.environ["TMP"]
@@ -84,7 +87,7 @@ print(f"load: {funcs} functions, {size / 2**20:.2f} MiB file, best of {RUNS}: {m
 
 # Two warm runs at once: what each is charged for the cache file's pages.
 def smaps(pid):
-    rss = pss = 0
+    rss = pss = anon = 0
     inside = False
     with open(f"/proc/{pid}/smaps") as s:
         for line in s:
@@ -94,17 +97,52 @@ def smaps(pid):
                 rss += int(line.split()[1])
             elif inside and line.startswith("Pss:"):
                 pss += int(line.split()[1])
+            elif inside and line.startswith("Anonymous:"):
+                anon += int(line.split()[1])
     with open(f"/proc/{pid}/smaps_rollup") as s:
         total = int(re.search(r"^Pss:\s+([0-9]+)", s.read(), re.M).group(1))
-    return rss, pss, total
+    return rss, pss, anon, total
 
-procs = [subprocess.Popen([BIN, "run", "--code-cache", cache, big, "3000"], stdout=subprocess.DEVNULL)
+# Seconds of calls, so that both run while their maps are read (once
+# the cache is mapped and its code has run a little).
+rounds = str(40_000_000 // FUNCS)
+procs = [subprocess.Popen([BIN, "run", "--code-cache", cache, big, rounds], stdout=subprocess.DEVNULL)
          for _ in range(2)]
-time.sleep(0.5)
+deadline = time.time() + 30
+while time.time() < deadline and not all(smaps(p.pid)[0] for p in procs):
+    time.sleep(0.05)
+time.sleep(0.2)
 seen = [smaps(p.pid) for p in procs]
 for p in procs:
     if p.wait() != 0:
         sys.exit("a concurrent warm run failed")
-for i, (rss, pss, total) in enumerate(seen):
-    print(f"warm run {i + 1} of 2 at once: cache mapping Rss {rss} KiB, Pss {pss} KiB; whole process Pss {total} KiB")
+for i, (rss, pss, anon, total) in enumerate(seen):
+    print(f"warm run {i + 1} of 2 at once: cache file mapping Rss {rss} KiB, Pss {pss} KiB, "
+          f"copied (Anonymous) {anon} KiB; whole process Pss {total} KiB")
+
+if os.environ["CALLGRIND"] != "1":
+    sys.exit(0)
+small = {"fib": 25, "sieve": 100000, "nbody": 100000, "spectralnorm": 200,
+         "mandelbrot": 200, "matmul": 100, "fannkuch": 8, "quicksort": 100000}
+
+def instructions(args):
+    p = subprocess.run(["valgrind", "--tool=callgrind", "--smc-check=all",
+                        f"--callgrind-out-file={TMP}/cg.out", BIN, "run", *args],
+                       capture_output=True, text=True)
+    m = re.search(r"refs:\s+([0-9,]+)", p.stderr)
+    if not m:
+        sys.exit(f"callgrind {args}: {p.stderr[-500:]}")
+    return int(m.group(1).replace(",", ""))
+
+print()
+print("| benchmark (small size) | eager opt (instructions) | warm | warm / opt |")
+print("| --- | ---: | ---: | ---: |")
+for name in sys.argv[1:]:
+    f, size = f"benches/tj/{name}.tj", str(small.get(name, 1))
+    cache = os.path.join(TMP, name + "-small")
+    for _ in range(2):
+        run(["--code-cache", cache, f, size])
+    opt = instructions(["--tier", "opt", "--no-code-cache", f, size])
+    warm = instructions(["--code-cache", cache, f, size])
+    print(f"| {name} ({size}) | {opt:,} | {warm:,} | {warm / opt:.3f} |")
 PY

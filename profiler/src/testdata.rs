@@ -100,6 +100,11 @@ pub fn rich() -> Profile {
                 },
             },
             TierEvent {
+                time_ns: 1_160,
+                func: 2,
+                kind: TierEventKind::CacheLoad { tier: Optimized },
+            },
+            TierEvent {
                 time_ns: u64::MAX - 1,
                 func: 3,
                 kind: TierEventKind::OsrEntry {

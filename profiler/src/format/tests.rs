@@ -51,10 +51,10 @@ fn file_starts_with_magic_version_and_header_section() {
         duration_ns: 300,
         ..Profile::default()
     });
-    // magic, version 4 (LE), tag 1, length 5, "a", 300 = ac 02, rate 0.
+    // magic, version 5 (LE), tag 1, length 5, "a", 300 = ac 02, rate 0.
     assert_eq!(
         bytes[..14],
-        [b'T', b'J', b'P', b'R', b'O', b'F', 4, 0, 1, 5, 1, b'a', 0xac, 0x02]
+        [b'T', b'J', b'P', b'R', b'O', b'F', 5, 0, 1, 5, 1, b'a', 0xac, 0x02]
     );
 }
 
@@ -120,7 +120,7 @@ fn other_versions_are_refused() {
     bytes[6] = 7;
     assert_eq!(
         message(&bytes),
-        "unsupported version 7 (this tierjit reads versions 1 to 4)"
+        "unsupported version 7 (this tierjit reads versions 1 to 5)"
     );
 }
 
@@ -280,6 +280,11 @@ fn docs_example_matches_the_writer() {
 /// `profile` as a file of an older `version` reads: without what that
 /// version cannot hold.
 fn as_read_from_version(mut profile: Profile, version: u16) -> Profile {
+    if version < 5 {
+        profile
+            .events
+            .retain(|e| !matches!(e.kind, TierEventKind::CacheLoad { .. }));
+    }
     if version < 4 {
         profile
             .events
@@ -412,7 +417,17 @@ fn unknown_event_kinds_and_bad_osr_fields_are_named() {
         message(&unknown),
         format!(
             "byte {kind_at}: tier event 1 of 1: event kind 6 is not compile (0), install (1), \
-             retire (2), osr compile (3), osr entry (4) or compile failed (5)"
+             retire (2), osr compile (3), osr entry (4) or compile failed (5) (cache loads need \
+             version 5)"
+        )
+    );
+    let (mut unknown, kind_at) = one_event_file(compile, 5);
+    unknown[kind_at] = 7;
+    assert_eq!(
+        message(&unknown),
+        format!(
+            "byte {kind_at}: tier event 1 of 1: event kind 7 is not compile (0), install (1), \
+             retire (2), osr compile (3), osr entry (4), compile failed (5) or cache load (6)"
         )
     );
     let entry = TierEventKind::OsrEntry {

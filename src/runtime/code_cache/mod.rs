@@ -307,8 +307,11 @@ impl Vm {
             return Ok(None);
         };
         let mut written = cache.written.lock();
+        if self.installed_stamp() == written.0 {
+            return Ok(None);
+        }
         let (code, stamp) = self.installed_code();
-        if code.is_empty() || stamp == written.0 {
+        if code.is_empty() {
             return Ok(None);
         }
         let created = std::time::SystemTime::now()
@@ -358,6 +361,16 @@ impl Vm {
                 .warnings
                 .warn(&format!("code cache: cannot write {why}"));
         }
+    }
+
+    /// The [`Stamp`] of the code installed now that a cache file can hold.
+    fn installed_stamp(&self) -> Stamp {
+        let installed = self.installed.lock();
+        let cacheable = |(i, slot): (usize, &Option<Installed>)| {
+            let code = slot.as_ref().filter(|c| c.sites.is_some())?;
+            Some((FuncId(i as u32), code.blob.code_rx))
+        };
+        installed.iter().enumerate().filter_map(cacheable).collect()
     }
 
     /// The code installed for each function that a cache file can hold

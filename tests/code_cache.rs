@@ -255,3 +255,38 @@ fn the_profile_timeline_shows_cache_loads() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_long_run_saves_before_it_ends_and_a_killed_run_leaves_its_code() {
+    let dir = cache_dir("long");
+    let d = dir.display().to_string();
+    // Seconds of work (fannkuch 11), killed once its code is saved.
+    let mut child = common::command(&["run", "--code-cache", &d, "benches/tj/fannkuch.tj", "11"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let saved = loop {
+        let found = std::fs::read_dir(&dir).is_ok_and(|mut d| {
+            d.any(|e| e.unwrap().path().extension().is_some_and(|x| x == "tjc"))
+        });
+        if found || std::time::Instant::now() > deadline {
+            break found;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        saved && still_running,
+        "no save while it ran (saved {saved})"
+    );
+    let (status, out, err) = run(&dir, &["--trace-tiers", "benches/tj/fannkuch.tj", "7"]);
+    assert_eq!((status, out.as_str()), (0, "228\n16\n"), "{err}");
+    assert!(err.contains("installed opt code from cache"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

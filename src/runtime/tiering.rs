@@ -333,6 +333,11 @@ fn thread_cpu_ns() -> u64 {
     super::retire::clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
 }
 
+/// How often the idle compiler thread asks whether the code cache is due
+/// a save (`Vm::save_code_cache_if_due`, which saves at most once per
+/// `code_cache::SAVE_AFTER`).
+const SAVE_CHECK_EVERY: Duration = Duration::from_millis(100);
+
 /// Stress periods below this spin instead of sleeping (see `compiler_loop`).
 const SPIN_BELOW: Duration = Duration::from_millis(1);
 
@@ -361,6 +366,7 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, perio
     let mut next_turn = Instant::now() + period;
     // Requests taken off the channel and not compiled yet.
     let mut pending = std::collections::VecDeque::new();
+    let mut next_save_check = Instant::now();
     loop {
         let wait = next_turn.saturating_duration_since(Instant::now());
         let request = if !pending.is_empty() {
@@ -386,17 +392,16 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, perio
             return;
         }
         match request {
-            Ok(Some(request)) => {
-                compile_request(&vm, tiering, request);
-                // A long run saves its code when the compiler is idle.
-                if pending.is_empty() && requests.is_empty() {
-                    vm.save_code_cache_if_due();
-                }
-            }
+            Ok(Some(request)) => compile_request(&vm, tiering, request),
             // A wake-up: the stop flag is checked above, on every turn.
             Ok(None) => continue,
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
+        }
+        // A long run saves new code when the compiler is idle.
+        if pending.is_empty() && requests.is_empty() && Instant::now() >= next_save_check {
+            vm.save_code_cache_if_due();
+            next_save_check = Instant::now() + SAVE_CHECK_EVERY;
         }
         if tiering.stress {
             next_turn = stress_flips(&vm, tiering, &mut rng, next_turn, period);

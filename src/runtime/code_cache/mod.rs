@@ -5,8 +5,9 @@
 //!   every function (baseline and optimized), with its OSR entries, call
 //!   sites and the run's heat, into one file, `DIR/KEY.tjc`
 //!   ([`format`]). The Vm saves at [`Vm::shutdown`], and in a long run
-//!   also from the compiler thread once it is idle after installs
-//!   ([`SAVE_AFTER`]). A file is written only when the installed code
+//!   also from the compiler thread, when it is idle, once the run has
+//!   lasted [`SAVE_AFTER`] and at most once per [`SAVE_AFTER`] (so a
+//!   server that is killed still leaves its code). A file is written only when the installed code
 //!   changed since the last load or save; a temporary file renamed over
 //!   it, so readers and concurrent writers never see half a file.
 //! - **The key** ([`key_for`]) hashes the module's image, tierjit's build,
@@ -35,7 +36,6 @@
 
 pub mod format;
 
-use super::code_memory::Blob;
 use super::{profile_tier, Installed, Vm, VmOptions};
 use format::{Heat, Key, SavedCode};
 use parking_lot::Mutex;
@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use tierjit_profiler::profile::TierEventKind;
 use tierjit_tiers::bytecode::{FuncId, Module};
 
-/// A run is long, and saves from the compiler thread after installs, once
+/// A run is long, and its compiler thread saves new code when idle, once
 /// it has run this long; and then at most once per this time.
 pub const SAVE_AFTER: Duration = Duration::from_secs(1);
 
@@ -233,20 +233,32 @@ impl Vm {
             .lock()
             .map_file(file, code_at, code_len as usize)
             .map_err(|e| e.to_string())?;
-        let blob_at = |at: usize, len: usize| -> Result<Blob, String> {
-            self.code
-                .lock()
-                .blob_in_file(&mapped, at, len)
-                .ok_or_else(|| format!("no blob at {at}"))
-        };
-        for &(callee, at, len) in &contents.stubs {
-            let blob = blob_at(at, len)?;
-            self.code_map.insert(&blob, callee)?;
+        // Every blob is in the code map before any is installed, and none
+        // is if one cannot be: a failure leaves a cold run.
+        let mut blobs = Vec::new();
+        {
+            let code = self.code.lock();
+            let stubs = contents.stubs.iter().map(|&(f, at, len)| (f, at, len));
+            let entries = contents
+                .entries
+                .iter()
+                .map(|e| (e.func, e.blob_at, e.blob_len));
+            for (func, at, len) in stubs.chain(entries) {
+                let blob = code
+                    .blob_in_file(&mapped, at, len)
+                    .ok_or_else(|| format!("no blob at {at}"))?;
+                blobs.push((func, blob));
+            }
+        }
+        for (i, (func, blob)) in blobs.iter().enumerate() {
+            if let Err(e) = self.code_map.insert(blob, *func) {
+                let inserted: Vec<usize> = blobs[..i].iter().map(|(_, b)| b.code_rx).collect();
+                self.code_map.remove_all(&inserted);
+                return Err(e);
+            }
         }
         let mut stamp = Vec::new();
-        for e in &contents.entries {
-            let blob = blob_at(e.blob_at, e.blob_len)?;
-            self.code_map.insert(&blob, e.func)?;
+        for (e, &(_, blob)) in contents.entries.iter().zip(&blobs[contents.stubs.len()..]) {
             let name = format!("tj:{} [{}]", self.module.func(e.func).name, e.tier);
             let code = self.code.lock().code(&blob).to_vec();
             self.perf.lock().code_loaded(blob.code_rx, &code, &name);

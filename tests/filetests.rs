@@ -105,6 +105,7 @@ fn run_file(input: &str, kind: Kind) -> Result<String, String> {
     let cx = PassContext {
         module: &module,
         call_heat: &heat,
+        pc_heat: &heat,
     };
     for pass in passes {
         (pass.run)(&mut f, &cx);

@@ -1,10 +1,20 @@
-//! Decaying hotness: how much CPU time functions and loops used recently.
+//! Decaying hotness: how much CPU time functions, loops, instructions and
+//! call sites used recently.
 //!
 //! Every sample adds its weight (CPU nanoseconds) to its innermost
-//! function and, if it was inside a loop, to that loop. Every tick all
-//! counts decay exponentially with a configurable half-life, so hotness
-//! measures recent CPU time, and code that stopped running cools off. The
-//! tier policy reads it: samples decide, there are no counters in code.
+//! function, to the instruction it was at (function and bytecode pc: the
+//! optimizer's block layout reads these) and, if it was inside a loop, to
+//! that loop; and to the call sites on its stack, as time below them (the
+//! inliner reads these). Every tick all counts decay exponentially with a
+//! configurable half-life, so hotness measures recent CPU time, and code
+//! that stopped running cools off. The tier policy reads it: samples
+//! decide, there are no counters in code.
+//!
+//! Memory: one entry per function, loop, instruction or call site that a
+//! sample landed in recently. A count is forgotten once it decays below a
+//! nanosecond (a 1 ms sample takes 20 half-lives), so the maps hold at
+//! most what the program's code has places, and in practice what the last
+//! few seconds of samples touched.
 
 use std::collections::HashMap;
 
@@ -18,6 +28,15 @@ pub struct LoopKey {
     pub header: u32,
 }
 
+/// An instruction: its function and its bytecode pc.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PcKey {
+    /// The function id.
+    pub func: u32,
+    /// The instruction's bytecode pc.
+    pub pc: u32,
+}
+
 /// A call site: the calling function and the pc of its call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallKey {
@@ -27,13 +46,16 @@ pub struct CallKey {
     pub pc: u32,
 }
 
-/// Decaying CPU time per function, per loop and per call site (the time
-/// below a call: every sample counts for each call on its stack).
+/// Decaying CPU time per function, per loop, per instruction (the time at
+/// it: each sample counts for the instruction of its innermost frame) and
+/// per call site (the time below a call: every sample counts for each call
+/// on its stack).
 #[derive(Clone, Debug)]
 pub struct Hotness {
     half_life_ns: u64,
     functions: HashMap<u32, f64>,
     loops: HashMap<LoopKey, f64>,
+    pcs: HashMap<PcKey, f64>,
     calls: HashMap<CallKey, f64>,
 }
 
@@ -44,6 +66,7 @@ impl Hotness {
             half_life_ns: half_life_ns.max(1),
             functions: HashMap::new(),
             loops: HashMap::new(),
+            pcs: HashMap::new(),
             calls: HashMap::new(),
         }
     }
@@ -53,9 +76,11 @@ impl Hotness {
         *self.calls.entry(call).or_insert(0.0) += weight_ns as f64;
     }
 
-    /// Adds a sample of `weight_ns` CPU time in `func` (inside `in_loop`).
-    pub fn add(&mut self, func: u32, in_loop: Option<LoopKey>, weight_ns: u64) {
-        *self.functions.entry(func).or_insert(0.0) += weight_ns as f64;
+    /// Adds a sample of `weight_ns` CPU time at instruction `at` (inside
+    /// `in_loop`): to its function, the instruction and the loop.
+    pub fn add(&mut self, at: PcKey, in_loop: Option<LoopKey>, weight_ns: u64) {
+        *self.functions.entry(at.func).or_insert(0.0) += weight_ns as f64;
+        *self.pcs.entry(at).or_insert(0.0) += weight_ns as f64;
         if let Some(l) = in_loop {
             *self.loops.entry(l).or_insert(0.0) += weight_ns as f64;
         }
@@ -70,6 +95,10 @@ impl Hotness {
             *v >= 1.0
         });
         self.loops.retain(|_, v| {
+            *v *= factor;
+            *v >= 1.0
+        });
+        self.pcs.retain(|_, v| {
             *v *= factor;
             *v >= 1.0
         });
@@ -98,6 +127,12 @@ impl Hotness {
     /// Loops whose recent CPU time is at least `threshold_ns`, hottest first.
     pub fn hot_loops(&self, threshold_ns: f64) -> Vec<(LoopKey, f64)> {
         hottest(&self.loops, threshold_ns)
+    }
+
+    /// Recent CPU time at every instruction a sample's innermost frame was
+    /// at (nanoseconds), in no order.
+    pub fn pcs(&self) -> impl Iterator<Item = (PcKey, f64)> + '_ {
+        self.pcs.iter().map(|(&k, &v)| (k, v))
     }
 
     /// Recent CPU time below every call site (nanoseconds), in no order.
@@ -148,9 +183,9 @@ mod tests {
     fn counts_add_up_and_halve_every_half_life() {
         let mut h = Hotness::new(100);
         let l = LoopKey { func: 1, header: 4 };
-        h.add(1, Some(l), 1000);
-        h.add(1, None, 1000);
-        h.add(2, None, 500);
+        h.add(PcKey { func: 1, pc: 5 }, Some(l), 1000);
+        h.add(PcKey { func: 1, pc: 0 }, None, 1000);
+        h.add(PcKey { func: 2, pc: 0 }, None, 500);
         assert_eq!(h.function(1), 2000.0);
         assert_eq!(h.of_loop(l), 1000.0);
         h.decay(100);
@@ -165,6 +200,29 @@ mod tests {
         h.decay(10_000);
         assert_eq!(h.function(1), 0.0);
         assert!(h.hot_loops(0.0).is_empty());
+    }
+
+    #[test]
+    fn instructions_add_up_per_pc_and_are_forgotten_when_cold() {
+        let mut h = Hotness::new(100);
+        let at = |func, pc| PcKey { func, pc };
+        h.add(at(1, 5), None, 1000);
+        h.add(at(1, 5), None, 1000);
+        h.add(at(1, 7), None, 300);
+        h.add(at(2, 5), None, 7);
+        let sorted = |h: &Hotness| {
+            let mut pcs: Vec<(PcKey, f64)> = h.pcs().collect();
+            pcs.sort_by_key(|&(k, _)| k);
+            pcs
+        };
+        assert_eq!(
+            sorted(&h),
+            vec![(at(1, 5), 2000.0), (at(1, 7), 300.0), (at(2, 5), 7.0)]
+        );
+        assert_eq!(h.function(1), 2300.0);
+        // Three half-lives: 7 ns falls below one and is forgotten.
+        h.decay(300);
+        assert_eq!(sorted(&h), vec![(at(1, 5), 250.0), (at(1, 7), 37.5)]);
     }
 
     #[test]

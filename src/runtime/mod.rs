@@ -656,16 +656,16 @@ impl Vm {
     /// The optimizer, with the Vm's checking and timing options, for a
     /// normal entry or (with `osr_pc`) for entry at that loop header.
     fn run_optimizer(&self, func: FuncId, osr_pc: Option<u32>) -> Result<CompiledCode, String> {
-        // In automatic tiering the inliner takes hot call sites first.
-        let call_heat = self
-            .profiling
-            .as_ref()
-            .filter(|_| self.tiering.is_some())
-            .map(|p| p.call_heat())
-            .unwrap_or_default();
+        // In automatic tiering the inliner takes hot call sites first and
+        // block layout puts hot blocks in line; eager tiers compile
+        // without a profile.
+        let profile = self.profiling.as_ref().filter(|_| self.tiering.is_some());
+        let call_heat = profile.map(|p| p.call_heat()).unwrap_or_default();
+        let pc_heat = profile.map(|p| p.pc_heat()).unwrap_or_default();
         let options = opt::Options {
             osr_pc,
             call_heat,
+            pc_heat,
             verify: self.options.opt_check.then_some(true),
             check_allocation: self.options.opt_check,
             passes: self.options.opt_passes.clone(),

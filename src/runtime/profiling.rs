@@ -14,7 +14,7 @@ use std::mem::offset_of;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tierjit_profiler::hotness::{innermost_loop, CallKey, Hotness, LoopKey};
+use tierjit_profiler::hotness::{innermost_loop, CallKey, Hotness, LoopKey, PcKey};
 use tierjit_profiler::profile::{Frame, Profile, Sample, SamplerStats, Tier};
 use tierjit_profiler::ring::{RawSample, Ring, FRAME_INTERP, FRAME_NATIVE, FRAME_PAYLOAD};
 use tierjit_profiler::sampler::{Engine, Registration, Sampler, SamplerConfig};
@@ -210,6 +210,19 @@ impl Profiling {
             .collect()
     }
 
+    /// Recent CPU time at every instruction that samples' innermost frames
+    /// were at, in nanoseconds, by (function, pc), in any tier: the profile
+    /// the optimizer's block layout reads (with [`Profiling::call_heat`]
+    /// for the time below calls).
+    pub fn pc_heat(&self) -> HashMap<(FuncId, u32), u64> {
+        self.hotness
+            .lock()
+            .0
+            .pcs()
+            .map(|(k, v)| ((FuncId(k.func), k.pc), v as u64))
+            .collect()
+    }
+
     /// Recent CPU time per loop, hottest first, at least `threshold_ns`.
     pub fn hot_loops(&self, threshold_ns: f64) -> Vec<(LoopKey, f64)> {
         self.hotness.lock().0.hot_loops(threshold_ns)
@@ -309,7 +322,11 @@ impl Profiling {
                             func: frame.func,
                             header,
                         });
-                    hotness.0.add(frame.func, in_loop, raw.weight_ns);
+                    let at = PcKey {
+                        func: frame.func,
+                        pc,
+                    };
+                    hotness.0.add(at, in_loop, raw.weight_ns);
                 }
                 seen.samples += 1;
                 seen.cpu_ns += raw.weight_ns;
@@ -518,5 +535,42 @@ fn resolve_frame(vm: &Vm, word: u64, scratch: &mut Vec<(FuncId, u32)>, out: &mut
                 0
             },
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::runtime::{Vm, VmOptions};
+
+    #[test]
+    fn samples_heat_the_instructions_of_their_innermost_frames() {
+        let module = crate::lang::compile(
+            b"fn spin(n: int) -> int {
+                let s = 0;
+                for i in 0..n { s = s + i % 7; }
+                return s;
+            }
+            fn main() { print(spin(3)); }",
+        )
+        .expect("compiles");
+        let spin = module.find("spin").expect("spin");
+        let loops = module.func(spin).loops();
+        let vm = Vm::new(module, VmOptions::default()).expect("starts");
+        // About 0.2 s of CPU time, in whatever tiers the policy picks.
+        vm.call(spin, &[200_000_000]).expect("runs");
+        let heat = vm.profiling.as_ref().expect("auto mode samples").pc_heat();
+        let of_spin: Vec<(u32, u64)> = heat
+            .iter()
+            .filter(|((f, _), _)| *f == spin)
+            .map(|(&(_, pc), &ns)| (pc, ns))
+            .collect();
+        let total: u64 = of_spin.iter().map(|&(_, ns)| ns).sum();
+        let in_loop: u64 = of_spin
+            .iter()
+            .filter(|&&(pc, _)| loops.iter().any(|&(h, last)| h <= pc && pc <= last))
+            .map(|&(_, ns)| ns)
+            .sum();
+        assert!(total > 0, "no samples at spin's instructions: {heat:?}");
+        assert!(in_loop * 10 >= total * 9, "{of_spin:?} (loops {loops:?})");
     }
 }

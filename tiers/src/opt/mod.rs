@@ -100,10 +100,16 @@ pub struct Options {
     /// Run only the passes named here (`None`: every pass), for
     /// bisecting a miscompilation.
     pub passes: Option<Vec<String>>,
-    /// Samples the profile saw at each call site, by (function, call pc):
-    /// the inliner takes hot call sites first and inlines larger callees
-    /// there.
+    /// Recent CPU time below each call site (nanoseconds of samples whose
+    /// stack holds the call), by (function, call pc): the inliner takes
+    /// hot call sites first and inlines larger callees there.
     pub call_heat: HashMap<(FuncId, u32), u64>,
+    /// Recent CPU time at each instruction (nanoseconds of samples whose
+    /// innermost frame was there, in any tier), by (function, pc): block
+    /// layout puts the hot successor of a branch next and moves blocks
+    /// without samples after the hot code. Empty: no profile, and the
+    /// layout is the static one.
+    pub pc_heat: HashMap<(FuncId, u32), u64>,
     /// Call other functions through their method-table slots, as baseline
     /// code does, instead of with direct `call rel32`s that the runtime
     /// patches ([`CompiledCode::call_sites`]); for measuring the two.
@@ -124,15 +130,25 @@ pub struct Report {
 pub struct PassContext<'a> {
     /// The module the function is in.
     pub module: &'a Module,
-    /// Samples seen at call sites, by (function, call pc).
+    /// Recent CPU time below call sites, by (function, call pc)
+    /// ([`Options::call_heat`]).
     pub call_heat: &'a HashMap<(FuncId, u32), u64>,
+    /// Recent CPU time at instructions, by (function, pc)
+    /// ([`Options::pc_heat`]).
+    pub pc_heat: &'a HashMap<(FuncId, u32), u64>,
 }
 
 impl PassContext<'_> {
-    /// Samples the profile saw at the call at `pc` of `func` (0 without a
-    /// profile).
+    /// Recent CPU time below the call at `pc` of `func`, in nanoseconds
+    /// (0 without a profile).
     pub fn call_heat(&self, func: FuncId, pc: u32) -> u64 {
         self.call_heat.get(&(func, pc)).copied().unwrap_or(0)
+    }
+
+    /// Recent CPU time at the instruction at `pc` of `func` itself, in
+    /// nanoseconds (0 without a profile).
+    pub fn pc_heat(&self, func: FuncId, pc: u32) -> u64 {
+        self.pc_heat.get(&(func, pc)).copied().unwrap_or(0)
     }
 
     /// True if the profile saw the call at `pc` of `func` running.
@@ -266,6 +282,7 @@ pub fn compile_with_report(
     let cx = PassContext {
         module,
         call_heat: &options.call_heat,
+        pc_heat: &options.pc_heat,
     };
     for pass in PASSES {
         if let Some(only) = &options.passes {

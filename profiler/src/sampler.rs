@@ -103,12 +103,6 @@ impl SamplerConfig {
     fn period_ns(&self) -> u64 {
         1_000_000_000 / self.hz.clamp(1, 100_000) as u64
     }
-
-    /// A tick that finds less CPU time than this since the last sample is
-    /// idle: the time carries over to the next sample.
-    fn min_weight_ns(&self) -> u64 {
-        self.period_ns() / 4
-    }
 }
 
 /// What sampling cost and where that capped the rate.
@@ -464,6 +458,9 @@ struct Shared {
     thread_cpu_ns: AtomicU64,
     rounds: AtomicU64,
     round_min_period_ns: AtomicU64,
+    /// The shortest period the sampler thread may tick at now, if longer
+    /// than the one asked for ([`Sampler::relax`]); 0: none.
+    relaxed_period_ns: AtomicU64,
 }
 
 /// A sampler: register threads with it to have them sampled. With the
@@ -485,6 +482,7 @@ impl Sampler {
             thread_cpu_ns: AtomicU64::new(0),
             rounds: AtomicU64::new(0),
             round_min_period_ns: AtomicU64::new(0),
+            relaxed_period_ns: AtomicU64::new(0),
         });
         let thread = match config.engine {
             Engine::ThreadTimers => None,
@@ -503,6 +501,20 @@ impl Sampler {
             shared,
             thread,
         })
+    }
+
+    /// Lowers the rate to `hz` while `Some` (when it is below the rate
+    /// asked for), back to the rate asked for with `None`. Only the
+    /// sampler-thread engine changes rate; the change takes effect at its
+    /// next tick. Samples stay weighted by the CPU time since the last
+    /// one, so decayed heat means the same at any rate, only coarser: a
+    /// host that needs fewer samples for a while (a program whose hot code
+    /// is all compiled) pays for fewer.
+    pub fn relax(&self, hz: Option<u32>) {
+        let period = hz.map_or(0, |hz| 1_000_000_000 / u64::from(hz.clamp(1, 100_000)));
+        self.shared
+            .relaxed_period_ns
+            .store(period, Ordering::Relaxed);
     }
 
     /// What sampling has cost so far, and the cap that follows.
@@ -631,7 +643,6 @@ fn run_sampler_thread(shared: &Shared, config: SamplerConfig) {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
     }
     let asked = config.period_ns();
-    let idle_below = config.min_weight_ns();
     // SAFETY: QueuedInfo is plain data with the layout of siginfo_t.
     let mut info: QueuedInfo = unsafe { std::mem::zeroed() };
     info.signo = libc::SIGPROF;
@@ -652,7 +663,11 @@ fn run_sampler_thread(shared: &Shared, config: SamplerConfig) {
                 continue;
             }
         };
-        tick_every_target(shared, &mut info, idle_below);
+        // The rate asked for, or a lower one while relaxed. A tick that
+        // finds less CPU time than a quarter period since a thread's last
+        // sample is idle: the time carries over to the next sample.
+        let asked = asked.max(shared.relaxed_period_ns.load(Ordering::Relaxed));
+        tick_every_target(shared, &mut info, asked / 4);
         let cpu = thread_cpu_ns().unwrap_or(cycle_start_cpu);
         // A cycle costs the sampler thread's CPU time, and its wake-up: the
         // timer's interrupt and the switch to this thread land on

@@ -158,6 +158,9 @@ pub struct Tiering {
     /// The compiler thread's CPU time, in nanoseconds, written when it
     /// stops.
     compiler_cpu_ns: Arc<AtomicU64>,
+    /// When a compile was last queued or finished (monotonic ns; 0: never,
+    /// and nothing is expected: [`Tiering::quiet_since_start`]).
+    last_activity_ns: AtomicU64,
 }
 
 impl Tiering {
@@ -176,7 +179,30 @@ impl Tiering {
                 hdrhistogram::Histogram::new(3).expect("3 significant figures is valid")
             })),
             compiler_cpu_ns: Arc::new(AtomicU64::new(0)),
+            last_activity_ns: AtomicU64::new(super::profiling::monotonic_ns()),
         }
+    }
+
+    /// Notes a compile queued or finished now.
+    fn active(&self) {
+        self.last_activity_ns
+            .store(super::profiling::monotonic_ns(), Ordering::Relaxed);
+    }
+
+    /// True if no compile was queued or finished in the last `ns`
+    /// nanoseconds, nor is one queued (stress never is).
+    pub fn quiet_for(&self, ns: u64) -> bool {
+        !self.stress
+            && super::profiling::monotonic_ns()
+                .saturating_sub(self.last_activity_ns.load(Ordering::Relaxed))
+                >= ns
+            && self.queue.is_empty()
+    }
+
+    /// Counts the run as quiet from its start: code for what is hot is
+    /// there already (loaded from the code cache), so nothing is expected.
+    pub fn quiet_since_start(&self) {
+        self.last_activity_ns.store(0, Ordering::Relaxed);
     }
 
     /// The tier `func`'s code runs in, as this policy last recorded it.
@@ -307,6 +333,7 @@ impl Tiering {
     /// `from` or a compile is queued already.
     fn queue(&self, func: FuncId, from: Tier, to: Tier) {
         if self.state[func.index()].try_queue(from, to) {
+            self.active();
             let _ = self.queue.send(Some(CompileRequest {
                 func,
                 tier: to,
@@ -319,6 +346,7 @@ impl Tiering {
     /// Queues the optimizer for code of `func` entered at loop header `pc`
     /// (the OSR cache asks, once per header: `OsrCode::ready_entry`).
     pub fn request_osr(&self, func: FuncId, pc: u32) {
+        self.active();
         let _ = self.queue.send(Some(CompileRequest {
             func,
             tier: Tier::Opt,
@@ -460,6 +488,11 @@ fn stress_flips(
 }
 
 fn compile_request(vm: &Vm, tiering: &Tiering, request: CompileRequest) {
+    compile_one(vm, tiering, request);
+    tiering.active();
+}
+
+fn compile_one(vm: &Vm, tiering: &Tiering, request: CompileRequest) {
     let queue_ns = request.queued_at.elapsed().as_nanos() as u64;
     if let Some(pc) = request.osr_pc {
         vm.complete_osr(request.func, pc, queue_ns);

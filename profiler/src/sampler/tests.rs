@@ -319,3 +319,50 @@ fn the_sampler_thread_keeps_its_own_share_with_many_threads() {
     );
     assert!(samples >= 5, "a busy thread got {samples} samples");
 }
+
+/// Relaxed, the sampler thread ticks at the lower rate, and the weights
+/// still add up to the thread's CPU time; back at the rate asked once the
+/// relaxing ends.
+#[test]
+fn a_relaxed_sampler_samples_less_with_the_same_total_weight() {
+    let sampler = Sampler::start(SamplerConfig {
+        hz: 1000,
+        ring_capacity: 1 << 14,
+        engine: Engine::SamplerThread,
+    })
+    .unwrap();
+    let reg = sampler
+        .register_current_thread(Arc::new(CodeMap::new(4)), InterpFrames::NONE)
+        .unwrap();
+    let ring = reg.ring();
+    let phase = |ms| {
+        let cpu0 = thread_cpu_ns();
+        std::hint::black_box(spin_for(ms));
+        let cpu = thread_cpu_ns() - cpu0;
+        let (mut samples, mut weight) = (0u64, 0u64);
+        ring.drain(|s| {
+            samples += 1;
+            weight += s.weight_ns;
+        });
+        (samples, weight, cpu)
+    };
+    phase(20);
+    sampler.relax(Some(50));
+    phase(30); // one tick at the old period may still come
+    let (relaxed, weight, cpu) = phase(400);
+    // 50 Hz over 400 ms is 20 samples; at 1 kHz it would be 400.
+    assert!(relaxed <= 40, "{relaxed} samples relaxed");
+    assert!(relaxed >= 5, "{relaxed} samples relaxed");
+    assert!(
+        weight >= cpu / 2 && weight <= cpu + 50_000_000,
+        "weights {weight} against CPU time {cpu}"
+    );
+    sampler.relax(None);
+    phase(40);
+    let (full, _, _) = phase(300);
+    assert!(
+        full > 3 * relaxed,
+        "{full} samples at 1 kHz, {relaxed} relaxed"
+    );
+    drop(reg);
+}

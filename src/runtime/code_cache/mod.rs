@@ -206,6 +206,16 @@ impl Vm {
         });
         match loaded {
             Ok(Some(contents)) => {
+                // What was hot has its code: until something turns hot
+                // (or the warm start queues what the file lacks), the
+                // sampler may run slow.
+                if let Some(t) = self
+                    .tiering
+                    .as_ref()
+                    .filter(|_| !contents.entries.is_empty())
+                {
+                    t.quiet_since_start();
+                }
                 *cache.loaded.lock() = Some(LoadStats {
                     funcs: contents.entries.len(),
                     bytes: contents.summary.len,

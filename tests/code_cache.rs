@@ -277,3 +277,18 @@ fn a_long_run_saves_before_it_ends_and_a_killed_run_leaves_its_code() {
     assert!(err.contains("installed opt code from cache"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_cache_that_cannot_be_written_is_one_warning_and_the_same_run() {
+    let not_a_dir = cache_dir("not-a-dir");
+    std::fs::write(&not_a_dir, b"a file where the directory should be").unwrap();
+    let (status, out, err) = run(&not_a_dir, &["--tier", "opt", "benches/tj/fib.tj", "20"]);
+    assert_eq!((status, out.as_str()), (0, "6765\n"), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("tierjit: warning: code cache: cannot write "),
+        "{err}"
+    );
+    std::fs::remove_file(&not_a_dir).unwrap();
+}

@@ -127,6 +127,9 @@ pub(super) struct CacheState {
     /// What loading took: functions installed, bytes of the file, and
     /// the time from opening the file to the last install.
     loaded: Mutex<Option<LoadStats>>,
+    /// A save failed (and was reported): the compiler thread tries no
+    /// more, and the save at exit reports nothing new.
+    write_failed: std::sync::atomic::AtomicBool,
 }
 
 /// What loading a cache file took ([`Vm::code_cache_loaded`]).
@@ -157,6 +160,7 @@ impl CacheState {
             written: Mutex::new((Vec::new(), None)),
             heat: Mutex::new(Heat::default()),
             loaded: Mutex::new(None),
+            write_failed: Default::default(),
         })
     }
 }
@@ -364,7 +368,10 @@ impl Vm {
         let Some(cache) = &self.code_cache else {
             return;
         };
-        if self.started.elapsed() < SAVE_AFTER
+        if cache
+            .write_failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            || self.started.elapsed() < SAVE_AFTER
             || cache
                 .written
                 .lock()
@@ -376,9 +383,14 @@ impl Vm {
         self.save_code_cache_or_warn();
     }
 
-    /// [`Vm::save_code_cache`], a failure reported as a warning.
+    /// [`Vm::save_code_cache`], a failure reported as a warning (once per
+    /// Vm).
     pub(super) fn save_code_cache_or_warn(&self) {
-        if let Err(why) = self.save_code_cache() {
+        let Err(why) = self.save_code_cache() else {
+            return;
+        };
+        let failed = self.code_cache.as_ref().map(|c| &c.write_failed);
+        if !failed.is_some_and(|f| f.swap(true, std::sync::atomic::Ordering::Relaxed)) {
             self.options
                 .warnings
                 .warn(&format!("code cache: cannot write {why}"));

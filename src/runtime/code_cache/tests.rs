@@ -197,6 +197,20 @@ fn another_build_or_program_is_refused() {
     key.module ^= 1;
     let err = format::check(&bytes, &key, &module).unwrap_err();
     assert!(err.contains("another program"), "{err}");
+    key.module ^= 1;
+    // Code that needs a feature this processor does not have (a bit no
+    // processor sets), even under the very key the loader expects.
+    key.cpu |= 1 << 63;
+    let needs_more = format::write(
+        &key,
+        "p",
+        module.funcs.len() as u32,
+        &[],
+        &Heat::default(),
+        1,
+    );
+    let err = format::check(&needs_more, &key, &module).unwrap_err();
+    assert!(err.contains("CPU features"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -302,6 +302,23 @@ tj_status tj_options_set_profile_hz(tj_options *options, uint32_t hz, tj_error *
 // memory`.
 tj_status tj_options_set_heap_limit(tj_options *options, size_t bytes, tj_error **err);
 
+// Keeps compiled code between runs in the directory `dir` (created when
+// first written), under the name `program` (which `tierjit cache ls`
+// shows; a program's entries under older keys are removed when a new one
+// is written). `tj_vm_free` saves the code the VM compiled; the next VM of
+// the same module in `TJ_TIER_AUTO` starts with it installed (see
+// docs/cache.md). `dir` NULL turns the cache off again (the default);
+// `program` NULL names it after `dir`.
+//
+// # Safety
+//
+// `dir` and `program` are NULL or NUL-terminated strings, valid during the
+// call.
+tj_status tj_options_set_code_cache(tj_options *options,
+                                    const char *dir,
+                                    const char *program,
+                                    tj_error **err);
+
 // Prepares `module` to run, with `options` (NULL: the defaults of
 // `tj_options_new`), which must have the host functions the module was
 // compiled with. The VM takes the module, also when it fails: do not

@@ -116,3 +116,43 @@ pub extern "C" fn tj_options_set_heap_limit(
         Ok(())
     })
 }
+
+/// Keeps compiled code between runs in the directory `dir` (created when
+/// first written), under the name `program` (which `tierjit cache ls`
+/// shows; a program's entries under older keys are removed when a new one
+/// is written). `tj_vm_free` saves the code the VM compiled; the next VM of
+/// the same module in `TJ_TIER_AUTO` starts with it installed (see
+/// docs/cache.md). `dir` NULL turns the cache off again (the default);
+/// `program` NULL names it after `dir`.
+///
+/// # Safety
+///
+/// `dir` and `program` are NULL or NUL-terminated strings, valid during the
+/// call.
+#[no_mangle]
+pub unsafe extern "C" fn tj_options_set_code_cache(
+    options: Option<&mut tj_options>,
+    dir: *const std::ffi::c_char,
+    program: *const std::ffi::c_char,
+    err: Option<&mut *mut tj_error>,
+) -> tj_status {
+    change(options, err, |o| {
+        if dir.is_null() {
+            o.code_cache = None;
+            return Ok(());
+        }
+        // SAFETY: NUL-terminated and valid during the call (this
+        // function's contract).
+        let dir = unsafe { crate::str_arg(dir, "the cache directory") }?;
+        let program = match program.is_null() {
+            true => dir,
+            // SAFETY: as for `dir`.
+            false => unsafe { crate::str_arg(program, "the program name") }?,
+        };
+        o.code_cache = Some(tierjit::runtime::code_cache::CodeCacheOptions {
+            dir: dir.into(),
+            program: program.into(),
+        });
+        Ok(())
+    })
+}

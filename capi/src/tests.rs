@@ -726,3 +726,48 @@ fn a_module_image_loads_and_a_damaged_one_is_refused() {
     );
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn a_code_cache_set_in_the_options_starts_the_next_vm_with_its_code() {
+    let dir = std::env::temp_dir().join(format!("tierjit-capi-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_c = CString::new(dir.display().to_string()).unwrap();
+    let with_cache = |tier| {
+        let options = Options::new(tier);
+        // SAFETY: valid strings.
+        check(|err| unsafe {
+            tj_options_set_code_cache(options.get(), dir_c.as_ptr(), c"types".as_ptr(), err)
+        })
+        .unwrap();
+        options
+    };
+    // An eager VM saves every function's optimized code when freed.
+    let eager = try_start(TYPES, &with_cache(TJ_TIER_OPT)).unwrap();
+    assert_eq!(
+        shown(eager.call("add", &[int(40), int(2)]).unwrap(), TJ_INT),
+        "42"
+    );
+    drop(eager);
+    let files = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(files, 1, "one cache file in {}", dir.display());
+    // The next automatic VM of the same module starts with that code.
+    let warm = try_start(TYPES, &with_cache(TJ_TIER_AUTO)).unwrap();
+    let loaded = warm.get().unwrap().vm.code_cache_loaded().unwrap();
+    assert!(loaded.funcs >= 4, "{loaded:?}");
+    assert_eq!(
+        shown(warm.call("add", &[int(40), int(2)]).unwrap(), TJ_INT),
+        "42"
+    );
+    drop(warm);
+    // NULL turns it off again; a NULL program is named after the directory.
+    let options = with_cache(TJ_TIER_AUTO);
+    // SAFETY: NULL strings are allowed.
+    check(|err| unsafe { tj_options_set_code_cache(options.get(), null(), null(), err) }).unwrap();
+    assert!(options.get().unwrap().options.code_cache.is_none());
+    // SAFETY: a valid string and a NULL one.
+    check(|err| unsafe { tj_options_set_code_cache(options.get(), dir_c.as_ptr(), null(), err) })
+        .unwrap();
+    let set = options.get().unwrap().options.code_cache.clone().unwrap();
+    assert_eq!(set.program, dir.display().to_string());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

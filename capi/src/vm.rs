@@ -23,7 +23,7 @@ use tierjit::tiers::Type;
 /// A running module. Any number of threads may call into one VM at once;
 /// freeing it is the one thing that must wait for every call to end.
 pub struct tj_vm {
-    vm: Arc<Vm>,
+    pub(crate) vm: Arc<Vm>,
     functions: Arc<Functions>,
 }
 

@@ -340,10 +340,11 @@ pub fn write(
         }
         out
     };
+    let (osr_count, site_count) = (osr.len() / PAIR_BYTES, sites.len() / PAIR_BYTES);
     let sections: [(Vec<u8>, usize); 7] = [
         (entries, stubbed.len() + code.len()),
-        (osr.clone(), osr.len() / PAIR_BYTES),
-        (sites.clone(), sites.len() / PAIR_BYTES),
+        (osr, osr_count),
+        (sites, site_count),
         (
             heat_records(&mut heat.funcs.iter().map(|&(f, ns)| (f, 0, ns))),
             heat.funcs.len(),

@@ -660,7 +660,10 @@ impl Vm {
         // block layout puts hot blocks in line; eager tiers compile
         // without a profile.
         let profile = self.profiling.as_ref().filter(|_| self.tiering.is_some());
-        let call_heat = profile.map(|p| p.call_heat()).unwrap_or_default();
+        let mut call_heat = profile.map(|p| p.call_heat()).unwrap_or_default();
+        if profile.is_some() {
+            self.add_saved_call_heat(&mut call_heat);
+        }
         let pc_heat = profile.map(|p| p.pc_heat()).unwrap_or_default();
         let options = opt::Options {
             osr_pc,

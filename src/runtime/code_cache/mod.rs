@@ -39,6 +39,7 @@ pub mod format;
 use super::{profile_tier, Installed, Vm, VmOptions};
 use format::{Heat, Key, SavedCode};
 use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tierjit_profiler::profile::TierEventKind;
@@ -299,6 +300,19 @@ impl Vm {
             cache.written.lock().0 = stamp;
         }
         Ok(())
+    }
+
+    /// Adds to `heat` the time below each call site that the loaded cache
+    /// file saved, where the live profile has none for it yet: a function
+    /// this run compiles before its callees were sampled much is inlined
+    /// as the last run's profile says.
+    pub(super) fn add_saved_call_heat(&self, heat: &mut HashMap<(FuncId, u32), u64>) {
+        let Some(cache) = &self.code_cache else {
+            return;
+        };
+        for &(func, pc, ns) in &cache.heat.lock().calls {
+            heat.entry((func, pc)).or_insert(ns);
+        }
     }
 
     /// What loading this program's cache file took, if code was loaded

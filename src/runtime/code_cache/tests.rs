@@ -273,3 +273,36 @@ fn heat_round_trips_and_stale_entries_of_the_program_go() {
     assert_eq!(entries(&dir).unwrap().len(), 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_saved_call_heat_fills_in_what_the_live_profile_lacks() {
+    let dir = temp_dir("call-heat");
+    let module = module();
+    let options = options(TierMode::Auto, &dir);
+    let key = key_for(&module, &options);
+    let hot = module.find("hot").unwrap();
+    let heat = Heat {
+        funcs: Vec::new(),
+        loops: Vec::new(),
+        calls: vec![(hot, 5, 4_000_000), (hot, 9, 7_000_000)],
+    };
+    let bytes = format::write(
+        &key,
+        "test-program",
+        module.funcs.len() as u32,
+        &[],
+        &heat,
+        1,
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(entry_path(&dir, &key), bytes).unwrap();
+    let vm = Vm::new(module, options).unwrap();
+    let mut live = HashMap::from([((hot, 9), 1_000)]);
+    vm.add_saved_call_heat(&mut live);
+    assert_eq!(
+        live,
+        HashMap::from([((hot, 5), 4_000_000), ((hot, 9), 1_000)])
+    );
+    vm.shutdown();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -45,6 +45,7 @@ impl Run {
 
     fn of(command: &mut Command) -> Run {
         let child = command
+            .env("TIERJIT_CODE_CACHE", "off")
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

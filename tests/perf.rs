@@ -65,6 +65,7 @@ fn perf_inject_names_generated_code_from_the_jitdump() {
     let data = dir.join("perf.data");
     let injected = dir.join("perf.jit.data");
     let record = Command::new("perf")
+        .env("TIERJIT_CODE_CACHE", "off")
         .args(["record", "-k", "1", "-e", "cpu-clock", "-o"])
         .arg(&data)
         .args([

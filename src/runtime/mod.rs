@@ -659,7 +659,10 @@ impl Vm {
         // In automatic tiering the inliner takes hot call sites first and
         // block layout puts hot blocks in line; eager tiers compile
         // without a profile.
-        let profile = self.profiling.as_ref().filter(|_| self.tiering.is_some());
+        let profile = self
+            .profiling
+            .as_ref()
+            .filter(|_| self.tiering.is_some() && !self.compiles_without_profile(func));
         let mut call_heat = profile.map(|p| p.call_heat()).unwrap_or_default();
         if profile.is_some() {
             self.add_saved_call_heat(&mut call_heat);

@@ -221,6 +221,12 @@ impl Tiering {
         self.state[func.index()].set(tier);
     }
 
+    /// Queues `func`, in baseline code, for the optimizer (unless a
+    /// compile is queued already).
+    pub fn queue_optimization(&self, func: FuncId) {
+        self.queue(func, Tier::Baseline, Tier::Opt);
+    }
+
     /// Starts the compiler thread (it holds only a weak reference).
     pub fn start(&self, vm: Weak<Vm>) {
         let Some(receiver) = self.receiver.lock().take() else {

@@ -131,6 +131,9 @@ pub(super) struct CacheState {
     /// A save failed (and was reported): the compiler thread tries no
     /// more, and the save at exit reports nothing new.
     write_failed: std::sync::atomic::AtomicBool,
+    /// Functions the file had in baseline code, queued for the optimizer
+    /// at start ([`Vm::queue_warm_start`]): compiled without the profile.
+    promoted: Mutex<Vec<FuncId>>,
 }
 
 /// What loading a cache file took ([`Vm::code_cache_loaded`]).
@@ -162,6 +165,7 @@ impl CacheState {
             heat: Mutex::new(Heat::default()),
             loaded: Mutex::new(None),
             write_failed: Default::default(),
+            promoted: Mutex::new(Vec::new()),
         })
     }
 }
@@ -337,6 +341,33 @@ impl Vm {
             .collect();
         hot.sort_by(|a, b| b.1.total_cmp(&a.1));
         tiering.policy_tick(&hot);
+        // Baseline code in the file was warm code last time, and may have
+        // been hot in a run that ended before its optimizing compile (a
+        // run whose hot code is all in the cache samples slowly, and a
+        // short one might never get it optimized): optimized now, as eager
+        // `--tier opt` compiles it, it is there from the next run on.
+        let mut promoted = cache.promoted.lock();
+        for i in 0..self.module.funcs.len() {
+            let func = FuncId(i as u32);
+            if tiering.tier_of(func) == tierjit_tiers::code::Tier::Baseline
+                && !tiering.queued_for_opt(func)
+            {
+                promoted.push(func);
+                tiering.queue_optimization(func);
+            }
+        }
+    }
+
+    /// True if `func` is compiled as eager `--tier opt` compiles it,
+    /// without the profile: baseline code from the cache file that the warm
+    /// start queued for the optimizer. Inlining by the call heat of this
+    /// run's first milliseconds made such code slower than eager code
+    /// (`matmul`'s `main` inlined `matmul`, and regalloc2 reloaded a
+    /// spilled array base inside the inlined inner loop: 74 ms against 63).
+    pub(super) fn compiles_without_profile(&self, func: FuncId) -> bool {
+        self.code_cache
+            .as_ref()
+            .is_some_and(|c| c.promoted.lock().contains(&func))
     }
 
     /// Writes the installed code and the run's heat to this program's

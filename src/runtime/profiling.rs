@@ -50,6 +50,15 @@ const QUIET_NS: u64 = 20_000_000;
 /// The sampling rate while tiering is quiet.
 const RELAXED_HZ: u32 = 100;
 
+/// While the sampler is relaxed, the tier policy sees heat divided by
+/// this: a function needs about two relaxed samples (15 ms of its time)
+/// where it needs 1 ms at the full rate. One 10 ms sample that lands in a
+/// function taking 1% of the time (sieve's `main`) then compiles nothing
+/// but, at most, baseline code; a function that turns hot gets baseline
+/// code at its first sample, which ends the quiet, and its next samples
+/// come at the full rate.
+const RELAXED_EVIDENCE: f64 = 15.0;
+
 /// Hotness halves every this many nanoseconds.
 const HOTNESS_HALF_LIFE_NS: u64 = 200_000_000;
 
@@ -256,9 +265,24 @@ impl Profiling {
                 profiling.drain(&vm);
                 let mut quiet = false;
                 if let Some(tiering) = &vm.tiering {
-                    tiering.policy_tick(&profiling.hot_functions(0.0));
-                    vm.compile_predicted(&profiling.call_heat());
-                    vm.compile_hot_loops_ahead(&profiling.hot_loops(HOT_LOOP_NS));
+                    // Relaxed samples each weigh ten times as much: the
+                    // policy sees their heat divided (`RELAXED_EVIDENCE`).
+                    let per = match profiling.relaxed.load(Ordering::Relaxed) {
+                        true => RELAXED_EVIDENCE,
+                        false => 1.0,
+                    };
+                    let hot: Vec<(FuncId, f64)> = profiling
+                        .hot_functions(0.0)
+                        .into_iter()
+                        .map(|(f, ns)| (f, ns / per))
+                        .collect();
+                    tiering.policy_tick(&hot);
+                    let mut calls = profiling.call_heat();
+                    calls
+                        .values_mut()
+                        .for_each(|ns| *ns = (*ns as f64 / per) as u64);
+                    vm.compile_predicted(&calls);
+                    vm.compile_hot_loops_ahead(&profiling.hot_loops(HOT_LOOP_NS * per));
                     quiet = tiering.quiet_for(QUIET_NS);
                 }
                 profiling.relax(quiet && !profiling.recording.load(Ordering::Acquire));

@@ -161,6 +161,9 @@ pub struct Tiering {
     /// When a compile was last queued or finished (monotonic ns; 0: never,
     /// and nothing is expected: [`Tiering::quiet_since_start`]).
     last_activity_ns: AtomicU64,
+    /// The last policy tick found a function with heat short of its next
+    /// tier's threshold.
+    rising: std::sync::atomic::AtomicBool,
 }
 
 impl Tiering {
@@ -180,6 +183,7 @@ impl Tiering {
             })),
             compiler_cpu_ns: Arc::new(AtomicU64::new(0)),
             last_activity_ns: AtomicU64::new(super::profiling::monotonic_ns()),
+            rising: Default::default(),
         }
     }
 
@@ -190,9 +194,12 @@ impl Tiering {
     }
 
     /// True if no compile was queued or finished in the last `ns`
-    /// nanoseconds, nor is one queued (stress never is).
+    /// nanoseconds, nor is one queued, nor did the last policy tick find a
+    /// function on its way to a tier (some heat, not yet enough); stress
+    /// never is.
     pub fn quiet_for(&self, ns: u64) -> bool {
         !self.stress
+            && !self.rising.load(Ordering::Relaxed)
             && super::profiling::monotonic_ns()
                 .saturating_sub(self.last_activity_ns.load(Ordering::Relaxed))
                 >= ns
@@ -273,6 +280,8 @@ impl Tiering {
             .baseline_threshold_ns
             .min(policy.opt_threshold_ns)
             .min(policy.opt_direct_threshold_ns);
+        // A function with some heat but not enough for its next tier yet.
+        let mut rising = false;
         for &(func, heat) in hot {
             if heat < lowest {
                 break;
@@ -289,10 +298,14 @@ impl Tiering {
                 (Tier::Baseline, None) if heat >= policy.opt_threshold_ns => {
                     (Tier::Baseline, Tier::Opt)
                 }
-                _ => continue,
+                _ => {
+                    rising = true;
+                    continue;
+                }
             };
             self.queue(func, from, to);
         }
+        self.rising.store(rising, Ordering::Relaxed);
     }
 
     /// Queues what hot call sites predict (`calls`: decayed CPU time below

@@ -8,6 +8,7 @@
 pub mod codemap;
 pub mod format;
 pub mod hotness;
+pub mod latency;
 pub mod perf;
 pub mod profile;
 #[cfg(feature = "report")]

@@ -461,6 +461,9 @@ struct Shared {
     /// The shortest period the sampler thread may tick at now, if longer
     /// than the one asked for ([`Sampler::relax`]); 0: none.
     relaxed_period_ns: AtomicU64,
+    /// When the sampler thread's next round is due (`CLOCK_MONOTONIC`
+    /// nanoseconds); 0 while it has no target.
+    next_tick_ns: AtomicU64,
 }
 
 /// A sampler: register threads with it to have them sampled. With the
@@ -483,6 +486,7 @@ impl Sampler {
             rounds: AtomicU64::new(0),
             round_min_period_ns: AtomicU64::new(0),
             relaxed_period_ns: AtomicU64::new(0),
+            next_tick_ns: AtomicU64::new(0),
         });
         let thread = match config.engine {
             Engine::ThreadTimers => None,
@@ -515,6 +519,17 @@ impl Sampler {
         self.shared
             .relaxed_period_ns
             .store(period, Ordering::Relaxed);
+    }
+
+    /// When the sampler thread's next round is due, in `CLOCK_MONOTONIC`
+    /// nanoseconds, if it has one: a consumer of the samples can wake just
+    /// after it rather than at a phase of its own. None with the
+    /// thread-timers engine, or while no thread is registered.
+    pub fn next_tick_ns(&self) -> Option<u64> {
+        match self.shared.next_tick_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(ns),
+        }
     }
 
     /// What sampling has cost so far, and the cap that follows.
@@ -598,6 +613,12 @@ impl Sampler {
                 let mut targets = lock(&self.shared.targets);
                 target.slot.store(targets.list.len(), Ordering::Relaxed);
                 targets.list.push(target);
+                // Notified with the lock held, the sampler thread would
+                // wake only to wait for the lock, then be woken again
+                // having just run, and queue behind this thread (its
+                // first tick, and the program's first sample, came up to
+                // 4 ms late).
+                drop(targets);
                 self.shared.changed.notify_all();
                 Sender::Thread(self.shared.clone())
             }
@@ -636,6 +657,8 @@ const MAX_WAKE_COST_NS: u64 = 100_000;
 /// or longer where the samples' cost or the sampler thread's own would
 /// take more than their share.
 fn run_sampler_thread(shared: &Shared, config: SamplerConfig) {
+    // Ticks on time, not at the end of a busy core's time slice.
+    let _ = crate::latency::ask_short_slice();
     // Wake on time: the default 50 us of timer slack would lower 10 kHz to
     // about 6.7 kHz.
     // SAFETY: prctl(PR_SET_TIMERSLACK) only sets this thread's slack.
@@ -660,6 +683,7 @@ fn run_sampler_thread(shared: &Shared, config: SamplerConfig) {
             Wait::FirstTarget => {
                 // The waiting that had no targets is not a cycle's cost.
                 cycle_start_cpu = thread_cpu_ns().unwrap_or(0);
+                shared.next_tick_ns.store(next, Ordering::Relaxed);
                 continue;
             }
         };
@@ -691,6 +715,7 @@ fn run_sampler_thread(shared: &Shared, config: SamplerConfig) {
             // rather than sending a burst.
             next = now + period;
         }
+        shared.next_tick_ns.store(next, Ordering::Relaxed);
     }
 }
 

@@ -217,6 +217,8 @@ pub struct Vm {
     opt_since: Vec<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicBool)>,
     /// Per function: the calls that follow each call in its block.
     calls_next: Vec<tiering::CallsNext>,
+    /// Per function: the call sites the optimizer always inlines.
+    inlined_calls: Vec<tiering::InlinedCalls>,
     /// Stacks of finished host calls ([`Vm::call`]), for the next ones.
     spare_stacks: Mutex<Vec<ThreadStacks>>,
     perf: Mutex<PerfOutputs>,
@@ -300,6 +302,9 @@ impl Vm {
         let loop_headers = module.funcs.iter().map(LoopHeaders::of).collect();
         let methods_len = module.funcs.len();
         let calls_next = module.funcs.iter().map(tiering::CallsNext::of).collect();
+        let inlined_calls = (0..module.funcs.len())
+            .map(|i| tiering::InlinedCalls::of(&module, i))
+            .collect();
         let osr_moves_seen = osr::OsrMovesSeen::new(&module);
         let output = match options.line_buffered {
             Some(line_buffered) => Output::new(line_buffered),
@@ -366,6 +371,7 @@ impl Vm {
             opt_since: (0..methods_len).map(|_| Default::default()).collect(),
             loop_headers,
             calls_next,
+            inlined_calls,
             spare_stacks: Mutex::new(Vec::new()),
             host_functions,
             perf: Mutex::new(PerfOutputs::default()),
@@ -806,6 +812,18 @@ impl Vm {
     }
 
     /// Queues what hot call sites predict ([`tiering::Tiering::predict_tick`]).
+    /// The heat the tier policy weighs per function, hottest first: the
+    /// time of its own code (`own`) and below the calls its optimized
+    /// code inlines (`calls`: time below each call site;
+    /// [`tiering::InlinedCalls::add_to_callers`]).
+    pub(super) fn policy_heat(
+        &self,
+        own: &[(FuncId, f64)],
+        calls: &HashMap<(FuncId, u32), u64>,
+    ) -> Vec<(FuncId, f64)> {
+        tiering::InlinedCalls::add_to_callers(&self.inlined_calls, own, calls)
+    }
+
     pub(super) fn compile_predicted(&self, calls: &HashMap<(FuncId, u32), u64>) {
         if let Some(tiering) = &self.tiering {
             tiering.predict_tick(calls, |caller, pc| {

@@ -38,6 +38,13 @@ const DRAIN_EVERY: Duration = Duration::from_millis(10);
 const DRAIN_EVERY_AT_START: Duration = Duration::from_millis(1);
 const STARTUP_NS: u64 = 100_000_000;
 
+/// At start, drains come this long after each of the sampler thread's
+/// rounds (time for the signalled threads to take their samples), not at
+/// a phase of their own: a drain at a random phase of the 1 ms rounds
+/// waits half a millisecond for a sample on average, with the program
+/// still interpreted.
+const DRAIN_LAG_NS: u64 = 100_000;
+
 /// Tiering that has queued and finished no compile for this long (or
 /// started with its hot code from the code cache) is *quiet*: the sampler
 /// then runs at [`RELAXED_HZ`] unless a profile is being recorded, and
@@ -252,50 +259,87 @@ impl Profiling {
         self.hotness.lock().0.hot_loops(threshold_ns)
     }
 
-    /// Starts the aggregator thread (it holds only a weak reference).
+    /// Starts the aggregator thread (it holds only a weak reference),
+    /// unless the Vm tiers up: then the compiler thread aggregates
+    /// ([`Profiling::aggregate`]), so that a compile the policy queues
+    /// starts at once on the core the policy ran on. Handed to a thread
+    /// that has just gone to sleep, it could be woken onto the core of
+    /// the program's thread while the policy's core goes idle, and wait
+    /// there for the program's time slice to end: 0.5-3 ms, seen with
+    /// `perf sched` on this project's 2-core machine.
     pub fn start(&self, vm: Weak<Vm>) {
+        if vm.upgrade().is_some_and(|vm| vm.tiering.is_some()) {
+            return;
+        }
         let handle = std::thread::Builder::new()
             .name("tj-profile".into())
             .spawn(move || loop {
                 let Some(vm) = vm.upgrade() else { return };
                 let profiling = vm.profiling.as_ref().expect("started with profiling");
-                if profiling.stop.load(Ordering::Acquire) {
+                let Some(wait) = profiling.aggregate(&vm) else {
                     return;
-                }
-                profiling.drain(&vm);
-                let mut quiet = false;
-                if let Some(tiering) = &vm.tiering {
-                    // Relaxed samples each weigh ten times as much: the
-                    // policy sees their heat divided (`RELAXED_EVIDENCE`).
-                    let per = match profiling.relaxed.load(Ordering::Relaxed) {
-                        true => RELAXED_EVIDENCE,
-                        false => 1.0,
-                    };
-                    let hot: Vec<(FuncId, f64)> = profiling
-                        .hot_functions(0.0)
-                        .into_iter()
-                        .map(|(f, ns)| (f, ns / per))
-                        .collect();
-                    tiering.policy_tick(&hot);
-                    let mut calls = profiling.call_heat();
-                    calls
-                        .values_mut()
-                        .for_each(|ns| *ns = (*ns as f64 / per) as u64);
-                    vm.compile_predicted(&calls);
-                    vm.compile_hot_loops_ahead(&profiling.hot_loops(HOT_LOOP_NS * per));
-                    quiet = tiering.quiet_for(QUIET_NS);
-                }
-                profiling.relax(quiet && !profiling.recording.load(Ordering::Acquire));
-                let young = monotonic_ns().saturating_sub(profiling.start_ns) < STARTUP_NS;
+                };
                 drop(vm);
                 // `finish` unparks it at once.
-                std::thread::park_timeout(if young && !quiet {
-                    DRAIN_EVERY_AT_START
-                } else {
-                    DRAIN_EVERY
-                });
+                std::thread::park_timeout(wait);
             });
         *self.aggregator.lock() = handle.ok();
+    }
+
+    /// One turn of the aggregator: drains the rings and, if the Vm tiers
+    /// up, runs the tier policy on what they held. Gives how long to wait
+    /// for the next turn; None once profiling has finished.
+    pub(super) fn aggregate(&self, vm: &Vm) -> Option<Duration> {
+        if self.stop.load(Ordering::Acquire) {
+            return None;
+        }
+        self.drain(vm);
+        let mut quiet = false;
+        if let Some(tiering) = &vm.tiering {
+            // Relaxed samples each weigh ten times as much: the policy
+            // sees their heat divided (`RELAXED_EVIDENCE`).
+            let per = match self.relaxed.load(Ordering::Relaxed) {
+                true => RELAXED_EVIDENCE,
+                false => 1.0,
+            };
+            let own: Vec<(FuncId, f64)> = self
+                .hot_functions(0.0)
+                .into_iter()
+                .map(|(f, ns)| (f, ns / per))
+                .collect();
+            let mut calls = self.call_heat();
+            calls
+                .values_mut()
+                .for_each(|ns| *ns = (*ns as f64 / per) as u64);
+            tiering.policy_tick(&vm.policy_heat(&own, &calls));
+            vm.compile_predicted(&calls);
+            vm.compile_hot_loops_ahead(&self.hot_loops(HOT_LOOP_NS * per));
+            quiet = tiering.quiet_for(QUIET_NS);
+        }
+        self.relax(quiet && !self.recording.load(Ordering::Acquire));
+        let young = monotonic_ns().saturating_sub(self.start_ns) < STARTUP_NS;
+        Some(match young && !quiet {
+            true => self.wait_at_start(),
+            false => DRAIN_EVERY,
+        })
+    }
+
+    /// How long the aggregator waits for its next drain at the start of a
+    /// run: until [`DRAIN_LAG_NS`] after the sampler's next round, at
+    /// most [`DRAIN_EVERY_AT_START`]; a quarter of that if the round is
+    /// overdue (the sampler thread is waiting for a core) or not yet due
+    /// (no thread has registered yet: the program is starting).
+    fn wait_at_start(&self) -> Duration {
+        let now = monotonic_ns();
+        let due = self
+            .sampler
+            .as_ref()
+            .and_then(Sampler::next_tick_ns)
+            .map(|tick| tick + DRAIN_LAG_NS);
+        match due {
+            Some(due) if due > now => Duration::from_nanos(due - now).min(DRAIN_EVERY_AT_START),
+            _ => DRAIN_EVERY_AT_START / 4,
+        }
     }
 
     /// Samples the calling thread (handle `thread`) while the returned

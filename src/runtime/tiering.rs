@@ -245,12 +245,27 @@ impl Tiering {
             Duration::from_millis(10)
         };
         let cpu_ns = self.compiler_cpu_ns.clone();
+        let waiting = Arc::new(AtomicBool::new(false));
+        let first_wait = waiting.clone();
         let handle = std::thread::Builder::new()
             .name("tj-compiler".into())
             .spawn(move || {
-                compiler_loop(vm, receiver, period);
+                let _ = tierjit_profiler::latency::ask_short_slice();
+                compiler_loop(vm, receiver, period, &first_wait);
                 cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
             });
+        // Let the new thread reach its first wait before going on to
+        // start the program. Still runnable when the program's thread is
+        // created, it can be preempted by it and left queued behind it on
+        // the same core, with the other core idle, until the scheduler
+        // next balances (its 4 ms tick): the first compiles then wait that
+        // long. Asleep, it is woken onto an idle core when work comes.
+        if handle.is_ok() {
+            let give_up = Instant::now() + FIRST_WAIT_WITHIN;
+            while !waiting.load(Ordering::Acquire) && Instant::now() < give_up {
+                std::thread::yield_now();
+            }
+        }
         *self.compiler.lock() = handle.ok();
     }
 
@@ -258,7 +273,7 @@ impl Tiering {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
         // Wake it now rather than at its next timeout.
-        let _ = self.queue.send(None);
+        self.send(None);
         if let Some(handle) = self.compiler.lock().take() {
             let _ = handle.join();
         }
@@ -353,7 +368,7 @@ impl Tiering {
     fn queue(&self, func: FuncId, from: Tier, to: Tier) {
         if self.state[func.index()].try_queue(from, to) {
             self.active();
-            let _ = self.queue.send(Some(CompileRequest {
+            self.send(Some(CompileRequest {
                 func,
                 tier: to,
                 osr_pc: None,
@@ -362,11 +377,16 @@ impl Tiering {
         }
     }
 
+    /// Sends to the compiler thread (which wakes).
+    fn send(&self, request: Option<CompileRequest>) {
+        let _ = self.queue.send(request);
+    }
+
     /// Queues the optimizer for code of `func` entered at loop header `pc`
     /// (the OSR cache asks, once per header: `OsrCode::ready_entry`).
     pub fn request_osr(&self, func: FuncId, pc: u32) {
         self.active();
-        let _ = self.queue.send(Some(CompileRequest {
+        self.send(Some(CompileRequest {
             func,
             tier: Tier::Opt,
             osr_pc: Some(pc),
@@ -403,7 +423,19 @@ fn spin_recv<T>(requests: &Receiver<T>, period: Duration) -> Result<T, RecvTimeo
     }
 }
 
-fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, period: Duration) {
+/// How long starting the compiler thread waits for it to reach its first
+/// wait ([`Tiering::start`]).
+const FIRST_WAIT_WITHIN: Duration = Duration::from_millis(5);
+
+/// The compiler thread: compiles what is queued, and drives stress flips,
+/// code-cache saves and retirement. Sets `first_wait` before it first
+/// waits for a request.
+fn compiler_loop(
+    vm: Weak<Vm>,
+    requests: Receiver<Option<CompileRequest>>,
+    period: Duration,
+    first_wait: &AtomicBool,
+) {
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     // A thread that sleeps between stress flips of tens of microseconds
     // waits for a scheduler tick to run again whenever the mutators keep
@@ -414,8 +446,13 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, perio
     // Requests taken off the channel and not compiled yet.
     let mut pending = std::collections::VecDeque::new();
     let mut next_save_check = Instant::now();
+    // When the profile's aggregator turn is due (`Profiling::aggregate`;
+    // None: the Vm does not sample, or its profiling has finished).
+    let mut next_aggregate = Some(Instant::now());
     loop {
-        let wait = next_turn.saturating_duration_since(Instant::now());
+        let due = next_aggregate.map_or(next_turn, |at| at.min(next_turn));
+        let wait = due.saturating_duration_since(Instant::now());
+        first_wait.store(true, Ordering::Release);
         let request = if !pending.is_empty() {
             Ok(None)
         } else if spin {
@@ -437,6 +474,15 @@ fn compiler_loop(vm: Weak<Vm>, requests: Receiver<Option<CompileRequest>>, perio
         let tiering = vm.tiering.as_ref().expect("started with tiering");
         if tiering.stop.load(Ordering::Acquire) {
             return;
+        }
+        // The tier policy runs on this thread, so the compiles it queues
+        // start here, next turn, with no wake-up to wait for.
+        if next_aggregate.is_some_and(|at| Instant::now() >= at) {
+            next_aggregate = vm
+                .profiling
+                .as_ref()
+                .and_then(|p| p.aggregate(&vm))
+                .map(|wait| Instant::now() + wait);
         }
         match request {
             Ok(Some(request)) => compile_request(&vm, tiering, request),
@@ -638,6 +684,76 @@ impl CallsNext {
     }
 }
 
+/// The call sites of a function that run again and again and whose
+/// callee its optimized code inlines: calls in a loop of the caller, to a
+/// function other than the caller that calls nothing itself and has at
+/// most `opt::inline::MAX_HOT_CALLEE_SIZE` instructions (the inliner's
+/// limit at a call site the profile saw running, as every site with time
+/// below it has). Once the caller is optimized, the time below them is
+/// the caller's own ([`InlinedCalls::add_to_callers`]).
+pub struct InlinedCalls(Vec<u32>);
+
+impl InlinedCalls {
+    /// The inlined call sites of `module.funcs[index]`, in pc order.
+    pub fn of(module: &tierjit_tiers::bytecode::Module, index: usize) -> InlinedCalls {
+        use tierjit_tiers::bytecode::Instr;
+        use tierjit_tiers::opt::inline::MAX_HOT_CALLEE_SIZE;
+        let callee = |instr: &Instr| match *instr {
+            Instr::Call { func, .. } | Instr::CallVoid { func, .. } => Some(func),
+            _ => None,
+        };
+        let leaf = |func: FuncId| {
+            module.funcs.get(func.index()).is_some_and(|g| {
+                g.code.len() <= MAX_HOT_CALLEE_SIZE && !g.code.iter().any(|i| callee(i).is_some())
+            })
+        };
+        let f = &module.funcs[index];
+        let loops = f.loops();
+        let in_loop = |pc: u32| loops.iter().any(|&(header, end)| header <= pc && pc <= end);
+        let sites = f
+            .code
+            .iter()
+            .enumerate()
+            .filter(|&(pc, instr)| {
+                in_loop(pc as u32) && callee(instr).is_some_and(|g| g.index() != index && leaf(g))
+            })
+            .map(|(pc, _)| pc as u32)
+            .collect();
+        InlinedCalls(sites)
+    }
+
+    /// True if the call at `pc` is inlined.
+    pub fn contains(&self, pc: u32) -> bool {
+        self.0.binary_search(&pc).is_ok()
+    }
+
+    /// The heat the policy weighs for each function (`own`: decayed time
+    /// of its own code, hottest first): its own, plus the time below its
+    /// inlined call sites (`calls`), hottest first. `spectralnorm`'s
+    /// `mul_av` spends half its time in `eval_a`, which its optimized
+    /// code inlines: counting only its own samples, it waited twice as
+    /// long in baseline code for its next tier; `nbody`'s `main`, whose
+    /// loop calls `advance`, was optimized only after 15-40 ms.
+    pub fn add_to_callers(
+        of: &[InlinedCalls],
+        own: &[(FuncId, f64)],
+        calls: &std::collections::HashMap<(FuncId, u32), u64>,
+    ) -> Vec<(FuncId, f64)> {
+        let mut heat: std::collections::HashMap<FuncId, f64> = own.iter().copied().collect();
+        for (&(caller, pc), &below) in calls {
+            if of
+                .get(caller.index())
+                .is_some_and(|sites| sites.contains(pc))
+            {
+                *heat.entry(caller).or_default() += below as f64;
+            }
+        }
+        let mut heat: Vec<(FuncId, f64)> = heat.into_iter().collect();
+        heat.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0 .0.cmp(&b.0 .0)));
+        heat
+    }
+}
+
 #[cfg(test)]
 mod calls_next_tests {
     use super::*;
@@ -677,6 +793,107 @@ mod calls_next_tests {
                 // `b` runs after the `if`, at a branch target: another block.
                 (c, vec![]),
                 (b, vec![]),
+            ]
+        );
+    }
+}
+
+#[cfg(test)]
+mod inlined_calls_tests {
+    use super::*;
+    use std::collections::HashMap;
+    use tierjit_tiers::bytecode::Instr;
+
+    /// The call pcs of `caller` to `callee` in `module`.
+    fn calls_to(
+        module: &tierjit_tiers::bytecode::Module,
+        caller: usize,
+        callee: FuncId,
+    ) -> Vec<u32> {
+        module.funcs[caller]
+            .code
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| {
+                matches!(**i, Instr::Call { func, .. } | Instr::CallVoid { func, .. } if func == callee)
+            })
+            .map(|(pc, _)| pc as u32)
+            .collect()
+    }
+
+    #[test]
+    fn only_calls_in_loops_to_small_leaves_count_for_the_caller() {
+        let module = crate::lang::compile(
+            b"fn leaf(i: int) -> int { return i * 2; }
+              fn caller_of_leaf(i: int) -> int { return leaf(i) + 1; }
+              fn rec(i: int) -> int { if i > 0 { return i; } return rec(i + 1); }
+              fn main() {
+                  let s = leaf(1);
+                  for i in 0..10 {
+                      s = s + leaf(i) + caller_of_leaf(i) + rec(i);
+                  }
+                  print(s);
+              }",
+        )
+        .unwrap();
+        let id = |name: &str| module.funcs.iter().position(|f| f.name == name).unwrap();
+        let main = id("main");
+        let leaf = FuncId(id("leaf") as u32);
+        let sites = InlinedCalls::of(&module, main);
+        let leaf_calls = calls_to(&module, main, leaf);
+        assert_eq!(leaf_calls.len(), 2);
+        // The call before the loop runs once: not counted.
+        assert!(!sites.contains(leaf_calls[0]));
+        assert!(sites.contains(leaf_calls[1]));
+        // A callee that calls, and a recursive one, are not leaves.
+        for name in ["caller_of_leaf", "rec"] {
+            for pc in calls_to(&module, main, FuncId(id(name) as u32)) {
+                assert!(!sites.contains(pc), "{name}");
+            }
+        }
+        // A recursive call of the function itself is never counted.
+        let rec = id("rec");
+        for pc in calls_to(&module, rec, FuncId(rec as u32)) {
+            assert!(!InlinedCalls::of(&module, rec).contains(pc));
+        }
+    }
+
+    #[test]
+    fn time_below_inlined_calls_joins_the_callers_own_and_reorders() {
+        let module = crate::lang::compile(
+            b"fn leaf(i: int) -> int { return i * 2; }
+              fn other() {}
+              fn main() {
+                  let s = 0;
+                  for i in 0..10 { s = s + leaf(i); }
+                  other();
+                  print(s);
+              }",
+        )
+        .unwrap();
+        let id = |name: &str| module.funcs.iter().position(|f| f.name == name).unwrap();
+        let of: Vec<InlinedCalls> = (0..module.funcs.len())
+            .map(|i| InlinedCalls::of(&module, i))
+            .collect();
+        let (main, leaf, other) = (id("main"), id("leaf"), id("other"));
+        let in_loop = calls_to(&module, main, FuncId(leaf as u32))[0];
+        let outside = calls_to(&module, main, FuncId(other as u32))[0];
+        let own = vec![
+            (FuncId(leaf as u32), 900.0),
+            (FuncId(other as u32), 500.0),
+            (FuncId(main as u32), 100.0),
+        ];
+        let calls = HashMap::from([
+            ((FuncId(main as u32), in_loop), 900),
+            ((FuncId(main as u32), outside), 500),
+        ]);
+        let heat = InlinedCalls::add_to_callers(&of, &own, &calls);
+        assert_eq!(
+            heat,
+            vec![
+                (FuncId(main as u32), 1000.0),
+                (FuncId(leaf as u32), 900.0),
+                (FuncId(other as u32), 500.0),
             ]
         );
     }

@@ -131,9 +131,13 @@ pub fn emit(
         .into_iter()
         .filter(|&b| !e.is_empty_split(b))
         .collect();
+    let headers = e.loop_headers(&order);
     e.prologue();
     for (n, &b) in order.iter().enumerate() {
         let next = order.get(n + 1).copied();
+        if headers[b] {
+            e.asm.align(LOOP_ALIGN);
+        }
         e.block(b, next);
     }
     e.out_of_line();
@@ -171,6 +175,10 @@ pub fn emit(
         no_frame,
     })
 }
+
+/// Loop headers start at a multiple of this many bytes of the code (a
+/// blob's code is 16-byte aligned in code memory).
+const LOOP_ALIGN: usize = 16;
 
 /// The callee-saved registers the allocation uses, in push order.
 fn used_callee_saved(regs: &Output) -> Vec<Gpr> {
@@ -211,6 +219,30 @@ impl Emitter<'_> {
             order.extend(after[b as usize].iter().copied());
         }
         order
+    }
+
+    /// Per block: true if a block at or after it in `order` (the
+    /// emission order) jumps to it, through empty split blocks: the
+    /// headers of loops as laid out.
+    fn loop_headers(&self, order: &[usize]) -> Vec<bool> {
+        let n = self.vcode.blocks.len();
+        let mut pos = vec![usize::MAX; n];
+        for (i, &b) in order.iter().enumerate() {
+            pos[b] = i;
+        }
+        let mut headers = vec![false; n];
+        for &b in order {
+            for s in &self.vcode.blocks[b].succs {
+                let mut s = s.index();
+                while self.is_empty_split(s) {
+                    s = self.vcode.blocks[s].succs[0].index();
+                }
+                if pos[s] <= pos[b] {
+                    headers[s] = true;
+                }
+            }
+        }
+        headers
     }
 
     /// True if the allocator put nothing in split block `b` (only its

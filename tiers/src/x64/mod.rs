@@ -761,4 +761,27 @@ impl Asm {
     pub fn int3(&mut self) {
         self.ops.push(0xCC);
     }
+
+    /// Pads with no-ops (the multi-byte `nop` forms, longest first) to the
+    /// next multiple of `align` bytes from the start of the code.
+    pub fn align(&mut self, align: usize) {
+        /// `nop` of 1 to 9 bytes, as the Intel and AMD manuals give them.
+        const NOPS: [&[u8]; 9] = [
+            &[0x90],
+            &[0x66, 0x90],
+            &[0x0F, 0x1F, 0x00],
+            &[0x0F, 0x1F, 0x40, 0x00],
+            &[0x0F, 0x1F, 0x44, 0x00, 0x00],
+            &[0x66, 0x0F, 0x1F, 0x44, 0x00, 0x00],
+            &[0x0F, 0x1F, 0x80, 0x00, 0x00, 0x00, 0x00],
+            &[0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+            &[0x66, 0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+        ];
+        let mut pad = self.offset().next_multiple_of(align.max(1)) - self.offset();
+        while pad > 0 {
+            let n = pad.min(NOPS.len());
+            self.ops.extend(NOPS[n - 1].iter().copied());
+            pad -= n;
+        }
+    }
 }

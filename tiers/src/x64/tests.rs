@@ -387,3 +387,33 @@ fn runtime_sequences_decode() {
     });
     assert_eq!(text, "mov rax, [r15+0x10]; cmp byte ptr [rax], 0; jne 0xd");
 }
+
+#[test]
+fn align_pads_with_no_ops_to_the_boundary() {
+    for start in 0..40usize {
+        for align in [1usize, 16, 32] {
+            let (text, len) = decode(|a| {
+                for _ in 0..start {
+                    a.int3();
+                }
+                a.align(align);
+            });
+            assert_eq!(
+                len,
+                start.next_multiple_of(align),
+                "start {start} align {align}"
+            );
+            // Nothing but the int3s and then no-ops; at most one no-op
+            // per 9 bytes of padding, rounded up.
+            let padding: Vec<&str> = text
+                .split("; ")
+                .skip(start)
+                .filter(|t| !t.is_empty())
+                .collect();
+            // (`66 90`, the two-byte no-op, decodes as `xchg ax, ax`.)
+            let no_op = |t: &&str| t.starts_with("nop") || *t == "xchg ax, ax";
+            assert!(padding.iter().all(no_op), "{text}");
+            assert!(padding.len() <= (len - start).div_ceil(9), "{text}");
+        }
+    }
+}

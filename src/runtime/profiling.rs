@@ -11,7 +11,7 @@ use super::{profile_tier, Vm};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::mem::offset_of;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tierjit_profiler::hotness::{innermost_loop, CallKey, Hotness, LoopKey, PcKey};
@@ -37,6 +37,12 @@ const DRAIN_EVERY: Duration = Duration::from_millis(10);
 /// spent in the interpreter.
 const DRAIN_EVERY_AT_START: Duration = Duration::from_millis(1);
 const STARTUP_NS: u64 = 100_000_000;
+
+/// When the compiler thread aggregates (automatic tiering), the
+/// aggregator thread drains the rings only if they have not been drained
+/// for this long: the compiler thread is busy with a long compile. A ring
+/// holds 256 samples at 1 kHz.
+const STALE_DRAIN: Duration = Duration::from_millis(50);
 
 /// At start, drains come this long after each of the sampler thread's
 /// rounds (time for the signalled threads to take their samples), not at
@@ -112,6 +118,8 @@ pub struct Profiling {
     recording: AtomicBool,
     /// The sampler runs at [`RELAXED_HZ`] ([`Profiling::relax`]).
     relaxed: AtomicBool,
+    /// When the rings were last drained (monotonic ns).
+    last_drain_ns: AtomicU64,
     stop: AtomicBool,
     aggregator: Mutex<Option<std::thread::JoinHandle<()>>>,
     hotness: Mutex<(Hotness, u64)>,
@@ -212,6 +220,7 @@ impl Profiling {
             seen: Mutex::new(Seen::default()),
             recording: AtomicBool::new(recording),
             relaxed: AtomicBool::new(false),
+            last_drain_ns: AtomicU64::new(monotonic_ns()),
             stop: AtomicBool::new(false),
             aggregator: Mutex::new(None),
             hotness: Mutex::new((Hotness::new(HOTNESS_HALF_LIFE_NS), monotonic_ns())),
@@ -259,31 +268,48 @@ impl Profiling {
         self.hotness.lock().0.hot_loops(threshold_ns)
     }
 
-    /// Starts the aggregator thread (it holds only a weak reference),
-    /// unless the Vm tiers up: then the compiler thread aggregates
+    /// Starts the aggregator thread (it holds only a weak reference).
+    /// When the Vm tiers up, the compiler thread aggregates instead
     /// ([`Profiling::aggregate`]), so that a compile the policy queues
-    /// starts at once on the core the policy ran on. Handed to a thread
+    /// starts at once on the core the policy ran on: handed to a thread
     /// that has just gone to sleep, it could be woken onto the core of
     /// the program's thread while the policy's core goes idle, and wait
-    /// there for the program's time slice to end: 0.5-3 ms, seen with
-    /// `perf sched` on this project's 2-core machine.
+    /// there for the program's time slice to end (0.5-3 ms, seen with
+    /// `perf sched` on this project's 2-core machine). The thread then
+    /// only drains the rings when the compiler thread has not for
+    /// [`STALE_DRAIN`] (a long compile), so that they do not fill up.
     pub fn start(&self, vm: Weak<Vm>) {
-        if vm.upgrade().is_some_and(|vm| vm.tiering.is_some()) {
-            return;
-        }
+        let tiers_up = vm.upgrade().is_some_and(|vm| vm.tiering.is_some());
         let handle = std::thread::Builder::new()
             .name("tj-profile".into())
             .spawn(move || loop {
                 let Some(vm) = vm.upgrade() else { return };
                 let profiling = vm.profiling.as_ref().expect("started with profiling");
-                let Some(wait) = profiling.aggregate(&vm) else {
-                    return;
+                let wait = match tiers_up {
+                    false => profiling.aggregate(&vm),
+                    true => profiling.drain_if_stale(&vm),
                 };
+                let Some(wait) = wait else { return };
                 drop(vm);
                 // `finish` unparks it at once.
                 std::thread::park_timeout(wait);
             });
         *self.aggregator.lock() = handle.ok();
+    }
+
+    /// Drains the rings if nothing has for [`STALE_DRAIN`]; gives how
+    /// long to wait before looking again, None once profiling has
+    /// finished.
+    fn drain_if_stale(&self, vm: &Vm) -> Option<Duration> {
+        if self.stop.load(Ordering::Acquire) {
+            return None;
+        }
+        let since = monotonic_ns().saturating_sub(self.last_drain_ns.load(Ordering::Relaxed));
+        if since >= STALE_DRAIN.as_nanos() as u64 {
+            self.drain(vm);
+            return Some(STALE_DRAIN);
+        }
+        Some(STALE_DRAIN.saturating_sub(Duration::from_nanos(since)))
     }
 
     /// One turn of the aggregator: drains the rings and, if the Vm tiers
@@ -360,6 +386,7 @@ impl Profiling {
 
     /// Moves every recorded sample out of the rings, resolved.
     fn drain(&self, vm: &Vm) {
+        self.last_drain_ns.store(monotonic_ns(), Ordering::Relaxed);
         // A ring only this list holds belongs to a thread whose
         // registration has ended: no sample comes after this drain. Most
         // rings of a program with thousands of threads (blocked in joins)

@@ -723,8 +723,8 @@ fn run_sampler_thread(shared: &Shared, config: SamplerConfig) {
 enum Wait {
     /// The deadline, at this time.
     Tick(u64),
-    /// A target registered when there was none: the first tick is due a
-    /// period later.
+    /// A target registered when there was none: the first tick is due
+    /// 0.6 of a period later.
     FirstTarget,
     /// The sampler is dropped.
     Stop,
@@ -749,7 +749,10 @@ fn wait_until(shared: &Shared, next: &mut u64, asked: u64) -> Wait {
             continue;
         }
         if had_none || *next == 0 {
-            *next = now + asked;
+            // The first thread's first sample comes after 0.6 of a
+            // period: it weighs enough to pass a tier policy's first
+            // threshold of half a period, sooner.
+            *next = now + asked * 3 / 5;
             return Wait::FirstTarget;
         }
         if now >= *next {

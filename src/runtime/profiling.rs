@@ -48,8 +48,9 @@ const STALE_DRAIN: Duration = Duration::from_millis(50);
 /// rounds (time for the signalled threads to take their samples), not at
 /// a phase of their own: a drain at a random phase of the 1 ms rounds
 /// waits half a millisecond for a sample on average, with the program
-/// still interpreted.
-const DRAIN_LAG_NS: u64 = 100_000;
+/// still interpreted. At 0.1 ms, a drain now and then came before the
+/// signalled thread had taken its sample, which then waited a period.
+const DRAIN_LAG_NS: u64 = 200_000;
 
 /// Tiering that has queued and finished no compile for this long (or
 /// started with its hot code from the code cache) is *quiet*: the sampler

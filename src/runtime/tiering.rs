@@ -425,7 +425,7 @@ fn spin_recv<T>(requests: &Receiver<T>, period: Duration) -> Result<T, RecvTimeo
 
 /// How long starting the compiler thread waits for it to reach its first
 /// wait ([`Tiering::start`]).
-const FIRST_WAIT_WITHIN: Duration = Duration::from_millis(5);
+const FIRST_WAIT_WITHIN: Duration = Duration::from_micros(200);
 
 /// The compiler thread: compiles what is queued, and drives stress flips,
 /// code-cache saves and retirement. Sets `first_wait` before it first

@@ -865,6 +865,35 @@ impl Vm {
         }
     }
 
+    /// A sample found an activation of `func` interpreted or in baseline
+    /// code in its loop at `header` while `func` has optimized code: the
+    /// activation began before that code was ready (`matmul`'s one call,
+    /// made while its predicted code compiled). It moves into optimized
+    /// code only at the header of its outermost loop, which an
+    /// interpreted `matmul` reaches every 4 ms: the OSR code for that
+    /// header is compiled now, so that the activation enters at its next
+    /// arrival rather than asking then and entering at the one after.
+    pub(crate) fn compile_osr_for_behind(&self, func: FuncId, header: u32) {
+        let Some(tiering) = &self.tiering else {
+            return;
+        };
+        if self.options.osr_every_loop
+            || self.options.jit_stress
+            || self.current_tier(func) != Tier::Opt
+        {
+            return;
+        }
+        let Some(outer) = self
+            .loop_headers
+            .get(func.index())
+            .and_then(|h| h.outermost_containing(header))
+        else {
+            return;
+        };
+        self.osr_code
+            .request_ahead(func, outer, || tiering.request_osr(func, outer));
+    }
+
     /// Sets (or clears) the OSR flags that baseline code of `func` tests:
     /// when set, at the header of each outermost loop (every loop header
     /// in the `osr_every_loop` test mode). Code entered at an outermost

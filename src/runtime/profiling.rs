@@ -441,6 +441,9 @@ impl Profiling {
                         pc,
                     };
                     hotness.0.add(at, in_loop, raw.weight_ns);
+                    if let (Some(key), Tier::Interp | Tier::Baseline) = (in_loop, frame.tier) {
+                        vm.compile_osr_for_behind(FuncId(key.func), key.header);
+                    }
                 }
                 seen.samples += 1;
                 seen.cpu_ns += raw.weight_ns;

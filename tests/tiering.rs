@@ -234,3 +234,53 @@ fn an_activation_left_behind_in_an_inner_loop_still_moves_into_optimized_code() 
         assert!(stderr.contains(&moved), "{thresholds}: {stderr}");
     }
 }
+
+#[test]
+fn tier_stats_say_when_the_hot_code_was_first_seen_optimized() {
+    // fib straight to optimized code: the hot code is fib alone, seen
+    // optimized after it was compiled.
+    let (status, _, stderr) = run(&[
+        "run",
+        "--tier-stats",
+        "--trace-tiers",
+        "--tier-thresholds",
+        "1000,1000,1",
+        "benches/tj/fib.tj",
+        "32",
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("tierjit: hot code optimized by "))
+        .unwrap_or_else(|| panic!("no hot-code line: {stderr}"));
+    assert!(
+        line.ends_with("(1 functions, 90% of the sampled CPU time)"),
+        "{line}"
+    );
+    let ms: f64 = line["tierjit: hot code optimized by ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    let installed: f64 = stderr
+        .lines()
+        .find(|l| l.contains("tier: fib: installed opt"))
+        .and_then(|l| l.trim_start_matches('[').split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(ms > 0.0, "{line}");
+    // Seen after it was installed (a little slack: the two clocks start
+    // a few microseconds apart).
+    assert!(ms + 0.5 >= installed, "{line}; installed at {installed} ms");
+    // Kept in baseline code, the hot code is never seen optimized.
+    let (status, _, stderr) = run(&[
+        "run",
+        "--tier-stats",
+        "--tier-thresholds",
+        "1,1000,1000",
+        "benches/tj/fib.tj",
+        "30",
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(!stderr.contains("hot code optimized by"), "{stderr}");
+}

@@ -31,6 +31,10 @@ const EXIT_USAGE: i32 = 64;
 /// written (a full disk).
 const EXIT_OUTPUT_LOST: i32 = 1;
 
+/// `--tier-stats` says when the functions that took this share of the
+/// sampled CPU time were first seen running optimized code.
+const HOT_SHARE: f64 = 0.9;
+
 /// tierjit runs programs written in tj, a small statically typed language,
 /// on a tiered JIT: every function starts in the interpreter (tier 0).
 #[derive(Parser, Debug)]
@@ -600,6 +604,14 @@ fn print_tier_stats(vm: &Vm, retired: u64, freed: u64, run_time: std::time::Dura
             "tierjit: {n} functions optimized, the first at {:.1} ms, the last at {:.1} ms",
             first as f64 / 1e6,
             last as f64 / 1e6
+        );
+    }
+    if let Some((n, at)) = vm.hot_code_optimized(HOT_SHARE) {
+        let _ = writeln!(
+            stderr,
+            "tierjit: hot code optimized by {:.1} ms ({n} functions, {:.0}% of the sampled CPU time)",
+            at as f64 / 1e6,
+            HOT_SHARE * 100.0
         );
     }
     if let Some(load) = vm.code_cache_loaded() {

@@ -521,6 +521,15 @@ impl Vm {
         Some((h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.len()))
     }
 
+    /// When the hot code was first seen running optimized: how many
+    /// functions took `share` of the sampled CPU time, and the latest of
+    /// the times a sample first found one of them in optimized code
+    /// (inlined or OSR code included), in ns from the start of sampling.
+    /// None without sampling, or if one of them never ran optimized.
+    pub fn hot_code_optimized(&self, share: f64) -> Option<(usize, u64)> {
+        self.profiling.as_ref()?.hot_code_optimized(share)
+    }
+
     /// When functions first got optimized code (installed, or compiled
     /// for on-stack replacement), in nanoseconds since start: (how many
     /// functions, the first time, the last time).
@@ -814,14 +823,15 @@ impl Vm {
     /// Queues what hot call sites predict ([`tiering::Tiering::predict_tick`]).
     /// The heat the tier policy weighs per function, hottest first: the
     /// time of its own code (`own`) and below the calls its optimized
-    /// code inlines (`calls`: time below each call site;
-    /// [`tiering::InlinedCalls::add_to_callers`]).
+    /// code inlines in loops with time of their own (`calls`: time below
+    /// each call site; [`tiering::InlinedCalls::add_to_callers`]).
     pub(super) fn policy_heat(
         &self,
         own: &[(FuncId, f64)],
         calls: &HashMap<(FuncId, u32), u64>,
+        loops_with_own_time: &std::collections::HashSet<(FuncId, u32)>,
     ) -> Vec<(FuncId, f64)> {
-        tiering::InlinedCalls::add_to_callers(&self.inlined_calls, own, calls)
+        tiering::InlinedCalls::add_to_callers(&self.inlined_calls, own, calls, loops_with_own_time)
     }
 
     pub(super) fn compile_predicted(&self, calls: &HashMap<(FuncId, u32), u64>) {

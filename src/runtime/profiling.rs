@@ -95,6 +95,10 @@ struct Collected {
 struct Seen {
     samples: u64,
     cpu_ns: u64,
+    /// Per function: the sampled CPU time of its own code (any tier,
+    /// inlined copies included), and when a sample first found it running
+    /// optimized code (ns from the start of sampling; 0: never).
+    funcs: Vec<(u64, u64)>,
 }
 
 /// The profiling state of one Vm.
@@ -338,9 +342,18 @@ impl Profiling {
             calls
                 .values_mut()
                 .for_each(|ns| *ns = (*ns as f64 / per) as u64);
-            tiering.policy_tick(&vm.policy_heat(&own, &calls));
+            let loops = self.hot_loops(0.0);
+            let loops_with_own_time = loops
+                .iter()
+                .map(|(key, _)| (FuncId(key.func), key.header))
+                .collect();
+            tiering.policy_tick(&vm.policy_heat(&own, &calls, &loops_with_own_time));
             vm.compile_predicted(&calls);
-            vm.compile_hot_loops_ahead(&self.hot_loops(HOT_LOOP_NS * per));
+            let hot_loops: Vec<_> = loops
+                .into_iter()
+                .filter(|&(_, ns)| ns >= HOT_LOOP_NS * per)
+                .collect();
+            vm.compile_hot_loops_ahead(&hot_loops);
             quiet = tiering.quiet_for(QUIET_NS);
         }
         self.relax(quiet && !self.recording.load(Ordering::Acquire));
@@ -447,6 +460,18 @@ impl Profiling {
                 }
                 seen.samples += 1;
                 seen.cpu_ns += raw.weight_ns;
+                if let Some(frame) = sample.frames.first() {
+                    let f = frame.func as usize;
+                    if seen.funcs.len() <= f {
+                        seen.funcs.resize(f + 1, (0, 0));
+                    }
+                    let at = raw.time_ns.saturating_sub(self.start_ns).max(1);
+                    let entry = &mut seen.funcs[f];
+                    entry.0 += raw.weight_ns;
+                    if frame.tier == Tier::Optimized && entry.1 == 0 {
+                        entry.1 = at;
+                    }
+                }
                 if recording {
                     collected.cpu_ns += raw.weight_ns;
                     collected.handler_ns.push(raw.handler_ns as u64);
@@ -589,6 +614,32 @@ impl Profiling {
 }
 
 impl Profiling {
+    /// When the hot code was first seen optimized: the functions whose own
+    /// code took `share` of the sampled CPU time (the hottest first), and
+    /// the latest of the times a sample first found each of them running
+    /// optimized code (inlined copies and OSR code included), in ns from
+    /// the start of sampling. None if no time was sampled or one of them
+    /// never ran optimized code.
+    pub fn hot_code_optimized(&self, share: f64) -> Option<(usize, u64)> {
+        let seen = self.seen.lock();
+        let total: u64 = seen.funcs.iter().map(|f| f.0).sum();
+        let mut hot: Vec<(u64, u64)> = seen.funcs.iter().copied().filter(|f| f.0 > 0).collect();
+        hot.sort_by(|a, b| b.0.cmp(&a.0));
+        let (mut covered, mut latest, mut n) = (0u64, 0u64, 0usize);
+        for (cpu, first_optimized) in hot {
+            if total == 0 || covered as f64 >= share * total as f64 {
+                break;
+            }
+            if first_optimized == 0 {
+                return None;
+            }
+            covered += cpu;
+            latest = latest.max(first_optimized);
+            n += 1;
+        }
+        (n > 0).then_some((n, latest))
+    }
+
     /// What sampling has cost so far and the rate caps that follow, with
     /// the samples and CPU time drained so far (the achieved rate), or
     /// None if the sampler did not start.

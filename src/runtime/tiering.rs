@@ -684,14 +684,16 @@ impl CallsNext {
     }
 }
 
-/// The call sites of a function that run again and again and whose
+/// The call sites of a function that may run again and again and whose
 /// callee its optimized code inlines: calls in a loop of the caller, to a
-/// function other than the caller that calls nothing itself and has at
-/// most `opt::inline::MAX_HOT_CALLEE_SIZE` instructions (the inliner's
-/// limit at a call site the profile saw running, as every site with time
-/// below it has). Once the caller is optimized, the time below them is
-/// the caller's own ([`InlinedCalls::add_to_callers`]).
-pub struct InlinedCalls(Vec<u32>);
+/// function other than the caller that calls nothing and loops nowhere
+/// and has at most `opt::inline::MAX_HOT_CALLEE_SIZE` instructions (the
+/// inliner's limit at a call site the profile saw running, as every site
+/// with time below it has). A callee with a loop spends its time there,
+/// and inlined, its loops ran slower (below). Once the caller is optimized, the time below them is
+/// the caller's own ([`InlinedCalls::add_to_callers`]). Each is kept with
+/// the header of the innermost loop around it.
+pub struct InlinedCalls(Vec<(u32, u32)>);
 
 impl InlinedCalls {
     /// The inlined call sites of `module.funcs[index]`, in pc order.
@@ -704,47 +706,57 @@ impl InlinedCalls {
         };
         let leaf = |func: FuncId| {
             module.funcs.get(func.index()).is_some_and(|g| {
-                g.code.len() <= MAX_HOT_CALLEE_SIZE && !g.code.iter().any(|i| callee(i).is_some())
+                g.code.len() <= MAX_HOT_CALLEE_SIZE
+                    && g.loops().is_empty()
+                    && !g.code.iter().any(|i| callee(i).is_some())
             })
         };
         let f = &module.funcs[index];
         let loops = f.loops();
-        let in_loop = |pc: u32| loops.iter().any(|&(header, end)| header <= pc && pc <= end);
         let sites = f
             .code
             .iter()
             .enumerate()
-            .filter(|&(pc, instr)| {
-                in_loop(pc as u32) && callee(instr).is_some_and(|g| g.index() != index && leaf(g))
+            .filter(|(_, instr)| callee(instr).is_some_and(|g| g.index() != index && leaf(g)))
+            .filter_map(|(pc, _)| {
+                tierjit_profiler::hotness::innermost_loop(&loops, pc as u32)
+                    .map(|header| (pc as u32, header))
             })
-            .map(|(pc, _)| pc as u32)
             .collect();
         InlinedCalls(sites)
     }
 
     /// True if the call at `pc` is inlined.
     pub fn contains(&self, pc: u32) -> bool {
-        self.0.binary_search(&pc).is_ok()
+        self.loop_of(pc).is_some()
+    }
+
+    /// The header of the innermost loop around the inlined call at `pc`.
+    fn loop_of(&self, pc: u32) -> Option<u32> {
+        let at = self.0.binary_search_by_key(&pc, |&(p, _)| p).ok()?;
+        Some(self.0[at].1)
     }
 
     /// The heat the policy weighs for each function (`own`: decayed time
     /// of its own code, hottest first): its own, plus the time below its
-    /// inlined call sites (`calls`), hottest first. `spectralnorm`'s
-    /// `mul_av` spends half its time in `eval_a`, which its optimized
-    /// code inlines: counting only its own samples, it waited twice as
-    /// long in baseline code for its next tier; `nbody`'s `main`, whose
-    /// loop calls `advance`, was optimized only after 15-40 ms.
+    /// inlined call sites (`calls`) whose loop has time of its own too
+    /// (`loops_with_own_time`: the function and loop header of every loop
+    /// that samples' innermost frames were in), hottest first.
+    /// `spectralnorm`'s `mul_av` spends half its time in `eval_a`, which
+    /// its optimized code inlines: counting only its own samples, it
+    /// waited twice as long in baseline code for its next tier. A loop
+    /// with no time of its own makes few calls, each long: its caller
+    /// gains nothing from optimizing them.
     pub fn add_to_callers(
         of: &[InlinedCalls],
         own: &[(FuncId, f64)],
         calls: &std::collections::HashMap<(FuncId, u32), u64>,
+        loops_with_own_time: &std::collections::HashSet<(FuncId, u32)>,
     ) -> Vec<(FuncId, f64)> {
         let mut heat: std::collections::HashMap<FuncId, f64> = own.iter().copied().collect();
         for (&(caller, pc), &below) in calls {
-            if of
-                .get(caller.index())
-                .is_some_and(|sites| sites.contains(pc))
-            {
+            let header = of.get(caller.index()).and_then(|sites| sites.loop_of(pc));
+            if header.is_some_and(|h| loops_with_own_time.contains(&(caller, h))) {
                 *heat.entry(caller).or_default() += below as f64;
             }
         }
@@ -826,11 +838,12 @@ mod inlined_calls_tests {
         let module = crate::lang::compile(
             b"fn leaf(i: int) -> int { return i * 2; }
               fn caller_of_leaf(i: int) -> int { return leaf(i) + 1; }
+              fn looping(n: int) -> int { let s = 0; for i in 0..n { s = s + i; } return s; }
               fn rec(i: int) -> int { if i > 0 { return i; } return rec(i + 1); }
               fn main() {
                   let s = leaf(1);
                   for i in 0..10 {
-                      s = s + leaf(i) + caller_of_leaf(i) + rec(i);
+                      s = s + leaf(i) + caller_of_leaf(i) + rec(i) + looping(i);
                   }
                   print(s);
               }",
@@ -845,8 +858,9 @@ mod inlined_calls_tests {
         // The call before the loop runs once: not counted.
         assert!(!sites.contains(leaf_calls[0]));
         assert!(sites.contains(leaf_calls[1]));
-        // A callee that calls, and a recursive one, are not leaves.
-        for name in ["caller_of_leaf", "rec"] {
+        // A callee that calls, a recursive one and one with a loop are
+        // not counted.
+        for name in ["caller_of_leaf", "rec", "looping"] {
             for pc in calls_to(&module, main, FuncId(id(name) as u32)) {
                 assert!(!sites.contains(pc), "{name}");
             }
@@ -887,7 +901,13 @@ mod inlined_calls_tests {
             ((FuncId(main as u32), in_loop), 900),
             ((FuncId(main as u32), outside), 500),
         ]);
-        let heat = InlinedCalls::add_to_callers(&of, &own, &calls);
+        // Without time of main's own in its loop, the calls there count
+        // for nothing; with it, the time below them is main's.
+        let none = std::collections::HashSet::new();
+        assert_eq!(InlinedCalls::add_to_callers(&of, &own, &calls, &none), own);
+        let header = module.funcs[main].loops()[0].0;
+        let busy = std::collections::HashSet::from([(FuncId(main as u32), header)]);
+        let heat = InlinedCalls::add_to_callers(&of, &own, &calls, &busy);
         assert_eq!(
             heat,
             vec![

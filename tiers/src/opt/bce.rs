@@ -4,7 +4,9 @@
 //! - `i < len(a)` comes from a dominating branch edge: the block is only
 //!   entered when `i < n` (or `i <= n`, `n > i`, `!(i >= n)`, ...) was
 //!   true, with `n` being `len(a)` or `len(a) - c` for a constant `c >= 0`
-//!   (`i <= len(a) - c` for `c >= 1`). Also for a constant index into an
+//!   (`i <= len(a) - c` for `c >= 1`), where `len(a)` may also be the
+//!   length `a` was made with (`fold` rewrites `len(new_array(x, n))` to
+//!   `n`). Also for a constant index into an
 //!   array made with a constant length, and for `x % len(a)` with `x >= 0`
 //!   or `abs(x % len(a))`.
 //! - `0 <= i` comes from a forward analysis of non-negative values:
@@ -183,15 +185,29 @@ fn entry_fact(f: &Func, b: Block, preds: &BlockLists) -> Option<Less> {
     }
 }
 
-/// `len(a) + k` if `n` is that, with the constant `k`.
+/// `len(a) + k` if `n` is that, with the constant `k`. `len(a)` is a
+/// `len a`, or the length `a` was made with (`new_array x, n`, which
+/// traps unless `n >= 0`): fold rewrites `len a` to it.
 fn len_plus(f: &Func, n: Value, a: Value) -> Option<i64> {
+    let made_with = f
+        .def_inst(a)
+        .map(|d| f.inst(d))
+        .filter(|d| d.op == Op::NewArray)
+        .map(|d| d.args[1]);
+    let is_len = |v: Value| {
+        Some(v) == made_with
+            || f.def_inst(v)
+                .map(|d| f.inst(d))
+                .is_some_and(|d| d.op == Op::Len && d.args[0] == a)
+    };
+    if is_len(n) {
+        return Some(0);
+    }
     let def = f.inst(f.def_inst(n)?);
     match def.op {
-        Op::Len if def.args[0] == a => Some(0),
         Op::Iadd => {
-            let inner = f.inst(f.def_inst(def.args[0])?);
             let k = f.as_iconst(def.args[1])?;
-            (inner.op == Op::Len && inner.args[0] == a).then_some(k)
+            is_len(def.args[0]).then_some(k)
         }
         _ => None,
     }

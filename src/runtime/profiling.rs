@@ -624,7 +624,7 @@ impl Profiling {
         let seen = self.seen.lock();
         let total: u64 = seen.funcs.iter().map(|f| f.0).sum();
         let mut hot: Vec<(u64, u64)> = seen.funcs.iter().copied().filter(|f| f.0 > 0).collect();
-        hot.sort_by(|a, b| b.0.cmp(&a.0));
+        hot.sort_by_key(|h| std::cmp::Reverse(h.0));
         let (mut covered, mut latest, mut n) = (0u64, 0u64, 0usize);
         for (cpu, first_optimized) in hot {
             if total == 0 || covered as f64 >= share * total as f64 {

@@ -217,7 +217,8 @@ pub struct Vm {
     opt_since: Vec<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicBool)>,
     /// Per function: the calls that follow each call in its block.
     calls_next: Vec<tiering::CallsNext>,
-    /// Per function: the call sites the optimizer always inlines.
+    /// Per function: its calls in loops to small loop-free leaves, which
+    /// its optimized code inlines (`tiering::InlinedCalls`).
     inlined_calls: Vec<tiering::InlinedCalls>,
     /// Stacks of finished host calls ([`Vm::call`]), for the next ones.
     spare_stacks: Mutex<Vec<ThreadStacks>>,

@@ -273,7 +273,7 @@ impl Tiering {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
         // Wake it now rather than at its next timeout.
-        self.send(None);
+        let _ = self.queue.send(None);
         if let Some(handle) = self.compiler.lock().take() {
             let _ = handle.join();
         }
@@ -368,7 +368,7 @@ impl Tiering {
     fn queue(&self, func: FuncId, from: Tier, to: Tier) {
         if self.state[func.index()].try_queue(from, to) {
             self.active();
-            self.send(Some(CompileRequest {
+            let _ = self.queue.send(Some(CompileRequest {
                 func,
                 tier: to,
                 osr_pc: None,
@@ -377,16 +377,11 @@ impl Tiering {
         }
     }
 
-    /// Sends to the compiler thread (which wakes).
-    fn send(&self, request: Option<CompileRequest>) {
-        let _ = self.queue.send(request);
-    }
-
     /// Queues the optimizer for code of `func` entered at loop header `pc`
     /// (the OSR cache asks, once per header: `OsrCode::ready_entry`).
     pub fn request_osr(&self, func: FuncId, pc: u32) {
         self.active();
-        self.send(Some(CompileRequest {
+        let _ = self.queue.send(Some(CompileRequest {
             func,
             tier: Tier::Opt,
             osr_pc: Some(pc),
@@ -689,10 +684,11 @@ impl CallsNext {
 /// function other than the caller that calls nothing and loops nowhere
 /// and has at most `opt::inline::MAX_HOT_CALLEE_SIZE` instructions (the
 /// inliner's limit at a call site the profile saw running, as every site
-/// with time below it has). A callee with a loop spends its time there,
-/// and inlined, its loops ran slower (below). Once the caller is optimized, the time below them is
-/// the caller's own ([`InlinedCalls::add_to_callers`]). Each is kept with
-/// the header of the innermost loop around it.
+/// with time below it has). Once the caller is optimized, the time below
+/// them is the caller's own ([`InlinedCalls::add_to_callers`]). Each is
+/// kept with the header of the innermost loop around it. A callee with a
+/// loop spends its time there, and inlined, its loops ran slower (`sieve`
+/// inlined into `main`, docs/tiering.md).
 pub struct InlinedCalls(Vec<(u32, u32)>);
 
 impl InlinedCalls {

@@ -853,26 +853,15 @@ impl Vm {
     /// code, rather than asking for it only then: a function whose one
     /// call runs the whole program never calls its optimized code.
     pub(super) fn compile_hot_loops_ahead(&self, hot_loops: &[(LoopKey, f64)]) {
-        let Some(tiering) = &self.tiering else {
-            return;
-        };
-        if self.options.osr_every_loop || self.options.jit_stress {
-            return;
-        }
         for (key, _) in hot_loops {
             let func = FuncId(key.func);
-            if !tiering.queued_for_opt(func) {
-                continue;
+            if self
+                .tiering
+                .as_ref()
+                .is_some_and(|t| t.queued_for_opt(func))
+            {
+                self.request_osr_ahead(func, key.header);
             }
-            let Some(header) = self
-                .loop_headers
-                .get(func.index())
-                .and_then(|h| h.outermost_containing(key.header))
-            else {
-                continue;
-            };
-            self.osr_code
-                .request_ahead(func, header, || tiering.request_osr(func, header));
         }
     }
 
@@ -885,13 +874,19 @@ impl Vm {
     /// header is compiled now, so that the activation enters at its next
     /// arrival rather than asking then and entering at the one after.
     pub(crate) fn compile_osr_for_behind(&self, func: FuncId, header: u32) {
+        if self.current_tier(func) == Tier::Opt {
+            self.request_osr_ahead(func, header);
+        }
+    }
+
+    /// Queues optimized OSR code of `func` for the outermost loop around
+    /// `header`, unless it is compiled or queued already (or the test
+    /// modes that make their own OSR code are on).
+    fn request_osr_ahead(&self, func: FuncId, header: u32) {
         let Some(tiering) = &self.tiering else {
             return;
         };
-        if self.options.osr_every_loop
-            || self.options.jit_stress
-            || self.current_tier(func) != Tier::Opt
-        {
+        if self.options.osr_every_loop || self.options.jit_stress {
             return;
         }
         let Some(outer) = self

@@ -368,8 +368,13 @@ impl Profiling {
     /// run: until [`DRAIN_LAG_NS`] after the sampler's next round, at
     /// most [`DRAIN_EVERY_AT_START`]; a quarter of that if the round is
     /// overdue (the sampler thread is waiting for a core) or not yet due
-    /// (no thread has registered yet: the program is starting).
+    /// (no thread has registered yet: the program is starting). With the
+    /// thread-timers engine, [`DRAIN_EVERY_AT_START`].
     fn wait_at_start(&self) -> Duration {
+        if self.config.engine != Engine::SamplerThread {
+            // Each thread's own timer: no rounds to follow.
+            return DRAIN_EVERY_AT_START;
+        }
         let now = monotonic_ns();
         let due = self
             .sampler
